@@ -1,0 +1,79 @@
+//! The crate's one error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in `ntk`. Each variant says what is wrong and what to do about it.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two inputs whose shapes must agree do not.
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// Which input or dimension.
+        what: String,
+        /// The shape that was required.
+        expected: String,
+        /// The shape that was given.
+        found: String,
+    },
+    /// An input holds NaN or ±∞.
+    #[error("non-finite value {value} in {what} at {location}: inputs must be finite numbers")]
+    NonFinite {
+        /// Which input.
+        what: String,
+        /// Where in it (row, column or index).
+        location: String,
+        /// The offending value.
+        value: f64,
+    },
+    /// A hyper-parameter is outside its domain (negative variance, NaN, degree too large, ...).
+    #[error("invalid parameter `{name}` = {value}: {reason}")]
+    InvalidParameter {
+        /// Parameter name as in the network spec.
+        name: String,
+        /// Its value, printed.
+        value: String,
+        /// Why it is rejected and what range is allowed.
+        reason: String,
+    },
+    /// The layers do not form a network whose kernel is defined.
+    #[error("invalid network: {0}")]
+    InvalidNetwork(String),
+    /// A kernel value overflowed f64 or its Gaussian expectation diverges.
+    #[error(
+        "kernel is not finite after layer {layer} ({activation}): value {value}; \
+         the Gaussian expectation diverges or overflows f64 — reduce w_std, b_std or the depth, \
+         or rescale the inputs"
+    )]
+    Overflow {
+        /// Index of the layer (0-based, in the network's layer list) where it happened.
+        layer: usize,
+        /// Name of that layer.
+        activation: String,
+        /// The non-finite value produced.
+        value: f64,
+    },
+    /// Reading or writing data failed (command-line tool and file helpers).
+    #[error("{0}")]
+    Io(String),
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn invalid(name: &str, value: impl std::fmt::Display, reason: &str) -> Error {
+    Error::InvalidParameter {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Rejects NaN and infinities in a named hyper-parameter.
+pub(crate) fn check_finite_param(name: &str, value: f64) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(invalid(name, value, "must be a finite number"))
+    }
+}

@@ -1,0 +1,471 @@
+//! The layer recursion of the NNGP and NTK kernels, and the [`Kernel`] trait.
+//!
+//! Conventions (neural-tangents 0.6.5, `stax.serial`): for inputs x, x' ∈ ℝᵈ the recursion starts from
+//! Σ = x·x'/d (the mean over features, not the sum) and Θ = 0, with per-point variances
+//! q = ‖x‖²/d, q' = ‖x'‖²/d. Then, layer by layer:
+//!
+//! * Dense, ntk parameterization: Σ ← σ_w²Σ + σ_b², Θ ← Σ_new + σ_w²Θ;
+//! * Dense, standard parameterization: Θ ← n_in·Σ_old + σ_w²Θ + [1 if bias], Σ ← σ_w²Σ + σ_b²;
+//! * activation φ: Σ ← T(Σ; q, q'), Θ ← Θ·Ṫ(Σ; q, q'), and each variance q ← T(q; q, q).
+//!
+//! The per-point variances of every layer are computed once per point (O(n·L)); each matrix entry then
+//! runs all layers in registers (O(L) per entry, no per-layer n×n arrays), columns in parallel with
+//! rayon. Symmetric Gram matrices compute the upper triangle and mirror it; their diagonal comes from
+//! the diagonal formulas T(q; q, q), Ṫ(q; q, q).
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use ntk::{Activation, Kernel, Network, Parameterization};
+//! let net = Network::mlp(1, Activation::Relu, 2f64.sqrt(), None, Parameterization::Ntk, 512).unwrap();
+//! // Two orthogonal unit-variance points (x·x/d = 1).
+//! let x = DMatrix::from_row_slice(2, 2, &[2f64.sqrt(), 0.0, 0.0, 2f64.sqrt()]);
+//! let k = net.gram(&x).unwrap();
+//! // Depth-1 ReLU: Σ = 2·(1/(2π))·2 = 2/π off the diagonal, 2 on it; Θ = Σ + 2·(2·¼) = 2/π + 1.
+//! let pi = std::f64::consts::PI;
+//! assert!((k.nngp[(0, 1)] - 2.0 / pi).abs() < 1e-15);
+//! assert!((k.ntk[(0, 1)] - (2.0 / pi + 1.0)).abs() < 1e-15);
+//! assert!((k.nngp[(0, 0)] - 2.0).abs() < 1e-15 && (k.ntk[(0, 0)] - 4.0).abs() < 1e-15);
+//! ```
+
+use crate::activation::DualActivation;
+use crate::network::{FanIn, Network, Parameterization, Stage};
+use crate::real::Real;
+use crate::{Error, Result};
+use nalgebra::{DMatrix, DMatrixViewMut, DVector};
+use rayon::prelude::*;
+
+/// NNGP and NTK between two points, with the two points' NNGP variances.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KernelEntry {
+    /// Σ(x1, x2).
+    pub nngp: f64,
+    /// Θ(x1, x2).
+    pub ntk: f64,
+    /// Σ(x1, x1).
+    pub var1: f64,
+    /// Σ(x2, x2).
+    pub var2: f64,
+}
+
+/// Kernel matrices between two sets of points (rows of x1 against rows of x2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelMatrices {
+    /// NNGP Σ(x1ᵢ, x2ⱼ), n1 × n2.
+    pub nngp: DMatrix<f64>,
+    /// NTK Θ(x1ᵢ, x2ⱼ), n1 × n2.
+    pub ntk: DMatrix<f64>,
+    /// NNGP variances Σ(x1ᵢ, x1ᵢ) (neural-tangents' `cov1`).
+    pub cov1: DVector<f64>,
+    /// NNGP variances Σ(x2ⱼ, x2ⱼ) (`cov2`; equal to `cov1` for a Gram matrix).
+    pub cov2: DVector<f64>,
+}
+
+/// Kernel values of each point with itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelDiagonal {
+    /// Σ(xᵢ, xᵢ).
+    pub nngp: DVector<f64>,
+    /// Θ(xᵢ, xᵢ).
+    pub ntk: DVector<f64>,
+}
+
+/// A pair of kernels (NNGP Σ and NTK Θ) between points of ℝᵈ, given as rows of a matrix.
+///
+/// Implemented by [`Network`]; downstream code writes `use ntk::Kernel`.
+pub trait Kernel {
+    /// Σ and Θ between two points.
+    fn entry(&self, x1: &[f64], x2: &[f64]) -> Result<KernelEntry>;
+
+    /// Σ(X1, X2) and Θ(X1, X2) for the rows of `x1` (n1 × d) and `x2` (n2 × d).
+    fn cross(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> Result<KernelMatrices>;
+
+    /// The symmetric Σ(X, X) and Θ(X, X) (computes half and mirrors it).
+    fn gram(&self, x: &DMatrix<f64>) -> Result<KernelMatrices>;
+
+    /// Σ(xᵢ, xᵢ) and Θ(xᵢ, xᵢ) for every row, in O(n·depth).
+    fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal>;
+}
+
+/// Columns per parallel task.
+const BLOCK: usize = 16;
+
+impl Network {
+    /// Runs the per-point recursion from q = ‖x‖²/d: fills `slots` with the pre-activation variance of
+    /// each activation layer and returns (Σ(x, x), Θ(x, x)). Fails with [`Error::Overflow`] at the first
+    /// layer whose value is not finite.
+    pub(crate) fn point_chain<F: Real>(&self, q0: F, d: usize, slots: &mut [F]) -> Result<(F, F)> {
+        let mut q = q0;
+        let mut th = F::zero();
+        for (k, stage) in self.stages().iter().enumerate() {
+            match stage {
+                Stage::Dense {
+                    w2,
+                    b2,
+                    has_bias,
+                    fan_in,
+                } => {
+                    let (qn, tn) = self.dense_step(q, th, *w2, *b2, *has_bias, *fan_in, d);
+                    q = qn;
+                    th = tn;
+                }
+                Stage::Act { dual, slot } => {
+                    slots[*slot] = q;
+                    let (t, dot) = dual.dual_diag(q);
+                    q = t;
+                    th = th * dot;
+                }
+            }
+            for v in [q, th] {
+                if !v.value().is_finite() {
+                    return Err(self.overflow(k, v.value()));
+                }
+            }
+        }
+        Ok((q, th))
+    }
+
+    /// Runs the fused recursion for one pair from c = x·x'/d with the precomputed variances.
+    /// When `CHECK` is set, returns the first layer whose value is not finite.
+    #[inline(always)]
+    pub(crate) fn pair_chain<F: Real, const CHECK: bool>(
+        &self,
+        c0: F,
+        d: usize,
+        s1: &[F],
+        s2: &[F],
+    ) -> std::result::Result<(F, F), (usize, f64)> {
+        let mut c = c0;
+        let mut th = F::zero();
+        for (k, stage) in self.stages().iter().enumerate() {
+            match stage {
+                Stage::Dense {
+                    w2,
+                    b2,
+                    has_bias,
+                    fan_in,
+                } => {
+                    let (cn, tn) = self.dense_step(c, th, *w2, *b2, *has_bias, *fan_in, d);
+                    c = cn;
+                    th = tn;
+                }
+                Stage::Act { dual, slot } => {
+                    let (t, dot) = dual.dual(c, s1[*slot], s2[*slot]);
+                    c = t;
+                    th = th * dot;
+                }
+            }
+            if CHECK {
+                for v in [c, th] {
+                    if !v.value().is_finite() {
+                        return Err((k, v.value()));
+                    }
+                }
+            }
+        }
+        Ok((c, th))
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn dense_step<F: Real>(
+        &self,
+        sigma: F,
+        theta: F,
+        w2: f64,
+        b2: f64,
+        has_bias: bool,
+        fan_in: FanIn,
+        d: usize,
+    ) -> (F, F) {
+        let w2f = F::cst(w2);
+        let new_sigma = w2f * sigma + F::cst(b2);
+        let new_theta = match self.parameterization() {
+            Parameterization::Ntk => new_sigma + w2f * theta,
+            Parameterization::Standard => {
+                let n_in = match fan_in {
+                    FanIn::Input => d as f64,
+                    FanIn::Width(w) => w,
+                };
+                F::cst(n_in) * sigma + w2f * theta + F::cst(if has_bias { 1.0 } else { 0.0 })
+            }
+        };
+        (new_sigma, new_theta)
+    }
+
+    fn overflow(&self, stage: usize, value: f64) -> Error {
+        Error::Overflow {
+            layer: stage,
+            activation: self.layers()[stage].name(),
+            value,
+        }
+    }
+
+    /// The kernel of a pair from its input kernel: c0 = x·x'/d, q1 = ‖x‖²/d, q2 = ‖x'‖²/d, with `d` the
+    /// input dimension (used by the standard parameterization's first layer). Returns
+    /// (Σ(x, x'), Θ(x, x'), Σ(x, x), Σ(x', x')).
+    ///
+    /// Generic over the scalar so that a dual-number type carries ∂/∂(c0, q1, q2) through every layer;
+    /// for fully connected networks the kernel depends on the inputs only through these three numbers.
+    pub fn kernel_from_input_kernel<F: Real>(
+        &self,
+        c0: F,
+        q1: F,
+        q2: F,
+        d: usize,
+    ) -> Result<(F, F, F, F)> {
+        let mut s1 = vec![F::zero(); self.n_slots()];
+        let mut s2 = vec![F::zero(); self.n_slots()];
+        let (v1, _) = self.point_chain(q1, d, &mut s1)?;
+        let (v2, _) = self.point_chain(q2, d, &mut s2)?;
+        let (k, t) = self
+            .pair_chain::<F, true>(c0, d, &s1, &s2)
+            .map_err(|(layer, v)| self.overflow(layer, v))?;
+        Ok((k, t, v1, v2))
+    }
+
+    /// Per-point variances of every activation layer (n × slots, row-major) and the diagonals.
+    fn point_table(&self, x: &DMatrix<f64>) -> Result<(Vec<f64>, DVector<f64>, DVector<f64>)> {
+        let (n, d) = x.shape();
+        let ns = self.n_slots();
+        let mut slots = vec![0.0; n * ns.max(1)];
+        let rows: Vec<Result<(f64, f64)>> = slots
+            .par_chunks_mut(ns.max(1))
+            .enumerate()
+            .map(|(i, s)| {
+                let q0 = x.row(i).norm_squared() / d as f64;
+                self.point_chain(q0, d, &mut s[..ns])
+            })
+            .collect();
+        let mut var = DVector::zeros(n);
+        let mut ntk = DVector::zeros(n);
+        for (i, r) in rows.into_iter().enumerate() {
+            let (v, t) = r?;
+            var[i] = v;
+            ntk[i] = t;
+        }
+        Ok((slots, var, ntk))
+    }
+
+    fn first_nonfinite_layer(&self, c0: f64, d: usize, s1: &[f64], s2: &[f64]) -> Error {
+        match self.pair_chain::<f64, true>(c0, d, s1, s2) {
+            Err((layer, v)) => self.overflow(layer, v),
+            Ok(_) => Error::Overflow {
+                layer: self.layers().len() - 1,
+                activation: self.layers()[self.layers().len() - 1].name(),
+                value: f64::NAN,
+            },
+        }
+    }
+}
+
+fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
+    if x.ncols() == 0 {
+        return Err(Error::ShapeMismatch {
+            what: format!("{what} (points are rows)"),
+            expected: "at least one feature column".into(),
+            found: format!("{}×0", x.nrows()),
+        });
+    }
+    // Column-major: index k is row k % n, column k / n.
+    if let Some(k) = x.as_slice().iter().position(|v| !v.is_finite()) {
+        let n = x.nrows();
+        return Err(Error::NonFinite {
+            what: what.into(),
+            location: format!("row {}, column {}", k % n, k / n),
+            value: x.as_slice()[k],
+        });
+    }
+    Ok(())
+}
+
+/// x1·x2ᵀ/d into `out` (n1 × n2, column-major), column blocks in parallel.
+fn input_gram(x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    let (n1, d) = x1.shape();
+    let x2t = x2.transpose();
+    let scale = 1.0 / d as f64;
+    if n1 == 0 {
+        return;
+    }
+    out.as_mut_slice()
+        .par_chunks_mut(n1 * BLOCK)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let nc = chunk.len() / n1;
+            let mut view = DMatrixViewMut::from_slice(chunk, n1, nc);
+            view.gemm(scale, x1, &x2t.columns(b * BLOCK, nc), 0.0);
+        });
+}
+
+/// A raw pointer that may cross threads; used only to mirror disjoint triangles.
+#[derive(Clone, Copy)]
+struct SharedPtr(*mut f64);
+// SAFETY: every use writes and reads disjoint index sets (see `mirror_upper`).
+unsafe impl Send for SharedPtr {}
+unsafe impl Sync for SharedPtr {}
+
+/// Copies the strict upper triangle of the n × n column-major `m` into its strict lower triangle.
+fn mirror_upper(m: &mut DMatrix<f64>) {
+    let n = m.nrows();
+    let p = SharedPtr(m.as_mut_slice().as_mut_ptr());
+    (0..n).into_par_iter().with_min_len(BLOCK).for_each(move |j| {
+        let p = p;
+        for i in (j + 1)..n {
+            // SAFETY: task j writes only (i, j) with i > j (strict lower part of column j) and reads
+            // only (j, i) with j < i (strict upper part), which no task writes. Indices are < n².
+            unsafe {
+                *p.0.add(j * n + i) = *p.0.add(i * n + j);
+            }
+        }
+    });
+}
+
+impl Kernel for Network {
+    fn entry(&self, x1: &[f64], x2: &[f64]) -> Result<KernelEntry> {
+        if x1.len() != x2.len() || x1.is_empty() {
+            return Err(Error::ShapeMismatch {
+                what: "the two points".into(),
+                expected: format!("equal non-zero lengths ({})", x1.len()),
+                found: format!("{}", x2.len()),
+            });
+        }
+        for (what, x) in [("x1", x1), ("x2", x2)] {
+            if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: what.into(),
+                    location: format!("index {k}"),
+                    value: x[k],
+                });
+            }
+        }
+        let d = x1.len();
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;
+        let (nngp, ntk, var1, var2) =
+            self.kernel_from_input_kernel(dot(x1, x2), dot(x1, x1), dot(x2, x2), d)?;
+        Ok(KernelEntry {
+            nngp,
+            ntk,
+            var1,
+            var2,
+        })
+    }
+
+    fn cross(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> Result<KernelMatrices> {
+        check_points("x1", x1)?;
+        check_points("x2", x2)?;
+        if x1.ncols() != x2.ncols() {
+            return Err(Error::ShapeMismatch {
+                what: "feature dimension of x1 and x2".into(),
+                expected: format!("{} columns", x1.ncols()),
+                found: format!("{} columns", x2.ncols()),
+            });
+        }
+        let (n1, d) = x1.shape();
+        let n2 = x2.nrows();
+        let ns = self.n_slots().max(1);
+        let (s1, cov1, _) = self.point_table(x1)?;
+        let (s2, cov2, _) = self.point_table(x2)?;
+        let mut nngp = DMatrix::zeros(n1, n2);
+        let mut ntk = DMatrix::zeros(n1, n2);
+        if n1 > 0 && n2 > 0 {
+            input_gram(x1, x2, &mut nngp);
+            let bad = nngp
+                .as_mut_slice()
+                .par_chunks_mut(n1)
+                .zip(ntk.as_mut_slice().par_chunks_mut(n1))
+                .enumerate()
+                .with_min_len(BLOCK)
+                .map(|(j, (kcol, tcol))| {
+                    let s2j = &s2[j * ns..(j + 1) * ns];
+                    let mut bad = None;
+                    for i in 0..n1 {
+                        let s1i = &s1[i * ns..(i + 1) * ns];
+                        let c0 = kcol[i];
+                        // The unchecked recursion never returns Err; NaN would be caught below.
+                        let (k, t) = self
+                            .pair_chain::<f64, false>(c0, d, s1i, s2j)
+                            .unwrap_or((f64::NAN, f64::NAN));
+                        if bad.is_none() && !(k.is_finite() && t.is_finite()) {
+                            bad = Some((i, j, c0));
+                        }
+                        kcol[i] = k;
+                        tcol[i] = t;
+                    }
+                    bad
+                })
+                .reduce(|| None, |a, b| a.or(b));
+            if let Some((i, j, c0)) = bad {
+                return Err(self.first_nonfinite_layer(
+                    c0,
+                    d,
+                    &s1[i * ns..(i + 1) * ns],
+                    &s2[j * ns..(j + 1) * ns],
+                ));
+            }
+        }
+        Ok(KernelMatrices {
+            nngp,
+            ntk,
+            cov1,
+            cov2,
+        })
+    }
+
+    fn gram(&self, x: &DMatrix<f64>) -> Result<KernelMatrices> {
+        check_points("x", x)?;
+        let (n, d) = x.shape();
+        let ns = self.n_slots().max(1);
+        let (s, var, ntk_diag) = self.point_table(x)?;
+        let mut nngp = DMatrix::zeros(n, n);
+        let mut ntk = DMatrix::zeros(n, n);
+        if n > 0 {
+            input_gram(x, x, &mut nngp);
+            let bad = nngp
+                .as_mut_slice()
+                .par_chunks_mut(n)
+                .zip(ntk.as_mut_slice().par_chunks_mut(n))
+                .enumerate()
+                .with_min_len(4)
+                .map(|(j, (kcol, tcol))| {
+                    let sj = &s[j * ns..(j + 1) * ns];
+                    let mut bad = None;
+                    for i in 0..j {
+                        let c0 = kcol[i];
+                        let (k, t) = self
+                            .pair_chain::<f64, false>(c0, d, &s[i * ns..(i + 1) * ns], sj)
+                            .unwrap_or((f64::NAN, f64::NAN));
+                        if bad.is_none() && !(k.is_finite() && t.is_finite()) {
+                            bad = Some((i, j, c0));
+                        }
+                        kcol[i] = k;
+                        tcol[i] = t;
+                    }
+                    kcol[j] = var[j];
+                    tcol[j] = ntk_diag[j];
+                    bad
+                })
+                .reduce(|| None, |a, b| a.or(b));
+            if let Some((i, j, c0)) = bad {
+                return Err(self.first_nonfinite_layer(
+                    c0,
+                    d,
+                    &s[i * ns..(i + 1) * ns],
+                    &s[j * ns..(j + 1) * ns],
+                ));
+            }
+            mirror_upper(&mut nngp);
+            mirror_upper(&mut ntk);
+        }
+        Ok(KernelMatrices {
+            nngp,
+            ntk,
+            cov2: var.clone(),
+            cov1: var,
+        })
+    }
+
+    fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal> {
+        check_points("x", x)?;
+        let (_, nngp, ntk) = self.point_table(x)?;
+        Ok(KernelDiagonal { nngp, ntk })
+    }
+}

@@ -1,0 +1,44 @@
+//! # ntk — closed-form kernels of infinitely wide neural networks
+//!
+//! The NNGP kernel Σ and the neural tangent kernel Θ of fully connected networks of any depth, in the
+//! conventions of neural-tangents (`stax.serial(Dense, φ, …, Dense)`), computed with every layer fused
+//! per matrix entry.
+//!
+//! * [`activation`]: dual activations T(c; q1, q2) = E[φ(u)φ(v)] and Ṫ = E[φ'(u)φ'(v)] in closed form
+//!   for ReLU-type, erf-type, GELU, trigonometric, exponential, polynomial and Hermite activations, and
+//!   by Gauss–Hermite quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, your own).
+//! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width) and activations — with a builder
+//!   and a JSON form.
+//! * [`kernel`]: the layer recursion and the [`Kernel`] trait (entries, cross matrices, Gram matrices,
+//!   diagonals).
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use ntk::{Activation, Kernel, Network};
+//!
+//! let net = Network::builder()
+//!     .dense(1.5, Some(0.1))
+//!     .activation(Activation::Erf { a: 1.0, b: 1.0, c: 0.0 })
+//!     .dense(1.5, Some(0.1))
+//!     .build()?;
+//! let x = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.6, 0.8, -0.5, 0.5]);
+//! let k = net.gram(&x)?;
+//! assert_eq!(k.ntk.shape(), (3, 3));
+//! assert!((k.ntk[(0, 1)] - k.ntk[(1, 0)]).abs() == 0.0);
+//! # Ok::<(), ntk::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod activation;
+pub mod error;
+pub mod io;
+pub mod kernel;
+pub mod network;
+pub mod real;
+mod spec;
+
+pub use activation::{Activation, Dual, DualActivation};
+pub use error::{Error, Result};
+pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
+pub use network::{Dense, Layer, Network, NetworkBuilder, Parameterization};
+pub use real::Real;

@@ -1,0 +1,337 @@
+//! Fully connected network specifications: layers, parameterization, builder and the serde form.
+//!
+//! A network is a list of [`Layer`]s — [`Dense`] layers with activations between them — in the order
+//! of neural-tangents' `stax.serial(Dense, φ, …, Dense)`. Its kernel follows that library's
+//! conventions exactly (see [`crate::kernel`]).
+//!
+//! ```
+//! use ntk::{Activation, Network, Parameterization};
+//! let net = Network::builder()
+//!     .dense(1.5, Some(0.1))
+//!     .activation(Activation::Relu)
+//!     .dense(1.5, None)
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(net.layers().len(), 3);
+//! assert_eq!(net.parameterization(), Parameterization::Ntk);
+//! // The same network from its JSON spec.
+//! let json = r#"{"parameterization": "ntk",
+//!   "layers": [{"dense": {"w_std": 1.5, "b_std": 0.1}}, {"relu": {}}, {"dense": {"w_std": 1.5}}]}"#;
+//! let same: Network = serde_json::from_str(json).unwrap();
+//! assert_eq!(same, net);
+//! ```
+
+use crate::activation::{Activation, Dual, DEFAULT_NODES};
+use crate::error::{invalid, Error};
+use crate::Result;
+use serde::{Deserialize, Serialize};
+
+/// How a Dense layer's weights are scaled (neural-tangents' `parameterization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parameterization {
+    /// z = σ_w/√n_in · W·x + σ_b·b with W, b ~ N(0, 1). Kernel map: Σ ← σ_w²Σ + σ_b², Θ ← Σ_new + σ_w²Θ.
+    /// The layer widths do not enter the kernel.
+    #[default]
+    Ntk,
+    /// z = W·x + b with W ~ N(0, σ_w²/n_in), b ~ N(0, σ_b²). Kernel map:
+    /// Θ ← n_in·Σ_old + σ_w²Θ + [1 if the layer has a bias], Σ ← σ_w²Σ + σ_b². The NTK grows with the
+    /// fan-in n_in, so every Dense layer after the first needs the width of the Dense layer before it.
+    Standard,
+}
+
+/// A fully connected layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dense {
+    /// Weight standard deviation σ_w ≥ 0.
+    pub w_std: f64,
+    /// Bias standard deviation σ_b ≥ 0, or `None` for a layer without bias parameters. In the
+    /// standard parameterization `Some(0.0)` and `None` differ: a bias adds 1 to the NTK.
+    pub b_std: Option<f64>,
+    /// Output width; only the standard parameterization uses it (as the next layer's fan-in).
+    pub width: Option<usize>,
+}
+
+/// One layer of a fully connected network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layer {
+    /// An affine layer.
+    Dense(Dense),
+    /// An elementwise nonlinearity; it must follow a Dense layer (its input must be Gaussian).
+    Activation(Activation),
+}
+
+impl Layer {
+    /// The layer's name for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Layer::Dense(d) => format!("dense(w_std={}, b_std={:?})", d.w_std, d.b_std),
+            Layer::Activation(a) => a.name(),
+        }
+    }
+}
+
+/// Fan-in of a Dense layer in the compiled plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum FanIn {
+    /// The input dimension d.
+    Input,
+    /// A hidden width.
+    Width(f64),
+}
+
+/// One step of the compiled recursion.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Stage {
+    Dense {
+        w2: f64,
+        b2: f64,
+        has_bias: bool,
+        fan_in: FanIn,
+    },
+    Act {
+        dual: Dual,
+        /// Index into the per-point pre-activation variances.
+        slot: usize,
+    },
+}
+
+/// A validated fully connected network: the input to every kernel computation.
+///
+/// Build it with [`Network::builder`], [`Network::mlp`], or deserialize its JSON spec
+/// ([`Network::from_json`]); every route checks the layers, so a `Network` always has a kernel.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "crate::spec::NetworkSpec")]
+pub struct Network {
+    layers: Vec<Layer>,
+    parameterization: Parameterization,
+    quadrature_nodes: usize,
+    stages: Vec<Stage>,
+    n_slots: usize,
+}
+
+/// Step-by-step construction of a [`Network`].
+#[derive(Debug, Clone, Default)]
+pub struct NetworkBuilder {
+    layers: Vec<Layer>,
+    parameterization: Parameterization,
+    quadrature_nodes: Option<usize>,
+}
+
+impl NetworkBuilder {
+    /// Appends a Dense layer with weight std `w_std` and bias std `b_std` (`None`: no bias).
+    pub fn dense(mut self, w_std: f64, b_std: Option<f64>) -> Self {
+        self.layers.push(Layer::Dense(Dense {
+            w_std,
+            b_std,
+            width: None,
+        }));
+        self
+    }
+
+    /// Appends a Dense layer with an output width (needed by the standard parameterization).
+    pub fn dense_with_width(mut self, w_std: f64, b_std: Option<f64>, width: usize) -> Self {
+        self.layers.push(Layer::Dense(Dense {
+            w_std,
+            b_std,
+            width: Some(width),
+        }));
+        self
+    }
+
+    /// Appends an activation.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.layers.push(Layer::Activation(activation));
+        self
+    }
+
+    /// Appends any layer.
+    pub fn layer(mut self, layer: Layer) -> Self {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Sets the parameterization (default [`Parameterization::Ntk`]).
+    pub fn parameterization(mut self, p: Parameterization) -> Self {
+        self.parameterization = p;
+        self
+    }
+
+    /// Sets the Gauss–Hermite nodes per dimension for the named quadrature activations
+    /// (default [`DEFAULT_NODES`]).
+    pub fn quadrature_nodes(mut self, nodes: usize) -> Self {
+        self.quadrature_nodes = Some(nodes);
+        self
+    }
+
+    /// Checks the layers and returns the network.
+    pub fn build(self) -> Result<Network> {
+        Network::new(
+            self.layers,
+            self.parameterization,
+            self.quadrature_nodes.unwrap_or(DEFAULT_NODES),
+        )
+    }
+}
+
+impl Network {
+    /// A builder for a network.
+    pub fn builder() -> NetworkBuilder {
+        NetworkBuilder::default()
+    }
+
+    /// The usual multilayer perceptron `[Dense(width), φ] × depth, Dense(1)`, every Dense with the same
+    /// σ_w and σ_b — the networks of the neural-tangents reference data. `depth = 0` is the readout alone.
+    pub fn mlp(
+        depth: usize,
+        activation: Activation,
+        w_std: f64,
+        b_std: Option<f64>,
+        parameterization: Parameterization,
+        width: usize,
+    ) -> Result<Network> {
+        let mut b = Network::builder().parameterization(parameterization);
+        for _ in 0..depth {
+            b = b
+                .dense_with_width(w_std, b_std, width)
+                .activation(activation.clone());
+        }
+        b.dense_with_width(w_std, b_std, 1).build()
+    }
+
+    /// Validates `layers` and compiles the recursion.
+    pub fn new(
+        layers: Vec<Layer>,
+        parameterization: Parameterization,
+        quadrature_nodes: usize,
+    ) -> Result<Network> {
+        if layers.is_empty() {
+            return Err(Error::InvalidNetwork(
+                "no layers: a network needs at least one Dense layer".into(),
+            ));
+        }
+        let mut stages = Vec::with_capacity(layers.len());
+        let mut n_slots = 0;
+        let mut prev_dense_width: Option<Option<usize>> = None; // None: no Dense yet
+        let mut prev_was_dense = false;
+        for (k, layer) in layers.iter().enumerate() {
+            match layer {
+                Layer::Dense(d) => {
+                    check_std(&format!("layers[{k}].w_std"), d.w_std)?;
+                    if let Some(b) = d.b_std {
+                        check_std(&format!("layers[{k}].b_std"), b)?;
+                    }
+                    if d.width == Some(0) {
+                        return Err(invalid(
+                            &format!("layers[{k}].width"),
+                            0,
+                            "a layer width must be at least 1",
+                        ));
+                    }
+                    let fan_in = match prev_dense_width {
+                        None => FanIn::Input,
+                        Some(Some(w)) => FanIn::Width(w as f64),
+                        Some(None) => {
+                            if parameterization == Parameterization::Standard {
+                                return Err(Error::InvalidNetwork(format!(
+                                    "layer {k}: the standard parameterization needs the fan-in of every \
+                                     Dense layer after the first; give the previous Dense layer a `width`"
+                                )));
+                            }
+                            FanIn::Width(f64::NAN) // unused in the ntk parameterization
+                        }
+                    };
+                    prev_dense_width = Some(d.width);
+                    prev_was_dense = true;
+                    stages.push(Stage::Dense {
+                        w2: d.w_std * d.w_std,
+                        b2: d.b_std.map_or(0.0, |b| b * b),
+                        has_bias: d.b_std.is_some(),
+                        fan_in,
+                    });
+                }
+                Layer::Activation(a) => {
+                    if !prev_was_dense {
+                        return Err(Error::InvalidNetwork(format!(
+                            "layer {k} ({}) does not follow a Dense layer: the input to an activation \
+                             must be Gaussian, so put a Dense layer before it",
+                            a.name()
+                        )));
+                    }
+                    prev_was_dense = false;
+                    let dual = a.dual_with_nodes(quadrature_nodes).map_err(|e| match e {
+                        Error::InvalidParameter {
+                            name,
+                            value,
+                            reason,
+                        } => Error::InvalidParameter {
+                            name: format!("layers[{k}].{name}"),
+                            value,
+                            reason,
+                        },
+                        other => other,
+                    })?;
+                    stages.push(Stage::Act {
+                        dual,
+                        slot: n_slots,
+                    });
+                    n_slots += 1;
+                }
+            }
+        }
+        Ok(Network {
+            layers,
+            parameterization,
+            quadrature_nodes,
+            stages,
+            n_slots,
+        })
+    }
+
+    /// Parses the JSON spec (see the crate documentation for the format).
+    pub fn from_json(json: &str) -> Result<Network> {
+        serde_json::from_str(json).map_err(|e| Error::InvalidNetwork(format!("network spec: {e}")))
+    }
+
+    /// The JSON spec of this network. Fails for [`Activation::Custom`], which holds code.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::InvalidNetwork(format!("cannot write the network spec: {e}")))
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The parameterization.
+    pub fn parameterization(&self) -> Parameterization {
+        self.parameterization
+    }
+
+    /// Gauss–Hermite nodes per dimension of the named quadrature activations.
+    pub fn quadrature_nodes(&self) -> usize {
+        self.quadrature_nodes
+    }
+
+    pub(crate) fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    /// Number of activation layers.
+    pub(crate) fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+}
+
+fn check_std(name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(
+            name,
+            v,
+            "a standard deviation must be a finite number ≥ 0",
+        ))
+    }
+}

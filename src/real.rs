@@ -1,0 +1,48 @@
+//! The scalar type the dual activations and the layer recursion are written in.
+//!
+//! Every closed form is generic over [`Real`], so the same code that computes kernel values in
+//! `f64` can be run on a forward-mode dual number to carry exact derivatives with respect to the
+//! inputs (∂K/∂x) through a network of any depth.
+
+use num_traits::{Float, FloatConst};
+use std::fmt::Debug;
+
+/// A real scalar: `f64`, or a number type that carries derivatives along with its value.
+pub trait Real: Float + FloatConst + Debug + Send + Sync + 'static {
+    /// The constant `x` in this type (derivative parts zero).
+    fn cst(x: f64) -> Self;
+    /// The value part as `f64`.
+    fn value(self) -> f64;
+    /// Applies a scalar function given with its derivative: `f(self)`, with `df` used for the
+    /// derivative parts by the chain rule. For `f64` only `f` is evaluated.
+    fn lift(self, f: &dyn Fn(f64) -> f64, df: &dyn Fn(f64) -> f64) -> Self;
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn cst(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn value(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn lift(self, f: &dyn Fn(f64) -> f64, _df: &dyn Fn(f64) -> f64) -> Self {
+        f(self)
+    }
+}
+
+/// The angle θ = arccos(c/√P) between two Gaussian coordinates with covariance `c` and variance
+/// product `P`, computed as `atan2(√max(P − c², 0), c)` which is accurate near θ = 0 and θ = π.
+/// When both arguments vanish (a zero-variance input) θ is π/2, neural-tangents' convention.
+#[inline(always)]
+pub(crate) fn angle<F: Real>(p: F, c: F) -> (F, F) {
+    let s = (p - c * c).max(F::zero()).sqrt();
+    let theta = if s == F::zero() && c == F::zero() {
+        F::FRAC_PI_2()
+    } else {
+        s.atan2(c)
+    };
+    (theta, s)
+}
