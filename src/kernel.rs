@@ -149,7 +149,16 @@ impl Network {
                     th = tn;
                 }
                 Stage::Act { dual, slot } => {
-                    let (t, dot) = dual.dual(c, s1[*slot], s2[*slot]);
+                    let (q1, q2) = (s1[*slot], s2[*slot]);
+                    // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal
+                    // to the variance. The general formula's rounding would break c = q, and in the
+                    // chaotic phase (χ₁ > 1) that ulp grows until Σ(x, x) collapses to the
+                    // off-diagonal limit after a few hundred layers.
+                    let (t, dot) = if c == q1 && c == q2 {
+                        dual.dual_diag(c)
+                    } else {
+                        dual.dual(c, q1, q2)
+                    };
                     c = t;
                     th = th * dot;
                 }
@@ -278,8 +287,9 @@ fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
     Ok(())
 }
 
-/// x1·x2ᵀ/d into `out` (n1 × n2, column-major), column blocks in parallel.
-fn input_gram(x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+/// x1·x2ᵀ/d into `out` (n1 × n2, column-major), column blocks in parallel. With `upper` (x1 = x2) only
+/// the rows a block of columns needs for the upper triangle are computed.
+fn input_gram(x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>, upper: bool) {
     let (n1, d) = x1.shape();
     let x2t = x2.transpose();
     let scale = 1.0 / d as f64;
@@ -291,8 +301,10 @@ fn input_gram(x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>) {
         .enumerate()
         .for_each(|(b, chunk)| {
             let nc = chunk.len() / n1;
+            let rows = if upper { ((b + 1) * BLOCK).min(n1) } else { n1 };
             let mut view = DMatrixViewMut::from_slice(chunk, n1, nc);
-            view.gemm(scale, x1, &x2t.columns(b * BLOCK, nc), 0.0);
+            view.rows_mut(0, rows)
+                .gemm(scale, &x1.rows(0, rows), &x2t.columns(b * BLOCK, nc), 0.0);
         });
 }
 
@@ -367,7 +379,7 @@ impl Kernel for Network {
         let mut nngp = DMatrix::zeros(n1, n2);
         let mut ntk = DMatrix::zeros(n1, n2);
         if n1 > 0 && n2 > 0 {
-            input_gram(x1, x2, &mut nngp);
+            input_gram(x1, x2, &mut nngp, false);
             let bad = nngp
                 .as_mut_slice()
                 .par_chunks_mut(n1)
@@ -418,7 +430,7 @@ impl Kernel for Network {
         let mut nngp = DMatrix::zeros(n, n);
         let mut ntk = DMatrix::zeros(n, n);
         if n > 0 {
-            input_gram(x, x, &mut nngp);
+            input_gram(x, x, &mut nngp, true);
             let bad = nngp
                 .as_mut_slice()
                 .par_chunks_mut(n)

@@ -1,0 +1,347 @@
+//! End-to-end tests of the `ntk` command-line tool: run the built binary on files written to a fresh
+//! temporary directory and compare its JSON with the library's in-process results bit for bit.
+//!
+//! Numbers are read back with `str::parse::<f64>` (correctly rounded) rather than through
+//! `serde_json::Value`, whose default float parser may be off by one ulp; only the shapes and keys are
+//! checked via `Value`.
+
+use nalgebra::DMatrix;
+use ntk::{Kernel, KernelMatrices, Network};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The README example network.
+const SPEC: &str = r#"{"parameterization": "ntk", "layers": [
+  {"dense": {"w_std": 1.5, "b_std": 0.1, "width": 512}}, {"relu": {}},
+  {"dense": {"w_std": 1.5, "b_std": 0.1}}, {"erf": {"a": 1.0, "b": 1.0, "c": 0.0}},
+  {"dense": {"w_std": 1.5}}]}"#;
+
+/// Four points in ℝ³ with digits that do not survive a sloppy float round trip.
+const POINTS_CSV: &str =
+    "1.0, 2.0, 3.0\n0.1, -0.7, 0.3333333333333333\n\n-2.5, 1e-3, 0.2\n0, 0, 1\n";
+
+/// A directory of its own per test, removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ntk-cli-{}-{n}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir can be created");
+        TempDir(dir)
+    }
+
+    /// Writes `contents` to `name` in the directory and returns its path.
+    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("temp file can be written");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ntk_cmd(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ntk"))
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("the ntk binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "ntk failed with {:?}: {}",
+        out.status,
+        stderr(out)
+    );
+    assert!(out.stderr.is_empty(), "unexpected stderr: {}", stderr(out));
+}
+
+/// Asserts a clean failure: the exit code, `error: ` on stderr mentioning every needle, no output
+/// and no panic.
+fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.starts_with("error: "), "stderr: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert!(out.stdout.is_empty(), "stdout: {}", stdout(out));
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks `{needle}`: {err}");
+    }
+}
+
+/// The numbers of the array under `"key"` in document order, parsed exactly.
+fn exact_numbers(json: &str, key: &str) -> Vec<f64> {
+    let start = json
+        .find(&format!("\"{key}\""))
+        .unwrap_or_else(|| panic!("no key {key}"));
+    let open = start + json[start..].find('[').expect("an array follows the key");
+    let mut depth = 0;
+    let close = open
+        + json[open..]
+            .find(|c| {
+                depth += match c {
+                    '[' => 1,
+                    ']' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .expect("the array is closed");
+    json[open..close]
+        .split(|c: char| c == '[' || c == ']' || c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<f64>()
+                .unwrap_or_else(|_| panic!("`{t}` is a number"))
+        })
+        .collect()
+}
+
+/// Checks the output's keys and shapes, then compares every number with `expected` bit for bit.
+fn assert_matches(json: &str, expected: &KernelMatrices) {
+    let value: Value = serde_json::from_str(json).expect("output is JSON");
+    let object = value.as_object().expect("output is an object");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["cov1", "cov2", "nngp", "ntk"]);
+    let (n1, n2) = expected.nngp.shape();
+    for key in ["nngp", "ntk"] {
+        let rows = object[key].as_array().expect("matrix is an array of rows");
+        assert_eq!(rows.len(), n1, "{key} rows");
+        assert!(rows.iter().all(|r| r.as_array().map(Vec::len) == Some(n2)));
+    }
+    let row_major = |m: &DMatrix<f64>| m.transpose().as_slice().to_vec();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let checks = [
+        ("nngp", row_major(&expected.nngp)),
+        ("ntk", row_major(&expected.ntk)),
+        ("cov1", expected.cov1.as_slice().to_vec()),
+        ("cov2", expected.cov2.as_slice().to_vec()),
+    ];
+    for (key, want) in checks {
+        assert_eq!(bits(&exact_numbers(json, key)), bits(&want), "{key}");
+    }
+}
+
+fn points() -> DMatrix<f64> {
+    ntk::io::parse_csv(POINTS_CSV, "points").unwrap()
+}
+
+fn network() -> Network {
+    Network::from_json(SPEC).unwrap()
+}
+
+#[test]
+fn gram_equals_the_library_bit_for_bit() {
+    let dir = TempDir::new("gram");
+    let spec = dir.file("net.json", SPEC);
+    let x1 = dir.file("x1.csv", POINTS_CSV);
+    let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1]);
+    assert_success(&out);
+    let json = stdout(&out);
+    let expected = network().gram(&points()).unwrap();
+    assert_eq!(expected.nngp.shape(), (4, 4));
+    assert_matches(&json, &expected);
+    let nngp = exact_numbers(&json, "nngp");
+    for i in 0..4 {
+        for j in 0..4 {
+            assert_eq!(nngp[4 * i + j].to_bits(), nngp[4 * j + i].to_bits());
+        }
+    }
+    assert_eq!(exact_numbers(&json, "cov1"), exact_numbers(&json, "cov2"));
+}
+
+#[test]
+fn cross_with_npy_equals_the_library_bit_for_bit() {
+    let dir = TempDir::new("cross");
+    let x2 = DMatrix::from_row_slice(2, 3, &[0.3, -1.1, 2.0 / 3.0, 5.0, 0.0, -0.25]);
+    let spec = dir.file("net.json", SPEC);
+    let x1_path = dir.file("x1.csv", POINTS_CSV);
+    let x2_path = dir.file("x2.npy", ntk::io::to_npy(&x2));
+    // The `--flag=value` form is accepted too.
+    let x2_arg = format!("--x2={}", x2_path.display());
+    let out = ntk_cmd(&[&"kernel", &"--x1", &x1_path, &x2_arg, &"--spec", &spec]);
+    assert_success(&out);
+    let expected = network().cross(&points(), &x2).unwrap();
+    assert_eq!(expected.nngp.shape(), (4, 2));
+    assert_matches(&stdout(&out), &expected);
+}
+
+#[test]
+fn out_writes_the_same_json_to_a_file() {
+    let dir = TempDir::new("out");
+    let spec = dir.file("net.json", SPEC);
+    let x1 = dir.file("x1.csv", POINTS_CSV);
+    let target = dir.0.join("k.json");
+    let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1, &"--out", &target]);
+    assert_success(&out);
+    assert!(out.stdout.is_empty(), "nothing on stdout with --out");
+    let written = std::fs::read_to_string(&target).expect("--out file exists");
+    assert_matches(&written, &network().gram(&points()).unwrap());
+    let printed = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1]);
+    assert_eq!(written, stdout(&printed));
+}
+
+#[test]
+fn help_goes_to_stdout_with_exit_code_zero() {
+    for args in [&["--help"][..], &["-h"], &["kernel", "--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ntk"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_success(&out);
+        assert!(stdout(&out).contains("ntk kernel --spec"), "{args:?}");
+    }
+}
+
+#[test]
+fn command_line_mistakes_exit_with_code_2() {
+    let dir = TempDir::new("usage");
+    let spec = dir.file("net.json", SPEC);
+    let x1 = dir.file("x1.csv", POINTS_CSV);
+    assert_fails(&ntk_cmd(&[]), 2, &["subcommand"]);
+    assert_fails(&ntk_cmd(&[&"kernels"]), 2, &["kernels"]);
+    assert_fails(&ntk_cmd(&[&"kernel", &"--x1", &x1]), 2, &["--spec"]);
+    assert_fails(&ntk_cmd(&[&"kernel", &"--spec", &spec]), 2, &["--x1"]);
+    let unknown = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1, &"--bogus"]);
+    assert_fails(&unknown, 2, &["--bogus"]);
+    assert_fails(&ntk_cmd(&[&"kernel", &"--spec"]), 2, &["--spec", "value"]);
+    let swallowed = ntk_cmd(&[&"kernel", &"--spec", &"--x1", &x1]);
+    assert_fails(&swallowed, 2, &["--spec", "value"]);
+    let twice = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--spec", &spec, &"--x1", &x1]);
+    assert_fails(&twice, 2, &["--spec", "more than once"]);
+    let stray = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1, &"extra"]);
+    assert_fails(&stray, 2, &["extra"]);
+}
+
+/// Runs `ntk kernel` on the README spec with the given x1 (and x2) file contents.
+fn run_on_points(dir: &TempDir, x1: (&str, &[u8]), x2: Option<(&str, &[u8])>) -> Output {
+    let spec = dir.file("net.json", SPEC);
+    let x1 = dir.file(x1.0, x1.1);
+    let mut args: Vec<PathBuf> = vec!["kernel".into(), "--spec".into(), spec, "--x1".into(), x1];
+    if let Some((name, contents)) = x2 {
+        args.extend(["--x2".into(), dir.file(name, contents)]);
+    }
+    Command::new(env!("CARGO_BIN_EXE_ntk"))
+        .args(&args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bad_input_files_exit_with_code_1() {
+    let dir = TempDir::new("inputs");
+    let ragged = run_on_points(&dir, ("ragged.csv", b"1,2\n3\n"), None);
+    assert_fails(&ragged, 1, &["ragged.csv", "line 2"]);
+    let text = run_on_points(&dir, ("text.csv", b"x,y\n1,2\n"), None);
+    assert_fails(&text, 1, &["text.csv", "not a number"]);
+    let empty = run_on_points(&dir, ("empty.csv", b""), None);
+    assert_fails(&empty, 1, &["empty.csv", "no data"]);
+    let nan = run_on_points(&dir, ("nan.csv", b"1,2\n3,NaN\n"), None);
+    assert_fails(&nan, 1, &["--x1", "nan.csv", "NaN", "row 2, column 2"]);
+    let inf = DMatrix::from_row_slice(1, 2, &[1.0, f64::INFINITY]);
+    let inf_npy = run_on_points(
+        &dir,
+        ("x1.csv", b"1,2\n"),
+        Some(("inf.npy", &ntk::io::to_npy(&inf))),
+    );
+    assert_fails(&inf_npy, 1, &["--x2", "inf.npy", "inf"]);
+    let garbage = run_on_points(&dir, ("x1.csv", b"1,2\n"), Some(("bad.npy", b"not numpy")));
+    assert_fails(&garbage, 1, &["bad.npy", ".npy"]);
+    let mismatch = run_on_points(&dir, ("x1.csv", b"1,2,3\n"), Some(("x2.csv", b"1,2\n")));
+    assert_fails(&mismatch, 1, &["x1", "x2", "3 columns", "2 columns"]);
+    let spec = dir.file("net.json", SPEC);
+    let missing = ntk_cmd(&[
+        &"kernel",
+        &"--spec",
+        &spec,
+        &"--x1",
+        &dir.0.join("nope.csv"),
+    ]);
+    assert_fails(&missing, 1, &["nope.csv"]);
+}
+
+/// Runs `ntk kernel` with the given spec text on a small valid CSV.
+fn run_with_spec(dir: &TempDir, spec: &str) -> Output {
+    let spec = dir.file("spec.json", spec);
+    let x1 = dir.file("x1.csv", "1,2\n3,4\n");
+    ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1])
+}
+
+#[test]
+fn invalid_specs_exit_with_code_1() {
+    let dir = TempDir::new("specs");
+    let cases = [
+        (
+            r#"{"layers": [{"relu": {}}, {"dense": {"w_std": 1.0}}]}"#,
+            &["spec.json", "does not follow a Dense layer"][..],
+        ),
+        (
+            r#"{"layers": [{"dense": {"w_std": -1.0}}]}"#,
+            &["layers[0].w_std", "≥ 0"],
+        ),
+        (
+            r#"{"layers": [{"dense": {"w_std": 1.0}}, {"softmax": {}}]}"#,
+            &["softmax"],
+        ),
+        (r#"{"layers": []}"#, &["no layers"]),
+        (
+            r#"{"layers": [{"dense": {"w_std": 1.0}}"#,
+            &["spec.json", "EOF"],
+        ),
+        (
+            r#"{"parameterization": "standard", "layers": [{"dense": {"w_std": 1.0}}, {"relu": {}}, {"dense": {"w_std": 1.0}}]}"#,
+            &["width"],
+        ),
+    ];
+    for (spec, needles) in cases {
+        assert_fails(&run_with_spec(&dir, spec), 1, needles);
+    }
+    let missing = ntk_cmd(&[
+        &"kernel",
+        &"--spec",
+        &dir.0.join("none.json"),
+        &"--x1",
+        &"x.csv",
+    ]);
+    assert_fails(&missing, 1, &["none.json"]);
+}
+
+#[test]
+fn kernel_overflow_exits_with_code_1() {
+    let dir = TempDir::new("overflow");
+    let spec = dir.file(
+        "exp.json",
+        r#"{"layers": [{"dense": {"w_std": 1.0}}, {"exp": {}}, {"dense": {"w_std": 1.0}}]}"#,
+    );
+    let x1 = dir.file("x1.csv", "1000, 1000\n");
+    let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1]);
+    assert_fails(&out, 1, &["not finite", "exp"]);
+}
+
+#[test]
+fn unwritable_out_exits_with_code_1() {
+    let dir = TempDir::new("unwritable");
+    let spec = dir.file("net.json", SPEC);
+    let x1 = dir.file("x1.csv", POINTS_CSV);
+    let target = dir.0.join("no-such-dir").join("k.json");
+    let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1, &"--out", &target]);
+    assert_fails(&out, 1, &["cannot write", "k.json"]);
+}
