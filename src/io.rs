@@ -49,7 +49,7 @@ pub fn parse_csv(text: &str, name: &str) -> Result<DMatrix<f64>> {
                 return Err(Error::ShapeMismatch {
                     what: format!("{name}, line {}", ln + 1),
                     expected: format!("{} values per row", first.len()),
-                    found: format!("{} values", row.len()),
+                    found: format!("{} value(s)", row.len()),
                 });
             }
         }

@@ -280,7 +280,7 @@ fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
         let n = x.nrows();
         return Err(Error::NonFinite {
             what: what.into(),
-            location: format!("row {}, column {}", k % n, k / n),
+            location: format!("row index {}, column index {} (0-based)", k % n, k / n),
             value: x.as_slice()[k],
         });
     }
@@ -306,6 +306,17 @@ fn input_gram(x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>, uppe
             view.rows_mut(0, rows)
                 .gemm(scale, &x1.rows(0, rows), &x2t.columns(b * BLOCK, nc), 0.0);
         });
+}
+
+/// A hash of each row's bit pattern, to find identical rows cheaply.
+fn row_hashes(x: &DMatrix<f64>) -> Vec<u64> {
+    x.row_iter()
+        .map(|r| {
+            r.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+                (h ^ v.to_bits()).wrapping_mul(0x0000_0100_0000_01b3)
+            })
+        })
+        .collect()
 }
 
 /// A raw pointer that may cross threads; used only to mirror disjoint triangles.
@@ -376,6 +387,11 @@ impl Kernel for Network {
         let ns = self.n_slots().max(1);
         let (s1, cov1, _) = self.point_table(x1)?;
         let (s2, cov2, _) = self.point_table(x2)?;
+        // A row of x1 identical to a row of x2 must get the diagonal values exactly (see
+        // `pair_chain`), but the GEMM's x·x'/d and the row norm ‖x‖²/d round differently; the input
+        // variance is used for such pairs. Row hashes keep the check O(1) per entry.
+        let (h1, h2) = (row_hashes(x1), row_hashes(x2));
+        let q1: Vec<f64> = x1.row_iter().map(|r| r.norm_squared() / d as f64).collect();
         let mut nngp = DMatrix::zeros(n1, n2);
         let mut ntk = DMatrix::zeros(n1, n2);
         if n1 > 0 && n2 > 0 {
@@ -391,7 +407,11 @@ impl Kernel for Network {
                     let mut bad = None;
                     for i in 0..n1 {
                         let s1i = &s1[i * ns..(i + 1) * ns];
-                        let c0 = kcol[i];
+                        let c0 = if h1[i] == h2[j] && x1.row(i) == x2.row(j) {
+                            q1[i]
+                        } else {
+                            kcol[i]
+                        };
                         // The unchecked recursion never returns Err; NaN would be caught below.
                         let (k, t) = self
                             .pair_chain::<f64, false>(c0, d, s1i, s2j)

@@ -65,7 +65,10 @@ impl Layer {
     /// The layer's name for messages.
     pub fn name(&self) -> String {
         match self {
-            Layer::Dense(d) => format!("dense(w_std={}, b_std={:?})", d.w_std, d.b_std),
+            Layer::Dense(d) => match d.b_std {
+                Some(b) => format!("dense(w_std={}, b_std={b})", d.w_std),
+                None => format!("dense(w_std={}, no bias)", d.w_std),
+            },
             Layer::Activation(a) => a.name(),
         }
     }
@@ -290,7 +293,9 @@ impl Network {
 
     /// Parses the JSON spec (see the crate documentation for the format).
     pub fn from_json(json: &str) -> Result<Network> {
-        serde_json::from_str(json).map_err(|e| Error::InvalidNetwork(format!("network spec: {e}")))
+        let spec: crate::spec::NetworkSpec = serde_json::from_str(json)
+            .map_err(|e| Error::InvalidNetwork(format!("network spec: {e}")))?;
+        Network::try_from(spec)
     }
 
     /// The JSON spec of this network. Fails for [`Activation::Custom`], which holds code.

@@ -34,8 +34,13 @@ impl Real for f64 {
 }
 
 /// The angle θ = arccos(c/√P) between two Gaussian coordinates with covariance `c` and variance
-/// product `P`, computed as `atan2(√max(P − c², 0), c)` which is accurate near θ = 0 and θ = π.
-/// When both arguments vanish (a zero-variance input) θ is π/2, neural-tangents' convention.
+/// product `P`, computed as `atan2(√max(P − c², 0), c)`, with √(P − c²) also returned.
+///
+/// Unlike arccos(c/√P) this loses nothing to the formula itself near θ = 0 and π, but the inputs
+/// carry rounding: an error of ε·P in P − c² moves θ by about ε/θ, so exactly parallel inputs whose
+/// c and P were rounded separately get θ ≈ √ε ≈ 1e-8 rather than 0 (identical points are detected
+/// upstream and use the diagonal formulas). When both arguments vanish (a zero-variance input) θ is
+/// π/2, neural-tangents' convention.
 #[inline(always)]
 pub(crate) fn angle<F: Real>(p: F, c: F) -> (F, F) {
     let s = (p - c * c).max(F::zero()).sqrt();

@@ -267,6 +267,10 @@ fn bad_input_files_exit_with_code_1() {
     assert_fails(&garbage, 1, &["bad.npy", ".npy"]);
     let mismatch = run_on_points(&dir, ("x1.csv", b"1,2,3\n"), Some(("x2.csv", b"1,2\n")));
     assert_fails(&mismatch, 1, &["x1", "x2", "3 columns", "2 columns"]);
+    // A header may claim 2⁶⁴ − 1 points of 0 features; this must fail at once, not loop over rows.
+    let huge = npy_with_shape("(18446744073709551615, 0)");
+    let no_features = run_on_points(&dir, ("huge.npy", &huge), None);
+    assert_fails(&no_features, 1, &["feature column"]);
     let spec = dir.file("net.json", SPEC);
     let missing = ntk_cmd(&[
         &"kernel",
@@ -276,6 +280,30 @@ fn bad_input_files_exit_with_code_1() {
         &dir.0.join("nope.csv"),
     ]);
     assert_fails(&missing, 1, &["nope.csv"]);
+}
+
+/// A `.npy` file with no data whose header declares `shape` (a Python tuple).
+fn npy_with_shape(shape: &str) -> Vec<u8> {
+    let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}\n");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes
+}
+
+/// Non-UTF-8 arguments must not hit the panic in `std::env::args`.
+#[cfg(unix)]
+#[test]
+fn non_utf8_arguments_fail_cleanly() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("utf8");
+    let spec = dir.file("net.json", SPEC);
+    let path = dir.0.join(OsStr::from_bytes(b"\xff.csv"));
+    let missing = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &path]);
+    assert_fails(&missing, 1, &["cannot read"]);
+    let flag = ntk_cmd(&[&"kernel", &OsStr::from_bytes(b"--\xff")]);
+    assert_fails(&flag, 2, &["unexpected argument"]);
 }
 
 /// Runs `ntk kernel` with the given spec text on a small valid CSV.

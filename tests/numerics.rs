@@ -195,3 +195,22 @@ fn chaotic_phase_self_kernel_stays_on_the_diagonal() {
     }
     assert!(diag.nngp[0] > 1.0 && cross.nngp[(0, 1)] < 0.2);
 }
+
+#[test]
+fn identical_rows_of_a_cross_matrix_get_the_exact_diagonal() {
+    // x·x'/d from a GEMM and ‖x‖²/d round differently for d = 50; identical rows must still give
+    // the exact diagonal (for ReLU the general formula would be off by ~1e-8 at θ ≈ √ε).
+    let mut s = 7u64;
+    let x = DMatrix::from_fn(4, 50, |_, _| {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.3
+    });
+    let y = DMatrix::from_fn(3, 50, |i, j| x[(3 - i, j)]);
+    let net = relu_net(3, Some(0.1));
+    let c = net.cross(&x, &y).unwrap();
+    let d = net.diagonal(&x).unwrap();
+    for i in 1..4 {
+        assert_eq!(c.ntk[(i, 3 - i)], d.ntk[i]);
+        assert_eq!(c.nngp[(i, 3 - i)], d.nngp[i]);
+    }
+}

@@ -6,7 +6,8 @@
 //!
 //! Reads a network spec (the JSON form of [`ntk::Network`]) and one or two point sets (CSV or `.npy`,
 //! one point per row), and writes the NNGP and NTK matrices with the NNGP variances as JSON. The
-//! argument parser is hand-written on purpose: two subcommand-free flags do not justify a dependency.
+//! argument parser is hand-written on purpose: one subcommand with four flags does not justify a
+//! dependency.
 //!
 //! Exit codes: 0 on success, 2 when the command line itself is wrong (so scripts can tell a typo from
 //! a bad input file), 1 for every other failure. Every message goes to stderr as `error: <message>`.
@@ -166,7 +167,8 @@ fn parse_kernel_args(args: &[OsString]) -> Result<Command, CliError> {
 
 /// Splits `--flag=value` into its name and value; a bare `--flag` has no inline value.
 fn split_flag(arg: &OsString) -> Result<(String, Option<OsString>), CliError> {
-    // Flag names are ASCII, so an argument that is not UTF-8 cannot be one.
+    // Flag names are ASCII, so an argument that is not UTF-8 cannot be one. (A non-UTF-8 path is
+    // still accepted as a separate argument, `--x1 PATH`, just not glued on as `--x1=PATH`.)
     let Some(text) = arg.to_str() else {
         return Err(usage(format!(
             "unexpected argument `{}`",
@@ -228,11 +230,18 @@ fn read_points(flag: &str, path: &Path) -> ntk::Result<DMatrix<f64>> {
 }
 
 /// The first non-finite entry in row-major order (the order of the file), if any.
+///
+/// Scans the stored entries rather than looping over rows and columns: a `.npy` header may declare
+/// an absurd row count with zero columns, and a row loop would then spin without touching any data.
 fn first_non_finite(x: &DMatrix<f64>) -> Option<((usize, usize), f64)> {
-    (0..x.nrows())
-        .flat_map(|i| (0..x.ncols()).map(move |j| (i, j)))
-        .map(|ij| (ij, x[ij]))
-        .find(|(_, v)| !v.is_finite())
+    let n = x.nrows();
+    // Column-major storage: entry k is row k % n, column k / n.
+    x.as_slice()
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_finite())
+        .map(|(k, &v)| ((k % n, k / n), v))
+        .min_by_key(|&(ij, _)| ij)
 }
 
 /// The output JSON, one matrix row per line so that it stays readable for small inputs.
