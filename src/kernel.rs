@@ -447,6 +447,8 @@ impl Kernel for Network {
         let (n, d) = x.shape();
         let ns = self.n_slots().max(1);
         let (s, var, ntk_diag) = self.point_table(x)?;
+        let h = row_hashes(x);
+        let q: Vec<f64> = x.row_iter().map(|r| r.norm_squared() / d as f64).collect();
         let mut nngp = DMatrix::zeros(n, n);
         let mut ntk = DMatrix::zeros(n, n);
         if n > 0 {
@@ -461,7 +463,12 @@ impl Kernel for Network {
                     let sj = &s[j * ns..(j + 1) * ns];
                     let mut bad = None;
                     for i in 0..j {
-                        let c0 = kcol[i];
+                        // Duplicated rows: exact diagonal values, as in `cross`.
+                        let c0 = if h[i] == h[j] && x.row(i) == x.row(j) {
+                            q[i]
+                        } else {
+                            kcol[i]
+                        };
                         let (k, t) = self
                             .pair_chain::<f64, false>(c0, d, &s[i * ns..(i + 1) * ns], sj)
                             .unwrap_or((f64::NAN, f64::NAN));

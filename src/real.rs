@@ -33,17 +33,31 @@ impl Real for f64 {
     }
 }
 
+/// Relative size of P − c² below which two Gaussian coordinates count as exactly (anti)parallel:
+/// 64ε, so θ < √(64ε) ≈ 1.2e-7. Rounding of c and P (dot products of up to thousands of terms, then
+/// a few layers of arithmetic) is below this, and snapping a true θ of that size to 0 changes the
+/// kinked duals by at most θ/π ≈ 4e-8 relative — the size of the noise it removes.
+pub const ANGLE_FLOOR: f64 = 64.0 * f64::EPSILON;
+
 /// The angle θ = arccos(c/√P) between two Gaussian coordinates with covariance `c` and variance
 /// product `P`, computed as `atan2(√max(P − c², 0), c)`, with √(P − c²) also returned.
 ///
 /// Unlike arccos(c/√P) this loses nothing to the formula itself near θ = 0 and π, but the inputs
 /// carry rounding: an error of ε·P in P − c² moves θ by about ε/θ, so exactly parallel inputs whose
-/// c and P were rounded separately get θ ≈ √ε ≈ 1e-8 rather than 0 (identical points are detected
-/// upstream and use the diagonal formulas). When both arguments vanish (a zero-variance input) θ is
+/// c and P were rounded separately would get θ ≈ √ε ≈ 1e-8 rather than 0; a gap below
+/// [`ANGLE_FLOOR`]·P is therefore taken as θ = 0 (or π). Identical points are detected upstream and
+/// use the diagonal formulas. When both arguments vanish (a zero-variance input) θ is
 /// π/2, neural-tangents' convention.
 #[inline(always)]
 pub(crate) fn angle<F: Real>(p: F, c: F) -> (F, F) {
-    let s = (p - c * c).max(F::zero()).sqrt();
+    let gap = p - c * c;
+    // Below the rounding floor of P − c² (a few ulps of P, i.e. θ ≲ 1e-7) the sign of the gap is
+    // noise: such pairs are parallel (θ = 0) or antiparallel (θ = π) to working precision.
+    let s = if gap <= F::cst(ANGLE_FLOOR) * p {
+        F::zero()
+    } else {
+        gap.sqrt()
+    };
     let theta = if s == F::zero() && c == F::zero() {
         F::FRAC_PI_2()
     } else {

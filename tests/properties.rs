@@ -245,10 +245,8 @@ proptest! {
     /// Both kernels are positive semi-definite (Σ is a covariance; Θ a sum of Hadamard products of
     /// PSD matrices). Rounding perturbs the entries by ~k·ε·scale, hence the eigenvalues by at most
     /// n·max|ΔK| ≤ 8·k·ε·trace; the symmetric eigensolver adds O(ε·‖K‖) ≤ O(ε·trace). With
-    /// k ≲ 1e4 ulps that is ≤ 2e-11·trace: −1e-10·trace has a 5× margin. The one exception is a
-    /// kinked φ with (nearly) parallel rows, which always occur for d = 1: there the √ε conditioning
-    /// of `pair_tol` applies (`psd_tolerance`; the exact case is the ignored
-    /// `relu_ntk_of_parallel_inputs_is_exact_and_psd`).
+    /// k ≲ 1e4 ulps that is ≤ 2e-11·trace: −1e-10·trace has a 5× margin. (Exactly parallel rows of a
+    /// kinked φ, always present for d = 1, are exact thanks to the angle floor.)
     #[test]
     fn gram_is_positive_semidefinite(x in points(2..=8, 1..=6), act in activation(), cfg in net_cfg(true)) {
         let net = cfg.build(&act);
@@ -257,27 +255,11 @@ proptest! {
             let trace = k.trace();
             let min = SymmetricEigen::new(k.clone()).eigenvalues.min();
             prop_assert!(
-                min >= -psd_tolerance(&act, &x, &cfg) * trace,
-                "{} {}: min eigenvalue {:e} < −tol·trace, trace {:e}", act.name(), name, min, trace
+                min >= -1e-10 * trace,
+                "{} {}: min eigenvalue {:e} < −1e-10·trace, trace {:e}", act.name(), name, min, trace
             );
         }
     }
-}
-
-/// −tol·trace bound on the smallest eigenvalue: 1e-10 (see `gram_is_positive_semidefinite`), or,
-/// for kinked φ with (nearly) parallel rows, the entry-wise `pair_tol` times n (a perturbation of
-/// relative size τ in every entry moves an eigenvalue by ≤ n·τ·max scale ≤ n·τ·trace).
-fn psd_tolerance(act: &Activation, x: &DMatrix<f64>, cfg: &NetCfg) -> f64 {
-    let n = x.nrows();
-    let mut tol: f64 = 1e-10;
-    if is_kinked(act) {
-        for i in 0..n {
-            for j in 0..i {
-                tol = tol.max(n as f64 * pair_tol(true, &row(x, i), &row(x, j), cfg));
-            }
-        }
-    }
-    tol
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,9 +613,6 @@ fn zero_input_without_bias_through_relu_is_zero() {
 /// For d = 1 all inputs are parallel; for same-sign inputs every θ is 0 and a depth-2, no-bias ReLU
 /// network in the ntk parameterization has Σ = w⁶·x xᵀ/4 and Θ = 3w⁶·x xᵀ/4 exactly (rank 1).
 #[test]
-#[ignore = "BUG: ReLU-family NTK at parallel distinct inputs is off by ~4e-9 relative (θ ≈ √ε from \
-            the rounded residual P − c² in `angle`), giving eigenvalues down to −4.5e-10·trace at \
-            depth 2 and −3.9e-9·trace at depth 8"]
 fn relu_ntk_of_parallel_inputs_is_exact_and_psd() {
     let x = DMatrix::from_row_slice(
         3,
@@ -685,9 +664,6 @@ fn relu_ntk_of_parallel_inputs_is_exact_and_psd() {
 /// pair decorrelates: Erf, σ_w = 2.5, σ_b = 0.1, depth 100 gives Σ = 0.0510 for the pair against
 /// 4.458 on the diagonal (and from `cross`).
 #[test]
-#[ignore = "BUG: gram() lacks cross()'s identical-row detection: duplicated rows get the general \
-            formula at c ≠ q (1 ulp), NTK off by 4.6e-9 (ReLU, depth 1) and Σ = 0.051 vs 4.458 \
-            (Erf σ_w = 2.5, σ_b = 0.1, depth 100)"]
 fn gram_identical_rows_get_the_diagonal_values() {
     let v = [
         -2.023_640_816_910_057_3,

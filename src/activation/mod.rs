@@ -414,7 +414,7 @@ impl Activation {
 
     /// (φ(x), φ'(x)).
     pub fn eval_with_derivative(&self, x: f64) -> (f64, f64) {
-        use statrs::function::erf::erf;
+        use libm::erf;
         use Activation as A;
         let abrelu = |a: f64, b: f64| {
             if x > 0.0 {

@@ -9,51 +9,64 @@ use std::sync::Arc;
 pub type ScalarFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
 
 /// Nodes xᵢ and weights wᵢ of the n-point Gauss–Hermite rule, ∫ e^{−x²} f(x) dx ≈ Σ wᵢ f(xᵢ),
-/// exact for polynomials of degree ≤ 2n − 1.
+/// exact for polynomials of degree ≤ 2n − 1. Nodes come out in increasing order.
 ///
-/// Newton's method on the orthonormal Hermite recurrence, started from the classical asymptotic
-/// guesses for the largest roots and extrapolated from the previous roots after that; the weights
-/// are 2/(ψₙ'(xᵢ))². Nodes come out in increasing order.
+/// Golub–Welsch: the nodes are the eigenvalues of the symmetric tridiagonal Jacobi matrix with
+/// off-diagonal √(k/2); each is then polished by Newton steps on the orthonormal Hermite recurrence,
+/// and the weights are 2/ψₙ'(xᵢ)², which stays accurate where eigenvector components underflow.
 pub fn gauss_hermite(n: usize) -> (Vec<f64>, Vec<f64>) {
-    let pim4 = std::f64::consts::PI.powf(-0.25);
-    let mut x = vec![0.0; n];
-    let mut w = vec![0.0; n];
-    let m = n.div_ceil(2);
-    let nf = n as f64;
-    let mut z = 0.0f64;
-    for i in 0..m {
-        z = match i {
-            0 => (2.0 * nf + 1.0).sqrt() - 1.85575 * (2.0 * nf + 1.0).powf(-1.0 / 6.0),
-            1 => z - 1.14 * nf.powf(0.426) / z,
-            2 => 1.86 * z - 0.86 * x[0],
-            3 => 1.91 * z - 0.91 * x[1],
-            _ => 2.0 * z - x[i - 2],
-        };
-        let mut pp = 0.0;
-        for _ in 0..100 {
-            let mut p1 = pim4;
-            let mut p2 = 0.0;
-            for j in 0..n {
-                let p3 = p2;
-                p2 = p1;
-                let jf = j as f64;
-                p1 = z * (2.0 / (jf + 1.0)).sqrt() * p2 - (jf / (jf + 1.0)).sqrt() * p3;
-            }
-            pp = (2.0 * nf).sqrt() * p2;
-            let dz = p1 / pp;
-            z -= dz;
-            if dz.abs() <= 1e-15 * z.abs().max(1.0) {
-                break;
-            }
-        }
-        x[i] = z;
-        x[n - 1 - i] = -z;
-        w[i] = 2.0 / (pp * pp);
-        w[n - 1 - i] = w[i];
+    if n == 0 {
+        return (vec![], vec![]);
     }
-    x.reverse();
-    w.reverse();
+    let jacobi = nalgebra::DMatrix::from_fn(n, n, |i, j| {
+        if i + 1 == j || j + 1 == i {
+            (i.max(j) as f64 / 2.0).sqrt()
+        } else {
+            0.0
+        }
+    });
+    let mut x: Vec<f64> = jacobi.symmetric_eigenvalues().iter().copied().collect();
+    x.sort_by(f64::total_cmp);
+    let w = x
+        .iter_mut()
+        .map(|z| {
+            let mut dpsi = hermite_orthonormal(n, *z).1;
+            for _ in 0..3 {
+                let (psi, d) = hermite_orthonormal(n, *z);
+                dpsi = d;
+                let step = psi / d;
+                *z -= step;
+                if step.abs() <= 4.0 * f64::EPSILON * z.abs().max(1.0) {
+                    break;
+                }
+            }
+            2.0 / (dpsi * dpsi)
+        })
+        .collect();
+    // The rule is symmetric; averaging mirror pairs removes the last rounding asymmetry.
+    for i in 0..n / 2 {
+        let m = 0.5 * (x[n - 1 - i] - x[i]);
+        x[i] = -m;
+        x[n - 1 - i] = m;
+    }
+    if n % 2 == 1 {
+        x[n / 2] = 0.0;
+    }
     (x, w)
+}
+
+/// (ψₙ(z), ψₙ'(z)) for the orthonormal Hermite functions without the Gaussian factor:
+/// ψ₀ = π^{−1/4}, ψ_{k+1} = z√(2/(k+1))ψₖ − √(k/(k+1))ψ_{k−1}, ψₙ' = √(2n)ψ_{n−1}.
+fn hermite_orthonormal(n: usize, z: f64) -> (f64, f64) {
+    let mut p1 = std::f64::consts::PI.powf(-0.25);
+    let mut p2 = 0.0;
+    for j in 0..n {
+        let p3 = p2;
+        p2 = p1;
+        let jf = j as f64;
+        p1 = z * (2.0 / (jf + 1.0)).sqrt() * p2 - (jf / (jf + 1.0)).sqrt() * p3;
+    }
+    (p1, (2.0 * n as f64).sqrt() * p2)
 }
 
 /// Default number of Gauss–Hermite nodes per dimension for quadrature activations.
@@ -200,7 +213,7 @@ mod tests {
 
     #[test]
     fn gauss_hermite_integrates_moments() {
-        for n in [1, 2, 5, 20, 64, 200] {
+        for n in [1, 2, 5, 20, 64, 199, 200, 512] {
             let (x, w) = gauss_hermite(n);
             let m0: f64 = w.iter().sum();
             assert!((m0 - std::f64::consts::PI.sqrt()).abs() < 1e-13, "n={n} m0={m0}");
