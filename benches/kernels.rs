@@ -24,7 +24,15 @@ fn inputs(n: usize, d: usize) -> DMatrix<f64> {
 fn nets() -> [(&'static str, Activation, f64); 2] {
     [
         ("relu", Activation::Relu, 2f64.sqrt()),
-        ("erf", Activation::Erf { a: 1.0, b: 1.0, c: 0.0 }, 1.5),
+        (
+            "erf",
+            Activation::Erf {
+                a: 1.0,
+                b: 1.0,
+                c: 0.0,
+            },
+            1.5,
+        ),
     ]
 }
 
@@ -49,7 +57,8 @@ fn by_depth(c: &mut Criterion) {
     let x = inputs(2000, 100);
     for (name, act, w) in nets() {
         for depth in [1, 3, 10, 30, 100] {
-            let net = Network::mlp(depth, act.clone(), w, Some(0.1), Parameterization::Ntk, 512).unwrap();
+            let net =
+                Network::mlp(depth, act.clone(), w, Some(0.1), Parameterization::Ntk, 512).unwrap();
             g.bench_with_input(BenchmarkId::new(name, depth), &x, |b, x| {
                 b.iter(|| black_box(net.gram(x).unwrap()))
             });

@@ -48,13 +48,24 @@ fn main() -> Result<(), ntk::Error> {
 
     // 2. Dual activations on the unit sphere: κ(ρ) = E[φ(u)φ(v)] for unit variances, correlation ρ.
     println!("\nDual activations κ(ρ) (unit variances):");
-    println!("  {:<20} {:>9} {:>9} {:>9} {:>9}", "activation", "ρ=-0.5", "ρ=0", "ρ=0.5", "ρ=1");
+    println!(
+        "  {:<20} {:>9} {:>9} {:>9} {:>9}",
+        "activation", "ρ=-0.5", "ρ=0", "ρ=0.5", "ρ=1"
+    );
     for act in [
         Activation::Relu,
-        Activation::Erf { a: 1.0, b: 1.0, c: 0.0 },
+        Activation::Erf {
+            a: 1.0,
+            b: 1.0,
+            c: 0.0,
+        },
         Activation::SigmoidErf,
         Activation::Gelu,
-        Activation::Sin { a: 1.0, b: 1.0, c: 0.0 },
+        Activation::Sin {
+            a: 1.0,
+            b: 1.0,
+            c: 0.0,
+        },
         Activation::Tanh,
     ] {
         let d = act.dual()?;
@@ -69,7 +80,14 @@ fn main() -> Result<(), ntk::Error> {
     println!("\nReLU (σ_w = √2, no bias), two orthogonal points, NTK/(2(L+1)):");
     let pair = DMatrix::from_row_slice(2, 2, &[2f64.sqrt(), 0.0, 0.0, 2f64.sqrt()]);
     for depth in [1, 10, 100, 1000] {
-        let net = Network::mlp(depth, Activation::Relu, 2f64.sqrt(), None, Parameterization::Ntk, 512)?;
+        let net = Network::mlp(
+            depth,
+            Activation::Relu,
+            2f64.sqrt(),
+            None,
+            Parameterization::Ntk,
+            512,
+        )?;
         let k = net.gram(&pair)?;
         let l1 = 2.0 * (depth as f64 + 1.0);
         println!(
@@ -81,7 +99,14 @@ fn main() -> Result<(), ntk::Error> {
 
     // 4. A full 2000 × 2000 NNGP + NTK of a depth-3 ReLU network on 100-dimensional inputs.
     let x = cloud(2000, 100);
-    let net = Network::mlp(3, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk, 512)?;
+    let net = Network::mlp(
+        3,
+        Activation::Relu,
+        2f64.sqrt(),
+        Some(0.1),
+        Parameterization::Ntk,
+        512,
+    )?;
     let t = Instant::now();
     let k = net.gram(&x)?;
     println!(

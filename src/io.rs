@@ -86,7 +86,9 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<DMatrix<f64>> {
         .ok_or_else(|| bad("truncated header"))?;
     let field = |key: &str| -> Option<&str> {
         let at = header.find(&format!("'{key}'"))?;
-        let rest = header[at + key.len() + 2..].trim_start().strip_prefix(':')?;
+        let rest = header[at + key.len() + 2..]
+            .trim_start()
+            .strip_prefix(':')?;
         Some(rest.trim_start())
     };
     let descr = field("descr").ok_or_else(|| bad("no descr"))?;

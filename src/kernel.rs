@@ -330,16 +330,19 @@ unsafe impl Sync for SharedPtr {}
 fn mirror_upper(m: &mut DMatrix<f64>) {
     let n = m.nrows();
     let p = SharedPtr(m.as_mut_slice().as_mut_ptr());
-    (0..n).into_par_iter().with_min_len(BLOCK).for_each(move |j| {
-        let p = p;
-        for i in (j + 1)..n {
-            // SAFETY: task j writes only (i, j) with i > j (strict lower part of column j) and reads
-            // only (j, i) with j < i (strict upper part), which no task writes. Indices are < n².
-            unsafe {
-                *p.0.add(j * n + i) = *p.0.add(i * n + j);
+    (0..n)
+        .into_par_iter()
+        .with_min_len(BLOCK)
+        .for_each(move |j| {
+            let p = p;
+            for i in (j + 1)..n {
+                // SAFETY: task j writes only (i, j) with i > j (strict lower part of column j) and reads
+                // only (j, i) with j < i (strict upper part), which no task writes. Indices are < n².
+                unsafe {
+                    *p.0.add(j * n + i) = *p.0.add(i * n + j);
+                }
             }
-        }
-    });
+        });
 }
 
 impl Kernel for Network {
@@ -361,7 +364,8 @@ impl Kernel for Network {
             }
         }
         let d = x1.len();
-        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;
+        let dot =
+            |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;
         let (nngp, ntk, var1, var2) =
             self.kernel_from_input_kernel(dot(x1, x2), dot(x1, x1), dot(x2, x2), d)?;
         Ok(KernelEntry {

@@ -4,12 +4,23 @@ use nalgebra::DMatrix;
 use ntk::{Activation, Error, Kernel, Layer, Network, Parameterization};
 
 fn relu() -> Network {
-    Network::mlp(2, Activation::Relu, 1.5, Some(0.1), Parameterization::Ntk, 512).unwrap()
+    Network::mlp(
+        2,
+        Activation::Relu,
+        1.5,
+        Some(0.1),
+        Parameterization::Ntk,
+        512,
+    )
+    .unwrap()
 }
 
 #[test]
 fn invalid_networks() {
-    let first_act = Network::builder().activation(Activation::Relu).dense(1.0, None).build();
+    let first_act = Network::builder()
+        .activation(Activation::Relu)
+        .dense(1.0, None)
+        .build();
     assert!(matches!(first_act, Err(Error::InvalidNetwork(m)) if m.contains("Gaussian")));
     let two_acts = Network::builder()
         .dense(1.0, None)
@@ -18,10 +29,21 @@ fn invalid_networks() {
         .dense(1.0, None)
         .build();
     assert!(matches!(two_acts, Err(Error::InvalidNetwork(m)) if m.contains("layer 2")));
-    assert!(matches!(Network::builder().build(), Err(Error::InvalidNetwork(_))));
-    for (w, b) in [(-1.0, None), (f64::NAN, None), (1.0, Some(-0.1)), (1.0, Some(f64::INFINITY))] {
+    assert!(matches!(
+        Network::builder().build(),
+        Err(Error::InvalidNetwork(_))
+    ));
+    for (w, b) in [
+        (-1.0, None),
+        (f64::NAN, None),
+        (1.0, Some(-0.1)),
+        (1.0, Some(f64::INFINITY)),
+    ] {
         let r = Network::builder().dense(w, b).build();
-        assert!(matches!(r, Err(Error::InvalidParameter { .. })), "w={w} b={b:?}");
+        assert!(
+            matches!(r, Err(Error::InvalidParameter { .. })),
+            "w={w} b={b:?}"
+        );
     }
     // The standard parameterization needs the fan-in of every Dense layer after the first.
     let no_width = Network::builder()
@@ -39,22 +61,37 @@ fn invalid_networks() {
 fn invalid_activation_parameters() {
     let bad = [
         Activation::LeakyRelu { alpha: f64::NAN },
-        Activation::Erf { a: 1.0, b: f64::INFINITY, c: 0.0 },
+        Activation::Erf {
+            a: 1.0,
+            b: f64::INFINITY,
+            c: 0.0,
+        },
         Activation::Rbf { gamma: -1.0 },
         Activation::Monomial { degree: 1000 },
         Activation::Hermite { degree: 61 },
         Activation::RectifiedMonomial { degree: 21 },
-        Activation::Polynomial { coef: vec![1.0, f64::NAN] },
+        Activation::Polynomial {
+            coef: vec![1.0, f64::NAN],
+        },
         Activation::Elu { alpha: f64::NAN },
     ];
     for a in bad {
-        let r = Network::builder().dense(1.0, None).layer(Layer::Activation(a.clone())).build();
+        let r = Network::builder()
+            .dense(1.0, None)
+            .layer(Layer::Activation(a.clone()))
+            .build();
         match r {
-            Err(Error::InvalidParameter { name, .. }) => assert!(name.starts_with("layers[1]."), "{name}"),
+            Err(Error::InvalidParameter { name, .. }) => {
+                assert!(name.starts_with("layers[1]."), "{name}")
+            }
             other => panic!("{a:?}: expected InvalidParameter, got {other:?}"),
         }
     }
-    let nodes = Network::builder().dense(1.0, None).activation(Activation::Tanh).quadrature_nodes(0).build();
+    let nodes = Network::builder()
+        .dense(1.0, None)
+        .activation(Activation::Tanh)
+        .quadrature_nodes(0)
+        .build();
     assert!(matches!(nodes, Err(Error::InvalidParameter { .. })));
 }
 
@@ -65,17 +102,34 @@ fn invalid_inputs() {
     let mut nan = x.clone();
     nan[(1, 2)] = f64::NAN;
     match net.gram(&nan) {
-        Err(Error::NonFinite { location, .. }) => assert_eq!(location, "row index 1, column index 2 (0-based)"),
+        Err(Error::NonFinite { location, .. }) => {
+            assert_eq!(location, "row index 1, column index 2 (0-based)")
+        }
         other => panic!("{other:?}"),
     }
     assert!(matches!(net.cross(&x, &nan), Err(Error::NonFinite { .. })));
     assert!(matches!(net.diagonal(&nan), Err(Error::NonFinite { .. })));
     let y = DMatrix::from_row_slice(1, 2, &[1.0, 2.0]);
-    assert!(matches!(net.cross(&x, &y), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(net.gram(&DMatrix::zeros(3, 0)), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(net.entry(&[1.0], &[1.0, 2.0]), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(net.entry(&[], &[]), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(net.entry(&[f64::INFINITY], &[1.0]), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        net.cross(&x, &y),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        net.gram(&DMatrix::zeros(3, 0)),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        net.entry(&[1.0], &[1.0, 2.0]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        net.entry(&[], &[]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        net.entry(&[f64::INFINITY], &[1.0]),
+        Err(Error::NonFinite { .. })
+    ));
     // Zero points is not an error: empty matrices.
     let k = net.gram(&DMatrix::zeros(0, 3)).unwrap();
     assert_eq!(k.nngp.shape(), (0, 0));
@@ -85,9 +139,18 @@ fn invalid_inputs() {
 fn invalid_specs() {
     for (json, needle) in [
         (r#"{"layers": [{"tahn": {}}]}"#, "unknown variant"),
-        (r#"{"layers": [{"dense": {"w_std": 1.0, "bstd": 0.1}}]}"#, "unknown field"),
-        (r#"{"layers": [{"relu": {}}, {"dense": {"w_std": 1.0}}]}"#, "Gaussian"),
-        (r#"{"parameterization": "mean_field", "layers": []}"#, "unknown variant"),
+        (
+            r#"{"layers": [{"dense": {"w_std": 1.0, "bstd": 0.1}}]}"#,
+            "unknown field",
+        ),
+        (
+            r#"{"layers": [{"relu": {}}, {"dense": {"w_std": 1.0}}]}"#,
+            "Gaussian",
+        ),
+        (
+            r#"{"parameterization": "mean_field", "layers": []}"#,
+            "unknown variant",
+        ),
         (r#"{"layers": [{"dense": {}}]}"#, "w_std"),
         (r#"[1, 2]"#, "network spec"),
     ] {
@@ -106,9 +169,15 @@ fn spec_round_trips_and_custom_activations_do_not_serialize() {
     let net = Network::builder()
         .parameterization(Parameterization::Standard)
         .dense_with_width(1.5, Some(0.1), 64)
-        .activation(Activation::Erf { a: 0.5, b: 2.0, c: 0.1 })
+        .activation(Activation::Erf {
+            a: 0.5,
+            b: 2.0,
+            c: 0.1,
+        })
         .dense_with_width(1.0, None, 32)
-        .activation(Activation::Polynomial { coef: vec![0.1, 1.0, -0.5] })
+        .activation(Activation::Polynomial {
+            coef: vec![0.1, 1.0, -0.5],
+        })
         .dense(2.0, Some(0.0))
         .quadrature_nodes(30)
         .build()
@@ -123,6 +192,10 @@ fn spec_round_trips_and_custom_activations_do_not_serialize() {
         8,
     )
     .unwrap();
-    let net = Network::builder().dense(1.0, None).activation(Activation::Custom(custom)).build().unwrap();
+    let net = Network::builder()
+        .dense(1.0, None)
+        .activation(Activation::Custom(custom))
+        .build()
+        .unwrap();
     assert!(matches!(net.to_json(), Err(Error::InvalidNetwork(m)) if m.contains("cube")));
 }

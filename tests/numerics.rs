@@ -5,7 +5,15 @@ use ntk::{Activation, Error, Kernel, Network, Parameterization};
 use serde_json::Value;
 
 fn relu_net(depth: usize, b: Option<f64>) -> Network {
-    Network::mlp(depth, Activation::Relu, 2f64.sqrt(), b, Parameterization::Ntk, 512).unwrap()
+    Network::mlp(
+        depth,
+        Activation::Relu,
+        2f64.sqrt(),
+        b,
+        Parameterization::Ntk,
+        512,
+    )
+    .unwrap()
 }
 
 /// Two unit-variance points (x·x/d = 1) at angle `a`.
@@ -22,13 +30,21 @@ fn depth_1000_matches_a_60_digit_recursion() {
     // L layers the relative error is then ≲ L·ε/θ₀ (θ₀ the input angle, the largest angle of the
     // contracting ReLU/erf angle map is the first). We allow 100× that: 2.2e-11 at θ₀ = 1, 2.2e-8 at
     // θ₀ = 1e-3 — and any formula error is far larger.
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/deep_mp.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/deep_mp.json"
+    ))
+    .unwrap();
     let data: Value = serde_json::from_str(&text).unwrap();
     let mut worst = 0.0f64;
     for case in data["cases"].as_array().unwrap() {
         let act = match case["activation"].as_str().unwrap() {
             "relu" => Activation::Relu,
-            "erf" => Activation::Erf { a: 1.0, b: 1.0, c: 0.0 },
+            "erf" => Activation::Erf {
+                a: 1.0,
+                b: 1.0,
+                c: 0.0,
+            },
             other => panic!("{other}"),
         };
         let net = Network::mlp(
@@ -40,15 +56,26 @@ fn depth_1000_matches_a_60_digit_recursion() {
             512,
         )
         .unwrap();
-        let v = |k: &str| -> Vec<f64> { case[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+        let v = |k: &str| -> Vec<f64> {
+            case[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
         let (x1, x2) = (v("x1"), v("x2"));
-        let theta0 = (x1[0] * x2[0] + x1[1] * x2[1]).atan2(x1[0] * x2[1] - x1[1] * x2[0]).abs();
+        let theta0 = (x1[0] * x2[0] + x1[1] * x2[1])
+            .atan2(x1[0] * x2[1] - x1[1] * x2[0])
+            .abs();
         let theta0 = (std::f64::consts::FRAC_PI_2 - theta0).abs().max(1e-300);
         let theta0 = theta0.min(std::f64::consts::PI - theta0);
         let tol = 100.0 * 1000.0 * f64::EPSILON / theta0;
         let e = net.entry(&x1, &x2).unwrap();
         let e11 = net.entry(&v("x1"), &v("x1")).unwrap();
-        let diag = net.diagonal(&DMatrix::from_row_slice(1, 2, &v("x1"))).unwrap();
+        let diag = net
+            .diagonal(&DMatrix::from_row_slice(1, 2, &v("x1")))
+            .unwrap();
         for (ours, key) in [
             (e.nngp, "nngp"),
             (e.ntk, "ntk"),
@@ -61,7 +88,10 @@ fn depth_1000_matches_a_60_digit_recursion() {
             let rel = (ours - r).abs() / r.abs();
             worst = worst.max(rel);
             let tol = if key.ends_with("_11") { 1e-11 } else { tol };
-            assert!(rel < tol, "{case}: {key} ours {ours} vs {r} (tolerance {tol:e})");
+            assert!(
+                rel < tol,
+                "{case}: {key} ours {ours} vs {r} (tolerance {tol:e})"
+            );
         }
     }
     println!("depth 1000 vs mpmath: worst relative error {worst:e}");
@@ -81,11 +111,12 @@ fn relu_matches_the_thesis_closed_forms() {
         (5, 0.5, Some(0.810454), None),
     ];
     for (depth, z, sigma, k) in cases {
-        let e = relu_net(depth, None)
-            .gram(&pair(f64::acos(z)))
-            .unwrap();
+        let e = relu_net(depth, None).gram(&pair(f64::acos(z))).unwrap();
         if let Some(s) = sigma {
-            assert!((e.nngp[(0, 1)] / 2.0 - s).abs() < 1e-6 * s, "Σ_{depth}({z})");
+            assert!(
+                (e.nngp[(0, 1)] / 2.0 - s).abs() < 1e-6 * s,
+                "Σ_{depth}({z})"
+            );
         }
         if let Some(k) = k {
             assert!((e.ntk[(0, 1)] / 2.0 - k).abs() < 1e-6 * k, "K_{depth}({z})");
@@ -112,7 +143,10 @@ fn deep_relu_approaches_its_infinite_depth_limit() {
             println!("angle {a} depth {depth}: K/(L+1) = {ratio}, 1 − ρ = {gap:e}");
             // 1 − ρ_L decays like 9π²/(2L²) for ReLU (1 − κ(ρ) ≈ (1 − ρ) − (2√2/3π)(1 − ρ)^{3/2}).
             let predicted = 9.0 * std::f64::consts::PI.powi(2) / (2.0 * (depth as f64).powi(2));
-            assert!(gap > 0.0 && gap < 2.0 * predicted && gap > 0.5 * predicted, "1 − ρ = {gap}");
+            assert!(
+                gap > 0.0 && gap < 2.0 * predicted && gap > 0.5 * predicted,
+                "1 − ρ = {gap}"
+            );
         }
         assert!(prev < 0.01, "depth 10 000: K/(L+1) − 1/4 = {prev}");
     }
@@ -125,11 +159,21 @@ fn zero_norm_and_degenerate_inputs_are_finite() {
         5,
         3,
         &[
-            v[0], v[1], v[2], // v
-            0.0, 0.0, 0.0, // zero
-            -v[0], -v[1], -v[2], // antipodal
-            4.0 * v[0], 4.0 * v[1], 4.0 * v[2], // parallel
-            v[0], v[1], v[2], // identical
+            v[0],
+            v[1],
+            v[2], // v
+            0.0,
+            0.0,
+            0.0, // zero
+            -v[0],
+            -v[1],
+            -v[2], // antipodal
+            4.0 * v[0],
+            4.0 * v[1],
+            4.0 * v[2], // parallel
+            v[0],
+            v[1],
+            v[2], // identical
         ],
     );
     for b in [None, Some(0.1)] {
@@ -152,21 +196,54 @@ fn zero_norm_and_degenerate_inputs_are_finite() {
 fn overflow_is_an_error_not_nan() {
     let x = pair(0.5);
     // σ_w = 1000 multiplies the ReLU variance by 5e5 per layer: f64 overflows after ~55 layers.
-    let net = Network::mlp(100, Activation::Relu, 1000.0, None, Parameterization::Ntk, 512).unwrap();
-    for r in [net.gram(&x).map(|_| ()), net.cross(&x, &x).map(|_| ()), net.diagonal(&x).map(|_| ())] {
+    let net = Network::mlp(
+        100,
+        Activation::Relu,
+        1000.0,
+        None,
+        Parameterization::Ntk,
+        512,
+    )
+    .unwrap();
+    for r in [
+        net.gram(&x).map(|_| ()),
+        net.cross(&x, &x).map(|_| ()),
+        net.diagonal(&x).map(|_| ()),
+    ] {
         match r {
             Err(Error::Overflow { layer, .. }) => assert!(layer > 50 && layer < 200),
             other => panic!("expected an overflow error, got {other:?}"),
         }
     }
-    assert!(matches!(net.entry(&[1.0, 2.0], &[3.0, 4.0]), Err(Error::Overflow { .. })));
+    assert!(matches!(
+        net.entry(&[1.0, 2.0], &[3.0, 4.0]),
+        Err(Error::Overflow { .. })
+    ));
     // Exp's variance e^{2b²q} explodes after a few layers.
-    let exp = Network::mlp(6, Activation::Exp { a: 1.0, b: 1.0 }, 2.0, None, Parameterization::Ntk, 1).unwrap();
+    let exp = Network::mlp(
+        6,
+        Activation::Exp { a: 1.0, b: 1.0 },
+        2.0,
+        None,
+        Parameterization::Ntk,
+        1,
+    )
+    .unwrap();
     assert!(matches!(exp.gram(&x), Err(Error::Overflow { .. })));
     // a·e^{b x²} with b > 0 has no finite second moment once 4bq ≥ 1.
-    let gauss = Network::mlp(1, Activation::Gaussian { a: 1.0, b: 0.5 }, 1.0, None, Parameterization::Ntk, 1).unwrap();
+    let gauss = Network::mlp(
+        1,
+        Activation::Gaussian { a: 1.0, b: 0.5 },
+        1.0,
+        None,
+        Parameterization::Ntk,
+        1,
+    )
+    .unwrap();
     match gauss.gram(&x) {
-        Err(Error::Overflow { layer, activation, .. }) => {
+        Err(Error::Overflow {
+            layer, activation, ..
+        }) => {
             assert_eq!(layer, 1);
             assert!(activation.starts_with("gaussian"));
         }
@@ -180,8 +257,19 @@ fn chaotic_phase_self_kernel_stays_on_the_diagonal() {
     // rounding in Σ(x, x) computed as an off-diagonal entry would grow until it reached the
     // off-diagonal value (≈ 0.0997 vs the true 1.0932 at depth 1000; see deep_mp.json). Identical
     // points must give the diagonal exactly, whichever method computes them.
-    let net = Network::mlp(1000, Activation::Erf { a: 1.0, b: 1.0, c: 0.0 }, 1.5, Some(0.1), Parameterization::Ntk, 512)
-        .unwrap();
+    let net = Network::mlp(
+        1000,
+        Activation::Erf {
+            a: 1.0,
+            b: 1.0,
+            c: 0.0,
+        },
+        1.5,
+        Some(0.1),
+        Parameterization::Ntk,
+        512,
+    )
+    .unwrap();
     let x = DMatrix::from_row_slice(3, 2, &[1.0, 0.5, -0.3, 2.0, 0.7, 0.7]);
     let diag = net.diagonal(&x).unwrap();
     let cross = net.cross(&x, &x).unwrap();
@@ -202,7 +290,9 @@ fn identical_rows_of_a_cross_matrix_get_the_exact_diagonal() {
     // the exact diagonal (for ReLU the general formula would be off by ~1e-8 at θ ≈ √ε).
     let mut s = 7u64;
     let x = DMatrix::from_fn(4, 50, |_, _| {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (s >> 11) as f64 / (1u64 << 53) as f64 - 0.3
     });
     let y = DMatrix::from_fn(3, 50, |i, j| x[(3 - i, j)]);

@@ -52,24 +52,56 @@ fn activation(a: &Value) -> Activation {
     let u = |k: &str| p[k].as_u64().unwrap() as u32;
     match a["name"].as_str().unwrap() {
         "Relu" => Activation::Relu,
-        "ABRelu" => Activation::AbRelu { a: f("a"), b: f("b") },
+        "ABRelu" => Activation::AbRelu {
+            a: f("a"),
+            b: f("b"),
+        },
         "LeakyRelu" => Activation::LeakyRelu { alpha: f("alpha") },
         "Abs" => Activation::Abs,
-        "Erf" => Activation::Erf { a: f("a"), b: f("b"), c: f("c") },
+        "Erf" => Activation::Erf {
+            a: f("a"),
+            b: f("b"),
+            c: f("c"),
+        },
         "Sigmoid_like" => Activation::SigmoidLike,
         "Gelu" => Activation::Gelu,
-        "Sin" => Activation::Sin { a: f("a"), b: f("b"), c: f("c") },
-        "Cos" => Activation::Cos { a: f("a"), b: f("b"), c: f("c") },
+        "Sin" => Activation::Sin {
+            a: f("a"),
+            b: f("b"),
+            c: f("c"),
+        },
+        "Cos" => Activation::Cos {
+            a: f("a"),
+            b: f("b"),
+            c: f("c"),
+        },
         "Rbf" => Activation::Rbf { gamma: f("gamma") },
-        "Exp" => Activation::Exp { a: f("a"), b: f("b") },
-        "Gaussian" => Activation::Gaussian { a: f("a"), b: f("b") },
-        "Monomial" => Activation::Monomial { degree: u("degree") },
-        "RectifiedMonomial" => Activation::RectifiedMonomial { degree: u("degree") },
+        "Exp" => Activation::Exp {
+            a: f("a"),
+            b: f("b"),
+        },
+        "Gaussian" => Activation::Gaussian {
+            a: f("a"),
+            b: f("b"),
+        },
+        "Monomial" => Activation::Monomial {
+            degree: u("degree"),
+        },
+        "RectifiedMonomial" => Activation::RectifiedMonomial {
+            degree: u("degree"),
+        },
         "Sign" => Activation::Sign,
         "Polynomial" => Activation::Polynomial {
-            coef: p["coef"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect(),
+            coef: p["coef"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect(),
         },
-        "Hermite" => Activation::Hermite { degree: u("degree") },
+        "Hermite" => Activation::Hermite {
+            degree: u("degree"),
+        },
         "Gabor" => Activation::Gabor,
         other => panic!("activation {other} missing from the test mapping"),
     }
@@ -101,18 +133,28 @@ fn compare(
     loose: &DMatrix<bool>,
 ) -> (usize, usize, f64) {
     assert_eq!(ours.shape(), reference.shape(), "{case} {what}: shape");
-    let max = reference.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    let max = reference
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
     let (mut compared, mut nulls, mut worst) = (0, 0, 0.0f64);
     for ((o, r), &loose) in ours.iter().zip(reference.iter()).zip(loose.iter()) {
         match r {
             None => {
                 nulls += 1;
-                assert!(o.is_finite(), "{case} {what}: ours must be finite where NT is NaN, got {o}");
+                assert!(
+                    o.is_finite(),
+                    "{case} {what}: ours must be finite where NT is NaN, got {o}"
+                );
             }
             Some(r) => {
                 compared += 1;
                 let err = (o - r).abs();
-                let scaled = if r.abs() > 1e-8 * max { err / r.abs() } else { err / max.max(1.0) };
+                let scaled = if r.abs() > 1e-8 * max {
+                    err / r.abs()
+                } else {
+                    err / max.max(1.0)
+                };
                 let tol = if loose { 1e-7 } else { 1e-12 };
                 if !loose {
                     worst = worst.max(scaled);
@@ -176,7 +218,11 @@ fn every_reference_case_matches_neural_tangents() {
             "Relu" | "ABRelu" | "LeakyRelu" | "Abs" | "Sign" | "RectifiedMonomial"
         );
         let x1 = points(&case["x1"]);
-        let x2 = if case["x2"].is_null() { x1.clone() } else { points(&case["x2"]) };
+        let x2 = if case["x2"].is_null() {
+            x1.clone()
+        } else {
+            points(&case["x2"])
+        };
         let (n1, n2) = (x1.nrows(), x2.nrows());
         let mut tally = |(c, n, w): (usize, usize, f64)| {
             n_entries += c;
@@ -190,8 +236,20 @@ fn every_reference_case_matches_neural_tangents() {
         };
         let m12 = degenerate(kinked, &x1, &x2);
         let m11 = degenerate(kinked, &x1, &x1);
-        tally(compare(id, "nngp", &main.nngp, &matrix(&case["nngp"]).unwrap(), &m12));
-        tally(compare(id, "ntk", &main.ntk, &matrix(&case["ntk"]).unwrap(), &m12));
+        tally(compare(
+            id,
+            "nngp",
+            &main.nngp,
+            &matrix(&case["nngp"]).unwrap(),
+            &m12,
+        ));
+        tally(compare(
+            id,
+            "ntk",
+            &main.ntk,
+            &matrix(&case["ntk"]).unwrap(),
+            &m12,
+        ));
         let d1 = diag_mask(kinked, n1);
         let d2 = diag_mask(kinked, n2);
         if let Some(r) = vector(&case["nngp_diag1"]) {

@@ -25,7 +25,8 @@ impl DualActivation for ErfDual {
         let b2 = F::cst(self.b * self.b);
         let two = F::cst(2.0);
         let (c, q1, q2) = (b2 * c, b2 * q1, b2 * q2);
-        let d = ((F::one() + two * q1) * (F::one() + two * q2) - F::cst(4.0) * c * c).max(F::zero());
+        let d =
+            ((F::one() + two * q1) * (F::one() + two * q2) - F::cst(4.0) * c * c).max(F::zero());
         let sq = d.sqrt();
         let a2 = F::cst(self.a * self.a);
         let t = a2 * F::FRAC_2_PI() * (two * c).atan2(sq) + F::cst(self.c * self.c);

@@ -117,7 +117,10 @@ impl DualActivation for GaussianDual {
         }
         let a2 = F::cst(self.a * self.a);
         let det = m.sqrt();
-        (a2 / det, a2 * F::cst(4.0 * self.b * self.b) * q / (det * det * det))
+        (
+            a2 / det,
+            a2 * F::cst(4.0 * self.b * self.b) * q / (det * det * det),
+        )
     }
 }
 

@@ -82,7 +82,8 @@ pub trait DualActivation {
 /// The closed forms follow neural-tangents 0.6.5 where it has the layer (same parameter names and
 /// defaults); [`Activation::Sigmoid`], [`Activation::Tanh`], [`Activation::Softplus`],
 /// [`Activation::Silu`], [`Activation::Elu`], [`Activation::Selu`] and [`Activation::Custom`] have no
-/// closed form and use 2-D Gauss–Hermite quadrature ([`QuadratureDual`]).
+/// closed form and use quadrature ([`QuadratureDual`]: the polar rule for the named ones, and 2-D
+/// Gauss–Hermite or the polar rule, as built, for a custom one).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Activation {
@@ -281,8 +282,13 @@ impl Dual {
     }
 }
 
-fn quad(name: &str, nodes: usize, g: fn(f64) -> (f64, f64, f64)) -> Result<Dual> {
-    Ok(Dual::Quadrature(QuadratureDual::new(
+/// A named quadrature activation: the polar rule (see [`QuadratureDual::polar`]).
+fn quad(
+    name: &str,
+    nodes: usize,
+    g: impl Fn(f64) -> (f64, f64, f64) + Copy + Send + Sync + 'static,
+) -> Result<Dual> {
+    Ok(Dual::Quadrature(QuadratureDual::polar(
         name,
         Arc::new(move |x| g(x).0),
         Arc::new(move |x| g(x).1),
@@ -388,14 +394,7 @@ impl Activation {
             A::Elu { alpha } => {
                 check_finite_param("alpha", *alpha)?;
                 let a = *alpha;
-                let g = move |x: f64| smooth::elu_derivs(x, a);
-                Ok(Dual::Quadrature(QuadratureDual::new(
-                    "elu",
-                    Arc::new(move |x| g(x).0),
-                    Arc::new(move |x| g(x).1),
-                    Some(Arc::new(move |x| g(x).2)),
-                    nodes,
-                )?))
+                quad("elu", nodes, move |x| smooth::elu_derivs(x, a))
             }
             A::Selu => quad("selu", nodes, smooth::selu_derivs),
             A::Custom(q) => Ok(Dual::Quadrature(q.clone())),
@@ -468,7 +467,11 @@ impl Activation {
                 let n = *degree as i32;
                 (
                     x.powi(n),
-                    if n == 0 { 0.0 } else { n as f64 * x.powi(n - 1) },
+                    if n == 0 {
+                        0.0
+                    } else {
+                        n as f64 * x.powi(n - 1)
+                    },
                 )
             }
             A::RectifiedMonomial { degree } => {

@@ -69,8 +69,74 @@ fn hermite_orthonormal(n: usize, z: f64) -> (f64, f64) {
     (p1, (2.0 * n as f64).sqrt() * p2)
 }
 
-/// Default number of Gauss–Hermite nodes per dimension for quadrature activations.
-pub const DEFAULT_NODES: usize = 48;
+/// Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1], ∫ f ≈ Σ wᵢ f(xᵢ), exact for
+/// polynomials of degree ≤ 2n − 1: Golub–Welsch start (Jacobi matrix with off-diagonal
+/// k/√(4k² − 1)), Newton polish on Pₙ, weights 2/((1 − x²)Pₙ'(x)²). Nodes in increasing order.
+pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    if n == 0 {
+        return (vec![], vec![]);
+    }
+    let jacobi = nalgebra::DMatrix::from_fn(n, n, |i, j| {
+        if i + 1 == j || j + 1 == i {
+            let k = i.max(j) as f64;
+            k / (4.0 * k * k - 1.0).sqrt()
+        } else {
+            0.0
+        }
+    });
+    let mut x: Vec<f64> = jacobi.symmetric_eigenvalues().iter().copied().collect();
+    x.sort_by(f64::total_cmp);
+    let w = x
+        .iter_mut()
+        .map(|z| {
+            let mut dp = legendre(n, *z).1;
+            for _ in 0..3 {
+                let (p, d) = legendre(n, *z);
+                dp = d;
+                let step = p / d;
+                *z -= step;
+                if step.abs() <= 4.0 * f64::EPSILON {
+                    break;
+                }
+            }
+            2.0 / ((1.0 - *z * *z) * dp * dp)
+        })
+        .collect();
+    for i in 0..n / 2 {
+        let m = 0.5 * (x[n - 1 - i] - x[i]);
+        x[i] = -m;
+        x[n - 1 - i] = m;
+    }
+    if n % 2 == 1 {
+        x[n / 2] = 0.0;
+    }
+    (x, w)
+}
+
+/// (Pₙ(z), Pₙ'(z)) by the three-term recurrence.
+fn legendre(n: usize, z: f64) -> (f64, f64) {
+    let (mut p0, mut p1) = (1.0, z);
+    if n == 0 {
+        return (1.0, 0.0);
+    }
+    for k in 1..n {
+        let kf = k as f64;
+        let p2 = ((2.0 * kf + 1.0) * z * p1 - kf * p0) / (kf + 1.0);
+        p0 = p1;
+        p1 = p2;
+    }
+    (p1, n as f64 * (z * p1 - p0) / (z * z - 1.0))
+}
+
+/// Radius of the polar rule: the standard normal mass beyond it is e^{−R²/2} = 2e-22.
+const POLAR_RADIUS: f64 = 10.0;
+
+/// Default number of nodes per dimension of the named quadrature activations (polar rule: 2·32²
+/// evaluations per entry and layer). Measured against a 200-node rule over q ∈ [0.3, 10], ρ ∈ [−1, 1]:
+/// largest error relative to √(T(q1)T(q2)) 2.7e-8 (sigmoid), 3.1e-6 (tanh), 4.3e-10 (softplus),
+/// 1.8e-8 (SiLU) for T, and 6.4e-7, 2.4e-5, 2.7e-8, 2.5e-7 for Ṫ; ELU and SELU reach 1e-15.
+/// At 48 nodes the same errors are ≤ 7.9e-9 (T) and ≤ 5.0e-7 (Ṫ).
+pub const DEFAULT_NODES: usize = 32;
 
 /// Dual of an activation given only as functions φ, φ' (and optionally φ''), by 2-D Gauss–Hermite
 /// quadrature with n² nodes.
@@ -88,20 +154,46 @@ pub struct QuadratureDual {
     f: ScalarFn,
     df: ScalarFn,
     d2f: Option<ScalarFn>,
-    x: Vec<f64>,
-    w: Vec<f64>,
+    nodes: usize,
+    rule: Rule,
+}
+
+/// The 2-D integration rule.
+#[derive(Clone)]
+enum Rule {
+    /// Tensor Gauss–Hermite nodes and weights.
+    Hermite { x: Vec<f64>, w: Vec<f64> },
+    /// Polar coordinates split at the kink lines u = 0 and v = 0: Gauss–Legendre in the angle on
+    /// each of the four sectors and in the radius on [0, R].
+    Polar {
+        ang: (Vec<f64>, Vec<f64>),
+        rad: (Vec<f64>, Vec<f64>),
+    },
 }
 
 impl fmt::Debug for QuadratureDual {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "QuadratureDual({}, {} nodes)", self.name, self.x.len())
+        let rule = match self.rule {
+            Rule::Hermite { .. } => "Gauss–Hermite",
+            Rule::Polar { .. } => "polar, split at 0",
+        };
+        write!(
+            f,
+            "QuadratureDual({}, {} nodes, {rule})",
+            self.name, self.nodes
+        )
     }
 }
 
 impl PartialEq for QuadratureDual {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
-            && self.x.len() == other.x.len()
+            && self.nodes == other.nodes
+            && matches!(
+                (&self.rule, &other.rule),
+                (Rule::Hermite { .. }, Rule::Hermite { .. })
+                    | (Rule::Polar { .. }, Rule::Polar { .. })
+            )
             && Arc::ptr_eq(&self.f, &other.f)
             && Arc::ptr_eq(&self.df, &other.df)
     }
@@ -111,7 +203,8 @@ impl PartialEq for QuadratureDual {
 pub const MAX_NODES: usize = 512;
 
 impl QuadratureDual {
-    /// A quadrature dual for φ = `f` with derivative `df` and `nodes` points per dimension (1..=512).
+    /// A quadrature dual for a smooth φ = `f` with derivative `df`: tensor Gauss–Hermite with `nodes`
+    /// points per dimension (1..=512), n² evaluations of φ and φ' per entry.
     pub fn new(
         name: impl Into<String>,
         f: ScalarFn,
@@ -119,21 +212,51 @@ impl QuadratureDual {
         d2f: Option<ScalarFn>,
         nodes: usize,
     ) -> crate::Result<Self> {
-        if nodes == 0 || nodes > MAX_NODES {
-            return Err(crate::error::invalid(
-                "nodes",
-                nodes,
-                &format!("the number of quadrature nodes must be in 1..={MAX_NODES}"),
-            ));
-        }
+        check_nodes(nodes)?;
         let (x, w) = gauss_hermite(nodes);
         Ok(Self {
             name: name.into(),
             f,
             df,
             d2f,
-            x,
-            w,
+            nodes,
+            rule: Rule::Hermite { x, w },
+        })
+    }
+
+    /// A quadrature dual by the polar rule, for φ that is smooth except at 0 (a kink in φ or a jump
+    /// in φ', as in ReLU, ELU or SELU — where tensor Gauss–Hermite converges only like O(1/n)) or that
+    /// changes fast there (tanh and sigmoid at large variance). The named quadrature activations use it.
+    ///
+    /// With (x, y) standard normal, u = √q1·x and v = a·x + b·y (a = c/√q1, b = √(q2 − a²)), the
+    /// expectation is written in polar coordinates, (1/2π)∫dψ∫r e^{−r²/2}φ(u)φ(v) dr. The kink lines
+    /// u = 0 and v = 0 are rays, so the angle is split at them into four sectors, on each of which the
+    /// integrand is smooth: Gauss–Legendre with ⌈n/2⌉ angles per sector and n radii on [0, 10]
+    /// (2n² evaluations per entry) converges exponentially.
+    pub fn polar(
+        name: impl Into<String>,
+        f: ScalarFn,
+        df: ScalarFn,
+        d2f: Option<ScalarFn>,
+        nodes: usize,
+    ) -> crate::Result<Self> {
+        check_nodes(nodes)?;
+        let (rx, rw) = gauss_legendre(nodes);
+        let half = POLAR_RADIUS / 2.0;
+        let rad = (
+            rx.iter().map(|t| half * (t + 1.0)).collect(),
+            rw.iter().map(|w| half * w).collect(),
+        );
+        Ok(Self {
+            name: name.into(),
+            f,
+            df,
+            d2f,
+            nodes,
+            rule: Rule::Polar {
+                ang: gauss_legendre(nodes.div_ceil(2)),
+                rad,
+            },
         })
     }
 
@@ -144,7 +267,7 @@ impl QuadratureDual {
 
     /// Number of nodes per dimension.
     pub fn nodes(&self) -> usize {
-        self.x.len()
+        self.nodes
     }
 
     /// (φ(x), φ'(x)).
@@ -163,23 +286,49 @@ impl QuadratureDual {
     }
 }
 
-impl DualActivation for QuadratureDual {
-    fn dual<F: Real>(&self, c: F, q1: F, q2: F) -> (F, F) {
+/// √(q2 − a²), the part of v independent of u; zero below the rounding floor of
+/// [`crate::real::ANGLE_FLOOR`] (|ρ| = 1 to working precision), as in the closed forms.
+fn conditional_std<F: Real>(q2: F, a: F) -> F {
+    let gap = q2 - a * a;
+    if gap <= F::cst(crate::real::ANGLE_FLOOR) * q2 {
+        F::zero()
+    } else {
+        gap.sqrt()
+    }
+}
+
+fn check_nodes(nodes: usize) -> crate::Result<()> {
+    if nodes == 0 || nodes > MAX_NODES {
+        return Err(crate::error::invalid(
+            "nodes",
+            nodes,
+            &format!("the number of quadrature nodes must be in 1..={MAX_NODES}"),
+        ));
+    }
+    Ok(())
+}
+
+impl QuadratureDual {
+    fn hermite<F: Real>(&self, x: &[f64], w: &[f64], c: F, q1: F, q2: F) -> (F, F) {
         let two = F::cst(2.0);
-        let a = if q1 > F::zero() { c / q1.sqrt() } else { F::zero() };
-        let b = (q2 - a * a).max(F::zero()).sqrt();
+        let a = if q1 > F::zero() {
+            c / q1.sqrt()
+        } else {
+            F::zero()
+        };
+        let b = conditional_std(q2, a);
         let su = (two * q1).sqrt();
         let d2 = |t: f64| self.d2(t);
         let mut t = F::zero();
         let mut dot = F::zero();
-        for (&xi, &wi) in self.x.iter().zip(&self.w) {
+        for (&xi, &wi) in x.iter().zip(w) {
             let u = su * F::cst(xi);
             let fu = u.lift(&*self.f, &*self.df);
             let dfu = u.lift(&*self.df, &d2);
             let ax = a * F::cst(xi);
             let mut inner_f = F::zero();
             let mut inner_df = F::zero();
-            for (&yj, &wj) in self.x.iter().zip(&self.w) {
+            for (&yj, &wj) in x.iter().zip(w) {
                 let v = two.sqrt() * (ax + b * F::cst(yj));
                 inner_f = inner_f + F::cst(wj) * v.lift(&*self.f, &*self.df);
                 inner_df = inner_df + F::cst(wj) * v.lift(&*self.df, &d2);
@@ -190,20 +339,101 @@ impl DualActivation for QuadratureDual {
         (t / F::PI(), dot / F::PI())
     }
 
-    fn dual_diag<F: Real>(&self, q: F) -> (F, F) {
-        let su = (F::cst(2.0) * q).sqrt();
+    #[allow(clippy::type_complexity)]
+    fn polar_sum<F: Real>(
+        &self,
+        ang: &(Vec<f64>, Vec<f64>),
+        rad: &(Vec<f64>, Vec<f64>),
+        c: F,
+        q1: F,
+        q2: F,
+    ) -> (F, F) {
+        let su = q1.sqrt();
+        let a = if q1 > F::zero() { c / su } else { F::zero() };
+        let b = conditional_std(q2, a);
+        let tau = F::cst(std::f64::consts::TAU);
+        let wrap = |p: F| if p < F::zero() { p + tau } else { p };
+        let psi0 = wrap((-a).atan2(b));
+        let mut cuts = [
+            F::FRAC_PI_2(),
+            F::cst(1.5 * std::f64::consts::PI),
+            psi0,
+            wrap(psi0 - F::PI()),
+        ];
+        cuts.sort_by(|p, q| p.value().total_cmp(&q.value()));
         let d2 = |t: f64| self.d2(t);
         let mut t = F::zero();
         let mut dot = F::zero();
-        for (&xi, &wi) in self.x.iter().zip(&self.w) {
-            let u = su * F::cst(xi);
-            let fu = u.lift(&*self.f, &*self.df);
-            let dfu = u.lift(&*self.df, &d2);
-            t = t + F::cst(wi) * fu * fu;
-            dot = dot + F::cst(wi) * dfu * dfu;
+        for k in 0..4 {
+            let lo = cuts[k];
+            let hi = if k == 3 { cuts[0] + tau } else { cuts[k + 1] };
+            let half = (hi - lo) / F::cst(2.0);
+            if half.value() <= 0.0 {
+                continue;
+            }
+            let mid = (hi + lo) / F::cst(2.0);
+            for (&ta, &wa) in ang.0.iter().zip(&ang.1) {
+                let psi = mid + half * F::cst(ta);
+                let (sn, cs) = (psi.sin(), psi.cos());
+                let (ku, kv) = (su * cs, a * cs + b * sn);
+                let mut st = F::zero();
+                let mut sd = F::zero();
+                for (&r, &wr) in rad.0.iter().zip(&rad.1) {
+                    let g = F::cst(wr * r * (-0.5 * r * r).exp());
+                    let (u, v) = (ku * F::cst(r), kv * F::cst(r));
+                    st = st + g * u.lift(&*self.f, &*self.df) * v.lift(&*self.f, &*self.df);
+                    sd = sd + g * u.lift(&*self.df, &d2) * v.lift(&*self.df, &d2);
+                }
+                t = t + F::cst(wa) * half * st;
+                dot = dot + F::cst(wa) * half * sd;
+            }
         }
-        let norm = F::PI().sqrt();
-        (t / norm, dot / norm)
+        (t / tau, dot / tau)
+    }
+}
+
+impl DualActivation for QuadratureDual {
+    fn dual<F: Real>(&self, c: F, q1: F, q2: F) -> (F, F) {
+        match &self.rule {
+            Rule::Hermite { x, w } => self.hermite(x, w, c, q1, q2),
+            Rule::Polar { ang, rad } => self.polar_sum(ang, rad, c, q1, q2),
+        }
+    }
+
+    fn dual_diag<F: Real>(&self, q: F) -> (F, F) {
+        let d2 = |t: f64| self.d2(t);
+        let mut t = F::zero();
+        let mut dot = F::zero();
+        match &self.rule {
+            Rule::Hermite { x, w } => {
+                let su = (F::cst(2.0) * q).sqrt();
+                for (&xi, &wi) in x.iter().zip(w) {
+                    let u = su * F::cst(xi);
+                    let fu = u.lift(&*self.f, &*self.df);
+                    let dfu = u.lift(&*self.df, &d2);
+                    t = t + F::cst(wi) * fu * fu;
+                    dot = dot + F::cst(wi) * dfu * dfu;
+                }
+                let norm = F::PI().sqrt();
+                (t / norm, dot / norm)
+            }
+            Rule::Polar { rad, .. } => {
+                // E[φ(√q·x)²] split at x = 0: Gauss–Legendre on each half line [0, R].
+                let su = q.sqrt();
+                for (&r, &wr) in rad.0.iter().zip(&rad.1) {
+                    let g = F::cst(wr * (-0.5 * r * r).exp());
+                    for side in [1.0, -1.0] {
+                        let u = su * F::cst(side * r);
+                        let fu = u.lift(&*self.f, &*self.df);
+                        let dfu = u.lift(&*self.df, &d2);
+                        t = t + g * fu * fu;
+                        dot = dot + g * dfu * dfu;
+                    }
+                }
+                let norm = F::cst((std::f64::consts::TAU).sqrt());
+                (t / norm, dot / norm)
+            }
+        }
     }
 }
 
@@ -212,11 +442,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gauss_legendre_integrates_polynomials() {
+        for n in [1, 2, 3, 10, 64, 300] {
+            let (x, w) = gauss_legendre(n);
+            let m0: f64 = w.iter().sum();
+            assert!((m0 - 2.0).abs() < 1e-13, "n={n}");
+            let k = (2 * n - 2).min(10) as i32;
+            let mk: f64 = x.iter().zip(&w).map(|(x, w)| w * x.powi(k)).sum();
+            assert!((mk - 2.0 / (k as f64 + 1.0)).abs() < 1e-13, "n={n} k={k}");
+        }
+    }
+
+    #[test]
     fn gauss_hermite_integrates_moments() {
         for n in [1, 2, 5, 20, 64, 199, 200, 512] {
             let (x, w) = gauss_hermite(n);
             let m0: f64 = w.iter().sum();
-            assert!((m0 - std::f64::consts::PI.sqrt()).abs() < 1e-13, "n={n} m0={m0}");
+            assert!(
+                (m0 - std::f64::consts::PI.sqrt()).abs() < 1e-13,
+                "n={n} m0={m0}"
+            );
             if n >= 2 {
                 let m2: f64 = x.iter().zip(&w).map(|(x, w)| w * x * x).sum();
                 assert!((m2 - std::f64::consts::PI.sqrt() / 2.0).abs() < 1e-13);

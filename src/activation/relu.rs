@@ -79,7 +79,11 @@ pub struct RectifiedMonomialDual {
 pub const MAX_RECTIFIED_DEGREE: u32 = 20;
 
 fn poly_deriv(p: &[f64]) -> Vec<f64> {
-    p.iter().enumerate().skip(1).map(|(k, &x)| k as f64 * x).collect()
+    p.iter()
+        .enumerate()
+        .skip(1)
+        .map(|(k, &x)| k as f64 * x)
+        .collect()
 }
 
 /// p·(1 − t²)
@@ -119,13 +123,19 @@ fn arccos_polys(n: u32) -> (Vec<f64>, Vec<f64>) {
     for k in 0..n {
         let m = (2 * k + 1) as f64;
         let na = add(
-            &times_one_minus_t2(&poly_deriv(&a)).iter().map(|x| -x).collect::<Vec<_>>(),
+            &times_one_minus_t2(&poly_deriv(&a))
+                .iter()
+                .map(|x| -x)
+                .collect::<Vec<_>>(),
             &times_t(&a, -m),
         );
         let nb = add(
             &add(
                 &a.iter().map(|x| -x).collect::<Vec<_>>(),
-                &times_one_minus_t2(&poly_deriv(&b)).iter().map(|x| -x).collect::<Vec<_>>(),
+                &times_one_minus_t2(&poly_deriv(&b))
+                    .iter()
+                    .map(|x| -x)
+                    .collect::<Vec<_>>(),
             ),
             &times_t(&b, 1.0 - m),
         );
