@@ -20,14 +20,17 @@
 //! // Two orthogonal unit-variance points (x·x/d = 1).
 //! let x = DMatrix::from_row_slice(2, 2, &[2f64.sqrt(), 0.0, 0.0, 2f64.sqrt()]);
 //! let k = net.gram(&x).unwrap();
-//! // Depth-1 ReLU: Σ = 2·(1/(2π))·2 = 2/π off the diagonal, 2 on it; Θ = Σ + 2·(2·¼) = 2/π + 1.
+//! // Depth-1 ReLU at θ = π/2: the hidden layer has T = √(2·2)/(2π) = 1/π and Θ = 0·Ṫ = 0 (the first
+//! // Dense layer's Θ is x·x'·σ_w²/d = 0), so Σ = Θ = 2/π after the readout. On the diagonal
+//! // T = q/2 = 1, Ṫ = ½: Σ = 2 and Θ = 2 + 2·(2·½) = 4.
 //! let pi = std::f64::consts::PI;
 //! assert!((k.nngp[(0, 1)] - 2.0 / pi).abs() < 1e-15);
-//! assert!((k.ntk[(0, 1)] - (2.0 / pi + 1.0)).abs() < 1e-15);
-//! assert!((k.nngp[(0, 0)] - 2.0).abs() < 1e-15 && (k.ntk[(0, 0)] - 4.0).abs() < 1e-15);
+//! assert!((k.ntk[(0, 1)] - 2.0 / pi).abs() < 1e-15);
+//! // (‖x‖²/d = (√2)²/2 is 1 only up to rounding.)
+//! assert!((k.nngp[(0, 0)] - 2.0).abs() < 1e-14 && (k.ntk[(0, 0)] - 4.0).abs() < 1e-14);
 //! ```
 
-use crate::activation::DualActivation;
+use crate::activation::{DualActivation, LANES};
 use crate::network::{FanIn, Network, Parameterization, Stage};
 use crate::real::Real;
 use crate::{Error, Result};
@@ -174,6 +177,73 @@ impl Network {
         Ok((c, th))
     }
 
+    /// [`Network::pair_chain`] for [`LANES`] entries at once: rows `i..i + LANES` (variances in
+    /// `s1`, `ns` per row, starting at row i) against one column point (variances `s2`). `c` holds
+    /// the input covariances on entry and Σ on exit; Θ is returned in `th`.
+    #[inline(always)]
+    fn lanes_chain(
+        &self,
+        c: &mut [f64; LANES],
+        th: &mut [f64; LANES],
+        d: usize,
+        s1: &[f64],
+        ns: usize,
+        s2: &[f64],
+    ) {
+        *th = [0.0; LANES];
+        for stage in self.stages() {
+            match stage {
+                Stage::Dense {
+                    w2,
+                    b2,
+                    has_bias,
+                    fan_in,
+                } => {
+                    for l in 0..LANES {
+                        (c[l], th[l]) =
+                            self.dense_step(c[l], th[l], *w2, *b2, *has_bias, *fan_in, d);
+                    }
+                }
+                Stage::Act { dual, slot } => {
+                    let q1: [f64; LANES] = std::array::from_fn(|l| s1[l * ns + slot]);
+                    dual.apply_lanes(c, th, &q1, s2[*slot]);
+                }
+            }
+        }
+    }
+
+    /// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
+    /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. Returns the first row
+    /// whose value is not finite.
+    fn column(
+        &self,
+        kcol: &mut [f64],
+        tcol: &mut [f64],
+        rows: usize,
+        d: usize,
+        (s1, ns): (&[f64], usize),
+        s2j: &[f64],
+    ) -> Option<usize> {
+        let mut i = 0;
+        while i + LANES <= rows {
+            let mut c: [f64; LANES] = std::array::from_fn(|l| kcol[i + l]);
+            let mut th = [0.0; LANES];
+            self.lanes_chain(&mut c, &mut th, d, &s1[i * ns..], ns, s2j);
+            kcol[i..i + LANES].copy_from_slice(&c);
+            tcol[i..i + LANES].copy_from_slice(&th);
+            i += LANES;
+        }
+        for r in i..rows {
+            // The unchecked recursion never returns Err; NaN would be caught below.
+            let (k, t) = self
+                .pair_chain::<f64, false>(kcol[r], d, &s1[r * ns..(r + 1) * ns], s2j)
+                .unwrap_or((f64::NAN, f64::NAN));
+            kcol[r] = k;
+            tcol[r] = t;
+        }
+        (0..rows).find(|&r| !(kcol[r].is_finite() && tcol[r].is_finite()))
+    }
+
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn dense_step<F: Real>(
@@ -194,6 +264,8 @@ impl Network {
                 let n_in = match fan_in {
                     FanIn::Input => d as f64,
                     FanIn::Width(w) => w,
+                    // `Network::new` rejects a standard-parameterization Dense layer without it.
+                    FanIn::Unknown => f64::NAN,
                 };
                 F::cst(n_in) * sigma + w2f * theta + F::cst(if has_bias { 1.0 } else { 0.0 })
             }
@@ -408,28 +480,19 @@ impl Kernel for Network {
                 .with_min_len(BLOCK)
                 .map(|(j, (kcol, tcol))| {
                     let s2j = &s2[j * ns..(j + 1) * ns];
-                    let mut bad = None;
+                    // Identical rows: exact diagonal values (see `pair_chain`). The GEMM's
+                    // x·x'/d rounds differently from ‖x‖²/d, so the variance is used instead.
                     for i in 0..n1 {
-                        let s1i = &s1[i * ns..(i + 1) * ns];
-                        let c0 = if h1[i] == h2[j] && x1.row(i) == x2.row(j) {
-                            q1[i]
-                        } else {
-                            kcol[i]
-                        };
-                        // The unchecked recursion never returns Err; NaN would be caught below.
-                        let (k, t) = self
-                            .pair_chain::<f64, false>(c0, d, s1i, s2j)
-                            .unwrap_or((f64::NAN, f64::NAN));
-                        if bad.is_none() && !(k.is_finite() && t.is_finite()) {
-                            bad = Some((i, j, c0));
+                        if h1[i] == h2[j] && x1.row(i) == x2.row(j) {
+                            kcol[i] = q1[i];
                         }
-                        kcol[i] = k;
-                        tcol[i] = t;
                     }
-                    bad
+                    self.column(kcol, tcol, n1, d, (&s1, ns), s2j)
+                        .map(|i| (i, j))
                 })
                 .reduce(|| None, |a, b| a.or(b));
-            if let Some((i, j, c0)) = bad {
+            if let Some((i, j)) = bad {
+                let c0 = x1.row(i).dot(&x2.row(j)) / d as f64;
                 return Err(self.first_nonfinite_layer(
                     c0,
                     d,
@@ -465,29 +528,20 @@ impl Kernel for Network {
                 .with_min_len(4)
                 .map(|(j, (kcol, tcol))| {
                     let sj = &s[j * ns..(j + 1) * ns];
-                    let mut bad = None;
+                    // Duplicated rows: exact diagonal values, as in `cross`.
                     for i in 0..j {
-                        // Duplicated rows: exact diagonal values, as in `cross`.
-                        let c0 = if h[i] == h[j] && x.row(i) == x.row(j) {
-                            q[i]
-                        } else {
-                            kcol[i]
-                        };
-                        let (k, t) = self
-                            .pair_chain::<f64, false>(c0, d, &s[i * ns..(i + 1) * ns], sj)
-                            .unwrap_or((f64::NAN, f64::NAN));
-                        if bad.is_none() && !(k.is_finite() && t.is_finite()) {
-                            bad = Some((i, j, c0));
+                        if h[i] == h[j] && x.row(i) == x.row(j) {
+                            kcol[i] = q[i];
                         }
-                        kcol[i] = k;
-                        tcol[i] = t;
                     }
+                    let bad = self.column(kcol, tcol, j, d, (&s, ns), sj).map(|i| (i, j));
                     kcol[j] = var[j];
                     tcol[j] = ntk_diag[j];
                     bad
                 })
                 .reduce(|| None, |a, b| a.or(b));
-            if let Some((i, j, c0)) = bad {
+            if let Some((i, j)) = bad {
+                let c0 = x.row(i).dot(&x.row(j)) / d as f64;
                 return Err(self.first_nonfinite_layer(
                     c0,
                     d,

@@ -81,6 +81,8 @@ pub(crate) enum FanIn {
     Input,
     /// A hidden width.
     Width(f64),
+    /// Not given; allowed only in the ntk parameterization, which does not use it.
+    Unknown,
 }
 
 /// One step of the compiled recursion.
@@ -241,7 +243,7 @@ impl Network {
                                      Dense layer after the first; give the previous Dense layer a `width`"
                                 )));
                             }
-                            FanIn::Width(f64::NAN) // unused in the ntk parameterization
+                            FanIn::Unknown
                         }
                     };
                     prev_dense_width = Some(d.width);

@@ -29,7 +29,7 @@ impl DualActivation for ErfDual {
             ((F::one() + two * q1) * (F::one() + two * q2) - F::cst(4.0) * c * c).max(F::zero());
         let sq = d.sqrt();
         let a2 = F::cst(self.a * self.a);
-        let t = a2 * F::FRAC_2_PI() * (two * c).atan2(sq) + F::cst(self.c * self.c);
+        let t = a2 * F::FRAC_2_PI() * (two * c).atan2_fast(sq) + F::cst(self.c * self.c);
         (t, a2 * b2 * two * F::FRAC_2_PI() / sq)
     }
     #[inline(always)]
@@ -61,7 +61,7 @@ impl DualActivation for GeluDual {
         let p1 = (q1 + one) * (q2 + one);
         let d2 = (p1 - c * c).max(F::zero());
         let d = d2.sqrt();
-        let alpha = c.atan2(d);
+        let alpha = c.atan2_fast(d);
         let tau = F::cst(2.0) * F::PI();
         let quarter = F::cst(0.25);
         let t = quarter * c + ((c * c + p * d2) / (p1 * d) + c * alpha) / tau;

@@ -273,7 +273,44 @@ impl DualActivation for Dual {
     }
 }
 
+/// Entries of a kernel matrix that run through the layers together.
+pub(crate) const LANES: usize = 8;
+
+/// One activation layer applied to [`LANES`] independent entries (covariances `c`, NTKs `th`, first
+/// points' variances `q1`, common second variance `q2`). Interleaving independent entries lets the
+/// CPU overlap their long dependency chains (sqrt, atan2, divisions); one dispatch per layer.
+#[inline(always)]
+fn lanes<D: DualActivation>(
+    d: &D,
+    c: &mut [f64; LANES],
+    th: &mut [f64; LANES],
+    q1: &[f64; LANES],
+    q2: f64,
+) {
+    for l in 0..LANES {
+        // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal to the
+        // variance (see `Network::pair_chain`).
+        let (t, dot) = if c[l] == q1[l] && c[l] == q2 {
+            d.dual_diag(c[l])
+        } else {
+            d.dual(c[l], q1[l], q2)
+        };
+        c[l] = t;
+        th[l] *= dot;
+    }
+}
+
 impl Dual {
+    pub(crate) fn apply_lanes(
+        &self,
+        c: &mut [f64; LANES],
+        th: &mut [f64; LANES],
+        q1: &[f64; LANES],
+        q2: f64,
+    ) {
+        dispatch!(self, d => lanes(d, c, th, q1, q2))
+    }
+
     /// Whether Ṫ = E[φ'φ'] equals ∂T/∂c. It does not for sign(x) and the step x⁰·1[x ≥ 0], whose
     /// derivative vanishes almost everywhere (Ṫ = 0) while T still depends on c.
     pub fn dot_is_derivative(&self) -> bool {
