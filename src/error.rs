@@ -58,7 +58,7 @@ pub enum Error {
     Io(String),
 }
 
-/// `Result` with the crate's [`Error`].
+/// `Result` with the crate's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn invalid(name: &str, value: impl std::fmt::Display, reason: &str) -> Error {

@@ -167,7 +167,7 @@ pub enum Activation {
     },
     /// sign(x).
     Sign,
-    /// Σₘ coef[m]·xᵐ.
+    /// Σₘ coef\[m\]·xᵐ.
     Polynomial {
         /// Coefficients, constant term first.
         coef: Vec<f64>,

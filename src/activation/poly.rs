@@ -7,7 +7,7 @@ use crate::real::Real;
 /// Largest supported polynomial degree (the Hermite weights use l! which is exact in f64 well past it).
 pub const MAX_POLY_DEGREE: usize = 60;
 
-/// Dual of φ(x) = Σₘ coef[m]·xᵐ, exact for any variances.
+/// Dual of φ(x) = Σₘ coef\[m\]·xᵐ, exact for any variances.
 ///
 /// Expanding φ(√q·z) in the normalized Hermite polynomials hₗ = Heₗ/√(l!) gives coefficients
 /// rₗ(q) = q^{l/2}·sₗ(q) with sₗ(q) = Σᵢ coef[l + 2i]·(l + 2i)!/(2ⁱ i! √(l!))·qⁱ, and Mehler's formula
@@ -21,7 +21,7 @@ pub struct PolynomialDual {
 }
 
 impl PolynomialDual {
-    /// The dual of Σₘ coef[m]·xᵐ (at most [`MAX_POLY_DEGREE`]).
+    /// The dual of Σₘ coef\[m\]·xᵐ (at most [`MAX_POLY_DEGREE`]).
     pub fn new(coef: &[f64]) -> crate::Result<Self> {
         if coef.len() > MAX_POLY_DEGREE + 1 {
             return Err(crate::error::invalid(

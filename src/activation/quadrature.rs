@@ -134,7 +134,7 @@ const POLAR_RADIUS: f64 = 10.0;
 /// Default number of nodes per dimension of the named quadrature activations (polar rule: 2·32²
 /// evaluations per entry and layer). Measured against a 200-node rule over q ∈ [0.3, 10], ρ ∈ [−1, 1]:
 /// largest error relative to √(T(q1)T(q2)) 2.7e-8 (sigmoid), 3.1e-6 (tanh), 4.3e-10 (softplus),
-/// 1.8e-8 (SiLU) for T, and 6.4e-7, 2.4e-5, 2.7e-8, 2.5e-7 for Ṫ; ELU and SELU reach 1e-15.
+/// 1.8e-8 (SiLU) for T, and 6.4e-7, 2.4e-5, 2.7e-8, 2.5e-7 for Ṫ; ELU and SELU reach 1e-14.
 /// At 48 nodes the same errors are ≤ 7.9e-9 (T) and ≤ 5.0e-7 (Ṫ).
 pub const DEFAULT_NODES: usize = 32;
 
