@@ -1,4 +1,5 @@
-//! Dual activations by Gauss–Hermite quadrature, for any activation given as a function.
+//! Dual activations by quadrature (2-D Gauss–Hermite, or the polar rule split at the kinks), for
+//! any activation given as a function.
 
 use super::DualActivation;
 use crate::real::Real;
@@ -11,16 +12,45 @@ pub type ScalarFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
 /// Nodes xᵢ and weights wᵢ of the n-point Gauss–Hermite rule, ∫ e^{−x²} f(x) dx ≈ Σ wᵢ f(xᵢ),
 /// exact for polynomials of degree ≤ 2n − 1. Nodes come out in increasing order.
 ///
-/// Golub–Welsch: the nodes are the eigenvalues of the symmetric tridiagonal Jacobi matrix with
-/// off-diagonal √(k/2); each is then polished by Newton steps on the orthonormal Hermite recurrence,
-/// and the weights are 2/ψₙ'(xᵢ)², which stays accurate where eigenvector components underflow.
+/// Golub–Welsch start (Jacobi matrix with off-diagonal √(k/2)), Newton polish on the orthonormal
+/// Hermite recurrence, weights 2/ψₙ'(xᵢ)² — accurate where eigenvector components underflow.
 pub fn gauss_hermite(n: usize) -> (Vec<f64>, Vec<f64>) {
+    symmetric_gauss_rule(
+        n,
+        |k| (k / 2.0).sqrt(),
+        |z| hermite_orthonormal(n, z),
+        |_, d| 2.0 / (d * d),
+    )
+}
+
+/// Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1], ∫ f ≈ Σ wᵢ f(xᵢ), exact for
+/// polynomials of degree ≤ 2n − 1: Golub–Welsch start (off-diagonal k/√(4k² − 1)), Newton polish on
+/// Pₙ, weights 2/((1 − x²)Pₙ'(x)²). Nodes in increasing order.
+pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    symmetric_gauss_rule(
+        n,
+        |k| k / (4.0 * k * k - 1.0).sqrt(),
+        |z| legendre(n, z),
+        |z, d| 2.0 / ((1.0 - z * z) * d * d),
+    )
+}
+
+/// A Gauss rule of a symmetric weight: nodes from the eigenvalues of the Jacobi matrix with
+/// off-diagonal `offdiag(k)`, k = 1..n − 1, polished by Newton steps on the degree-n orthogonal
+/// polynomial (`poly(z)` = (pₙ(z), pₙ'(z))), weights `weight(z, pₙ'(z))`; mirror pairs are averaged so
+/// the rule is exactly symmetric.
+fn symmetric_gauss_rule(
+    n: usize,
+    offdiag: impl Fn(f64) -> f64,
+    poly: impl Fn(f64) -> (f64, f64),
+    weight: impl Fn(f64, f64) -> f64,
+) -> (Vec<f64>, Vec<f64>) {
     if n == 0 {
         return (vec![], vec![]);
     }
     let jacobi = nalgebra::DMatrix::from_fn(n, n, |i, j| {
         if i + 1 == j || j + 1 == i {
-            (i.max(j) as f64 / 2.0).sqrt()
+            offdiag(i.max(j) as f64)
         } else {
             0.0
         }
@@ -30,20 +60,19 @@ pub fn gauss_hermite(n: usize) -> (Vec<f64>, Vec<f64>) {
     let w = x
         .iter_mut()
         .map(|z| {
-            let mut dpsi = hermite_orthonormal(n, *z).1;
+            let mut dp = poly(*z).1;
             for _ in 0..3 {
-                let (psi, d) = hermite_orthonormal(n, *z);
-                dpsi = d;
-                let step = psi / d;
+                let (p, d) = poly(*z);
+                dp = d;
+                let step = p / d;
                 *z -= step;
                 if step.abs() <= 4.0 * f64::EPSILON * z.abs().max(1.0) {
                     break;
                 }
             }
-            2.0 / (dpsi * dpsi)
+            weight(*z, dp)
         })
         .collect();
-    // The rule is symmetric; averaging mirror pairs removes the last rounding asymmetry.
     for i in 0..n / 2 {
         let m = 0.5 * (x[n - 1 - i] - x[i]);
         x[i] = -m;
@@ -67,50 +96,6 @@ fn hermite_orthonormal(n: usize, z: f64) -> (f64, f64) {
         p1 = z * (2.0 / (jf + 1.0)).sqrt() * p2 - (jf / (jf + 1.0)).sqrt() * p3;
     }
     (p1, (2.0 * n as f64).sqrt() * p2)
-}
-
-/// Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1], ∫ f ≈ Σ wᵢ f(xᵢ), exact for
-/// polynomials of degree ≤ 2n − 1: Golub–Welsch start (Jacobi matrix with off-diagonal
-/// k/√(4k² − 1)), Newton polish on Pₙ, weights 2/((1 − x²)Pₙ'(x)²). Nodes in increasing order.
-pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
-    if n == 0 {
-        return (vec![], vec![]);
-    }
-    let jacobi = nalgebra::DMatrix::from_fn(n, n, |i, j| {
-        if i + 1 == j || j + 1 == i {
-            let k = i.max(j) as f64;
-            k / (4.0 * k * k - 1.0).sqrt()
-        } else {
-            0.0
-        }
-    });
-    let mut x: Vec<f64> = jacobi.symmetric_eigenvalues().iter().copied().collect();
-    x.sort_by(f64::total_cmp);
-    let w = x
-        .iter_mut()
-        .map(|z| {
-            let mut dp = legendre(n, *z).1;
-            for _ in 0..3 {
-                let (p, d) = legendre(n, *z);
-                dp = d;
-                let step = p / d;
-                *z -= step;
-                if step.abs() <= 4.0 * f64::EPSILON {
-                    break;
-                }
-            }
-            2.0 / ((1.0 - *z * *z) * dp * dp)
-        })
-        .collect();
-    for i in 0..n / 2 {
-        let m = 0.5 * (x[n - 1 - i] - x[i]);
-        x[i] = -m;
-        x[n - 1 - i] = m;
-    }
-    if n % 2 == 1 {
-        x[n / 2] = 0.0;
-    }
-    (x, w)
 }
 
 /// (Pₙ(z), Pₙ'(z)) by the three-term recurrence.
