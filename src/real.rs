@@ -16,6 +16,13 @@ pub trait Real: Float + FloatConst + Debug + Send + Sync + 'static {
     /// Applies a scalar function given with its derivative: `f(self)`, with `df` used for the
     /// derivative parts by the chain rule. For `f64` only `f` is evaluated.
     fn lift(self, f: &dyn Fn(f64) -> f64, df: &dyn Fn(f64) -> f64) -> Self;
+    /// (φ(self), φ'(self)) from `fd(x) = (φ(x), φ'(x))`, with `d2` = φ'' for the derivative parts
+    /// of φ'. For `f64` this is one call of `fd`.
+    fn lift_pair(self, fd: &dyn Fn(f64) -> (f64, f64), d2: &dyn Fn(f64) -> f64) -> (Self, Self) {
+        let f = |x: f64| fd(x).0;
+        let df = |x: f64| fd(x).1;
+        (self.lift(&f, &df), self.lift(&df, d2))
+    }
     /// atan2(self, x), the angle of the point (x, self); the duals' hot path, so `f64` may use a
     /// faster implementation than `Float::atan2` (it must stay within 2 ulps).
     fn atan2_fast(self, x: Self) -> Self {
@@ -35,6 +42,10 @@ impl Real for f64 {
     #[inline(always)]
     fn lift(self, f: &dyn Fn(f64) -> f64, _df: &dyn Fn(f64) -> f64) -> Self {
         f(self)
+    }
+    #[inline(always)]
+    fn lift_pair(self, fd: &dyn Fn(f64) -> (f64, f64), _d2: &dyn Fn(f64) -> f64) -> (Self, Self) {
+        fd(self)
     }
     /// atan2 through libm's (fdlibm's) atan of the ratio in [0, 1], with the octant restored here:
     /// within 2 ulps, and faster than both the platform's atan2 (glibc 2.36: 18 ns) and libm's

@@ -28,7 +28,9 @@ pub mod smooth;
 pub use erf::{ErfDual, GeluDual};
 pub use exp::{ExpDual, GaborDual, GaussianDual, RbfDual, SinDual};
 pub use poly::{AffineDual, PolynomialDual, MAX_POLY_DEGREE};
-pub use quadrature::{gauss_hermite, QuadratureDual, ScalarFn, DEFAULT_NODES, MAX_NODES};
+pub use quadrature::{
+    gauss_hermite, gauss_legendre, PairFn, QuadratureDual, ScalarFn, DEFAULT_NODES, MAX_NODES,
+};
 pub use relu::{AbReluDual, RectifiedMonomialDual, SignDual, MAX_RECTIFIED_DEGREE};
 
 use crate::error::{check_finite_param, invalid};
@@ -319,16 +321,19 @@ impl Dual {
     }
 }
 
-/// A named quadrature activation: the polar rule (see [`QuadratureDual::polar`]).
+/// A named quadrature activation: the polar rule (see [`QuadratureDual::polar`]), with φ and φ'
+/// from one call of `g` = (φ, φ', φ'').
 fn quad(
     name: &str,
     nodes: usize,
     g: impl Fn(f64) -> (f64, f64, f64) + Copy + Send + Sync + 'static,
 ) -> Result<Dual> {
-    Ok(Dual::Quadrature(QuadratureDual::polar(
+    Ok(Dual::Quadrature(QuadratureDual::polar_pair(
         name,
-        Arc::new(move |x| g(x).0),
-        Arc::new(move |x| g(x).1),
+        Arc::new(move |x| {
+            let (f, df, _) = g(x);
+            (f, df)
+        }),
         Some(Arc::new(move |x| g(x).2)),
         nodes,
     )?))

@@ -9,6 +9,9 @@ use std::sync::Arc;
 /// A scalar function shared between threads.
 pub type ScalarFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
 
+/// x ↦ (φ(x), φ'(x)), shared between threads.
+pub type PairFn = Arc<dyn Fn(f64) -> (f64, f64) + Send + Sync>;
+
 /// Nodes xᵢ and weights wᵢ of the n-point Gauss–Hermite rule, ∫ e^{−x²} f(x) dx ≈ Σ wᵢ f(xᵢ),
 /// exact for polynomials of degree ≤ 2n − 1. Nodes come out in increasing order.
 ///
@@ -136,8 +139,8 @@ pub const DEFAULT_NODES: usize = 32;
 #[derive(Clone)]
 pub struct QuadratureDual {
     name: String,
-    f: ScalarFn,
-    df: ScalarFn,
+    /// φ and φ' together: one call per node (the named activations share their work).
+    fd: PairFn,
     d2f: Option<ScalarFn>,
     nodes: usize,
     rule: Rule,
@@ -179,8 +182,7 @@ impl PartialEq for QuadratureDual {
                 (Rule::Hermite { .. }, Rule::Hermite { .. })
                     | (Rule::Polar { .. }, Rule::Polar { .. })
             )
-            && Arc::ptr_eq(&self.f, &other.f)
-            && Arc::ptr_eq(&self.df, &other.df)
+            && Arc::ptr_eq(&self.fd, &other.fd)
     }
 }
 
@@ -201,8 +203,7 @@ impl QuadratureDual {
         let (x, w) = gauss_hermite(nodes);
         Ok(Self {
             name: name.into(),
-            f,
-            df,
+            fd: pair(f, df),
             d2f,
             nodes,
             rule: Rule::Hermite { x, w },
@@ -225,6 +226,16 @@ impl QuadratureDual {
         d2f: Option<ScalarFn>,
         nodes: usize,
     ) -> crate::Result<Self> {
+        Self::polar_pair(name, pair(f, df), d2f, nodes)
+    }
+
+    /// [`QuadratureDual::polar`] with φ and φ' computed by one function.
+    pub fn polar_pair(
+        name: impl Into<String>,
+        fd: PairFn,
+        d2f: Option<ScalarFn>,
+        nodes: usize,
+    ) -> crate::Result<Self> {
         check_nodes(nodes)?;
         let (rx, rw) = gauss_legendre(nodes);
         let half = POLAR_RADIUS / 2.0;
@@ -234,8 +245,7 @@ impl QuadratureDual {
         );
         Ok(Self {
             name: name.into(),
-            f,
-            df,
+            fd,
             d2f,
             nodes,
             rule: Rule::Polar {
@@ -257,7 +267,7 @@ impl QuadratureDual {
 
     /// (φ(x), φ'(x)).
     pub fn eval_with_derivative(&self, x: f64) -> (f64, f64) {
-        ((self.f)(x), (self.df)(x))
+        (self.fd)(x)
     }
 
     fn d2(&self, t: f64) -> f64 {
@@ -265,7 +275,7 @@ impl QuadratureDual {
             Some(g) => g(t),
             None => {
                 let h = 1e-5 * (1.0 + t.abs());
-                ((self.df)(t + h) - (self.df)(t - h)) / (2.0 * h)
+                ((self.fd)(t + h).1 - (self.fd)(t - h).1) / (2.0 * h)
             }
         }
     }
@@ -280,6 +290,10 @@ fn conditional_std<F: Real>(q2: F, a: F) -> F {
     } else {
         gap.sqrt()
     }
+}
+
+fn pair(f: ScalarFn, df: ScalarFn) -> PairFn {
+    Arc::new(move |x| (f(x), df(x)))
 }
 
 fn check_nodes(nodes: usize) -> crate::Result<()> {
@@ -308,15 +322,15 @@ impl QuadratureDual {
         let mut dot = F::zero();
         for (&xi, &wi) in x.iter().zip(w) {
             let u = su * F::cst(xi);
-            let fu = u.lift(&*self.f, &*self.df);
-            let dfu = u.lift(&*self.df, &d2);
+            let (fu, dfu) = u.lift_pair(&*self.fd, &d2);
             let ax = a * F::cst(xi);
             let mut inner_f = F::zero();
             let mut inner_df = F::zero();
             for (&yj, &wj) in x.iter().zip(w) {
                 let v = two.sqrt() * (ax + b * F::cst(yj));
-                inner_f = inner_f + F::cst(wj) * v.lift(&*self.f, &*self.df);
-                inner_df = inner_df + F::cst(wj) * v.lift(&*self.df, &d2);
+                let (fv, dfv) = v.lift_pair(&*self.fd, &d2);
+                inner_f = inner_f + F::cst(wj) * fv;
+                inner_df = inner_df + F::cst(wj) * dfv;
             }
             t = t + F::cst(wi) * fu * inner_f;
             dot = dot + F::cst(wi) * dfu * inner_df;
@@ -366,8 +380,10 @@ impl QuadratureDual {
                 for (&r, &wr) in rad.0.iter().zip(&rad.1) {
                     let g = F::cst(wr * r * (-0.5 * r * r).exp());
                     let (u, v) = (ku * F::cst(r), kv * F::cst(r));
-                    st = st + g * u.lift(&*self.f, &*self.df) * v.lift(&*self.f, &*self.df);
-                    sd = sd + g * u.lift(&*self.df, &d2) * v.lift(&*self.df, &d2);
+                    let (fu, dfu) = u.lift_pair(&*self.fd, &d2);
+                    let (fv, dfv) = v.lift_pair(&*self.fd, &d2);
+                    st = st + g * fu * fv;
+                    sd = sd + g * dfu * dfv;
                 }
                 t = t + F::cst(wa) * half * st;
                 dot = dot + F::cst(wa) * half * sd;
@@ -394,8 +410,7 @@ impl DualActivation for QuadratureDual {
                 let su = (F::cst(2.0) * q).sqrt();
                 for (&xi, &wi) in x.iter().zip(w) {
                     let u = su * F::cst(xi);
-                    let fu = u.lift(&*self.f, &*self.df);
-                    let dfu = u.lift(&*self.df, &d2);
+                    let (fu, dfu) = u.lift_pair(&*self.fd, &d2);
                     t = t + F::cst(wi) * fu * fu;
                     dot = dot + F::cst(wi) * dfu * dfu;
                 }
@@ -409,8 +424,7 @@ impl DualActivation for QuadratureDual {
                     let g = F::cst(wr * (-0.5 * r * r).exp());
                     for side in [1.0, -1.0] {
                         let u = su * F::cst(side * r);
-                        let fu = u.lift(&*self.f, &*self.df);
-                        let dfu = u.lift(&*self.df, &d2);
+                        let (fu, dfu) = u.lift_pair(&*self.fd, &d2);
                         t = t + g * fu * fu;
                         dot = dot + g * dfu * dfu;
                     }
