@@ -31,7 +31,7 @@
 //! ```
 
 use crate::activation::{DualActivation, LANES};
-use crate::network::{FanIn, Network, Parameterization, Stage};
+use crate::network::{Network, Stage};
 use crate::real::Real;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixViewMut, DVector};
@@ -101,16 +101,7 @@ impl Network {
         let mut th = F::zero();
         for (k, stage) in self.stages().iter().enumerate() {
             match stage {
-                Stage::Dense {
-                    w2,
-                    b2,
-                    has_bias,
-                    fan_in,
-                } => {
-                    let (qn, tn) = self.dense_step(q, th, *w2, *b2, *has_bias, *fan_in, d);
-                    q = qn;
-                    th = tn;
-                }
+                Stage::Dense(dense) => (q, th) = dense.apply(q, th, d),
                 Stage::Act { dual, slot } => {
                     slots[*slot] = q;
                     let (t, dot) = dual.dual_diag(q);
@@ -141,16 +132,7 @@ impl Network {
         let mut th = F::zero();
         for (k, stage) in self.stages().iter().enumerate() {
             match stage {
-                Stage::Dense {
-                    w2,
-                    b2,
-                    has_bias,
-                    fan_in,
-                } => {
-                    let (cn, tn) = self.dense_step(c, th, *w2, *b2, *has_bias, *fan_in, d);
-                    c = cn;
-                    th = tn;
-                }
+                Stage::Dense(dense) => (c, th) = dense.apply(c, th, d),
                 Stage::Act { dual, slot } => {
                     let (q1, q2) = (s1[*slot], s2[*slot]);
                     // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal
@@ -193,15 +175,9 @@ impl Network {
         *th = [0.0; LANES];
         for stage in self.stages() {
             match stage {
-                Stage::Dense {
-                    w2,
-                    b2,
-                    has_bias,
-                    fan_in,
-                } => {
+                Stage::Dense(dense) => {
                     for l in 0..LANES {
-                        (c[l], th[l]) =
-                            self.dense_step(c[l], th[l], *w2, *b2, *has_bias, *fan_in, d);
+                        (c[l], th[l]) = dense.apply(c[l], th[l], d);
                     }
                 }
                 Stage::Act { dual, slot } => {
@@ -242,35 +218,6 @@ impl Network {
             tcol[r] = t;
         }
         (0..rows).find(|&r| !(kcol[r].is_finite() && tcol[r].is_finite()))
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn dense_step<F: Real>(
-        &self,
-        sigma: F,
-        theta: F,
-        w2: f64,
-        b2: f64,
-        has_bias: bool,
-        fan_in: FanIn,
-        d: usize,
-    ) -> (F, F) {
-        let w2f = F::cst(w2);
-        let new_sigma = w2f * sigma + F::cst(b2);
-        let new_theta = match self.parameterization() {
-            Parameterization::Ntk => new_sigma + w2f * theta,
-            Parameterization::Standard => {
-                let n_in = match fan_in {
-                    FanIn::Input => d as f64,
-                    FanIn::Width(w) => w,
-                    // `Network::new` rejects a standard-parameterization Dense layer without it.
-                    FanIn::Unknown => f64::NAN,
-                };
-                F::cst(n_in) * sigma + w2f * theta + F::cst(if has_bias { 1.0 } else { 0.0 })
-            }
-        };
-        (new_sigma, new_theta)
     }
 
     fn overflow(&self, stage: usize, value: f64) -> Error {

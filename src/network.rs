@@ -23,6 +23,7 @@
 
 use crate::activation::{Activation, Dual, DEFAULT_NODES};
 use crate::error::{invalid, Error};
+use crate::real::Real;
 use crate::Result;
 use serde::{Deserialize, Serialize};
 
@@ -74,26 +75,49 @@ impl Layer {
     }
 }
 
-/// Fan-in of a Dense layer in the compiled plan.
+/// Fan-in of a Dense layer in the compiled plan (standard parameterization).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum FanIn {
     /// The input dimension d.
     Input,
     /// A hidden width.
     Width(f64),
-    /// Not given; allowed only in the ntk parameterization, which does not use it.
-    Unknown,
+}
+
+/// A Dense layer's kernel map, compiled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DenseStage {
+    w2: f64,
+    b2: f64,
+    /// `None` in the ntk parameterization; in the standard one, the fan-in and the bias's NTK term.
+    standard: Option<(FanIn, f64)>,
+}
+
+impl DenseStage {
+    /// (Σ, Θ) → (σ_w²Σ + σ_b², Σ_new + σ_w²Θ) (ntk) or (σ_w²Σ + σ_b², n_in·Σ + σ_w²Θ + [bias])
+    /// (standard); `d` is the input dimension, the first layer's fan-in.
+    #[inline(always)]
+    pub(crate) fn apply<F: Real>(&self, sigma: F, theta: F, d: usize) -> (F, F) {
+        let w2 = F::cst(self.w2);
+        let new_sigma = w2 * sigma + F::cst(self.b2);
+        let new_theta = match self.standard {
+            None => new_sigma + w2 * theta,
+            Some((fan_in, bias)) => {
+                let n_in = match fan_in {
+                    FanIn::Input => d as f64,
+                    FanIn::Width(w) => w,
+                };
+                F::cst(n_in) * sigma + w2 * theta + F::cst(bias)
+            }
+        };
+        (new_sigma, new_theta)
+    }
 }
 
 /// One step of the compiled recursion.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Stage {
-    Dense {
-        w2: f64,
-        b2: f64,
-        has_bias: bool,
-        fan_in: FanIn,
-    },
+    Dense(DenseStage),
     Act {
         dual: Dual,
         /// Index into the per-point pre-activation variances.
@@ -234,26 +258,29 @@ impl Network {
                         ));
                     }
                     let fan_in = match prev_dense_width {
-                        None => FanIn::Input,
-                        Some(Some(w)) => FanIn::Width(w as f64),
-                        Some(None) => {
-                            if parameterization == Parameterization::Standard {
+                        None => Some(FanIn::Input),
+                        Some(Some(w)) => Some(FanIn::Width(w as f64)),
+                        Some(None) => None,
+                    };
+                    let standard = match parameterization {
+                        Parameterization::Ntk => None,
+                        Parameterization::Standard => {
+                            let Some(fan_in) = fan_in else {
                                 return Err(Error::InvalidNetwork(format!(
                                     "layer {k}: the standard parameterization needs the fan-in of every \
                                      Dense layer after the first; give the previous Dense layer a `width`"
                                 )));
-                            }
-                            FanIn::Unknown
+                            };
+                            Some((fan_in, if d.b_std.is_some() { 1.0 } else { 0.0 }))
                         }
                     };
                     prev_dense_width = Some(d.width);
                     prev_was_dense = true;
-                    stages.push(Stage::Dense {
+                    stages.push(Stage::Dense(DenseStage {
                         w2: d.w_std * d.w_std,
                         b2: d.b_std.map_or(0.0, |b| b * b),
-                        has_bias: d.b_std.is_some(),
-                        fan_in,
-                    });
+                        standard,
+                    }));
                 }
                 Layer::Activation(a) => {
                     if !prev_was_dense {
