@@ -87,6 +87,12 @@ fn depth_1000_matches_a_60_digit_recursion() {
             let r = case[key].as_f64().unwrap();
             let rel = (ours - r).abs() / r.abs();
             worst = worst.max(rel);
+            if std::env::var("NTK_VERBOSE").is_ok() {
+                println!(
+                    "{} b={:?} θ0={theta0:.3e} {key}: rel {rel:.2e}",
+                    case["activation"], case["b_std"]
+                );
+            }
             let tol = if key.ends_with("_11") { 1e-11 } else { tol };
             assert!(
                 rel < tol,
