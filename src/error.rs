@@ -53,6 +53,23 @@ pub enum Error {
         /// The non-finite value produced.
         value: f64,
     },
+    /// A regularised kernel matrix K + λI that must be positive definite (Cholesky) is not.
+    #[error(
+        "{what} + diag_reg·I is not positive definite (smallest eigenvalue {min_eigenvalue:e}, \
+         effective diag_reg {diag_reg:e}): increase the regularization (e.g. \
+         Regularization::Relative(1e-6)), or fit with Fallback::PseudoInverse or Fallback::Jitter"
+    )]
+    NotPositiveDefinite {
+        /// Which matrix (e.g. `NTK train-train`).
+        what: String,
+        /// Smallest eigenvalue of the regularised matrix.
+        min_eigenvalue: f64,
+        /// The absolute diagonal regularization that was added.
+        diag_reg: f64,
+    },
+    /// A matrix decomposition did not converge.
+    #[error("{0} did not converge; check the matrix for extreme values")]
+    NoConvergence(String),
     /// Reading or writing data failed (command-line tool and file helpers).
     #[error("{0}")]
     Io(String),

@@ -35,6 +35,7 @@ pub mod io;
 pub mod kernel;
 pub mod network;
 pub mod real;
+pub mod regression;
 mod spec;
 
 pub use activation::{Activation, Dual, DualActivation};
@@ -42,3 +43,7 @@ pub use error::{Error, Result};
 pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
 pub use network::{Dense, Layer, Network, NetworkBuilder, Parameterization};
 pub use real::Real;
+pub use regression::{
+    max_learning_rate, EnsembleDynamics, Fallback, Gaussian, GpInference, GpKind, KernelSolver,
+    Regularization, TestKernels, TrainKernels,
+};

@@ -1,0 +1,336 @@
+//! Training dynamics of an infinite ensemble of infinitely wide networks trained by full-batch gradient
+//! flow on the MSE loss — neural-tangents' `gradient_descent_mse_ensemble` — and `max_learning_rate`.
+
+use super::gp::{check_targets, ntk_cov, Gaussian, GpKind, TestKernels, TrainKernels};
+use super::solve::{add_diag, check_finite, check_square, sym_eigen, symmetrize};
+use super::Regularization;
+use crate::error::{check_finite_param, invalid};
+use crate::{Error, Kernel, Result};
+use nalgebra::{DMatrix, DVector};
+
+/// (1 − e^{−λ⁺τ})/λ, evaluated stably: −expm1(−λτ)/λ for λ > 0, with a series for λτ < 1e-8 and the
+/// limit τ at λ = 0 (neural-tangents returns NaN there). For λ < 0 (a direction where K_reg is not
+/// positive semi-definite, usually a rounding residue) it is 0, as in neural-tangents (λ⁺ = 0 there:
+/// that direction is not trained). At τ = +∞ it is 1/λ for λ > 0 (and +∞ at λ = 0).
+///
+/// ```
+/// use ntk::regression::inv_expm1;
+/// assert_eq!(inv_expm1(0.0, 2.0), 2.0);
+/// assert!((inv_expm1(1.0, 1.0) - (1.0 - (-1f64).exp())).abs() < 1e-16);
+/// assert_eq!(inv_expm1(4.0, f64::INFINITY), 0.25);
+/// assert_eq!(inv_expm1(-1.0, 3.0), 0.0);
+/// ```
+pub fn inv_expm1(lambda: f64, tau: f64) -> f64 {
+    if lambda < 0.0 {
+        return 0.0;
+    }
+    if lambda == 0.0 {
+        return tau;
+    }
+    let x = lambda * tau;
+    if x < 1e-8 {
+        // 1 − x/2 + x²/6: the next term is below 1e-16 relative.
+        tau * (1.0 - x / 2.0 + x * x / 6.0)
+    } else {
+        -(-x).exp_m1() / lambda
+    }
+}
+
+/// The largest learning rate for which full-batch gradient descent on the loss 1/(2N)‖f − Y‖² of an
+/// infinitely wide network converges: 2N/λ_max(Θ_train), with N = n_train·k = `y_train_size`.
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// let theta = DMatrix::from_row_slice(2, 2, &[3.0, 1.0, 1.0, 3.0]); // λ_max = 4
+/// assert_eq!(ntk::max_learning_rate(&theta, 2)?, 1.0);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+pub fn max_learning_rate(ntk_train: &DMatrix<f64>, y_train_size: usize) -> Result<f64> {
+    check_square(ntk_train, "NTK train-train")?;
+    check_finite(ntk_train, "NTK train-train")?;
+    let (vals, _) = sym_eigen(ntk_train, "NTK train-train")?;
+    let max = vals.max();
+    if max <= 0.0 {
+        return Err(Error::NotPositiveDefinite {
+            what: "NTK train-train".into(),
+            min_eigenvalue: vals.min(),
+            diag_reg: 0.0,
+        });
+    }
+    Ok(2.0 * y_train_size as f64 / max)
+}
+
+#[derive(Debug, Clone)]
+struct Eigen {
+    vals: DVector<f64>,
+    vecs: DMatrix<f64>,
+    /// Vᵀ Y.
+    vty: DMatrix<f64>,
+    diag_reg: f64,
+}
+
+/// Mean and covariance of the outputs of an infinite ensemble of infinitely wide networks (f₀ ~ GP(0, Σ))
+/// trained for time t by gradient flow on 1/(2N)‖f − Y‖², N = n_train·k, with learning rate η.
+///
+/// Each regularized train kernel K_reg = K + λI is diagonalized once, K_reg = V diag(λᵢ) Vᵀ, and reused
+/// for every time and test set. With τ = η t / N, φᵢ(τ) = (1 − e^{−λᵢ⁺τ})/λᵢ ([`inv_expm1`]) and
+/// A(τ) = V diag(φ(τ)) Vᵀ:
+///
+/// * mean on a test set: K_td A(τ) Y (K = Σ for [`GpKind::Nngp`], Θ for [`GpKind::Ntk`]);
+/// * covariance, NNGP: Σ_tt − Σ_td A(2τ) Σ_dt; NTK: Σ_tt + Θ_td A Σ_dd A Θ_dt − (Θ_td A Σ_dt + transpose),
+///   with Σ_dd not regularized;
+/// * on the training set: mean V diag(1 − e^{−λ⁺τ}) Vᵀ Y; covariance, NNGP V diag(λ⁺ e^{−2λ⁺τ}) Vᵀ,
+///   NTK E Σ_dd E with E = V diag(e^{−λ⁺τ}) Vᵀ.
+///
+/// t = 0 gives the prior (zero mean, covariance Σ_tt); t = +∞ gives [`GpInference`](super::GpInference)'s
+/// result (and requires K_reg positive definite for test predictions). Negative eigenvalues of K_reg are
+/// clipped (not trained), as in neural-tangents.
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// use ntk::{EnsembleDynamics, GpKind, Regularization, TestKernels, TrainKernels};
+/// let train = TrainKernels {
+///     nngp: DMatrix::from_row_slice(2, 2, &[1.0, 0.5, 0.5, 1.0]),
+///     ntk: DMatrix::from_row_slice(2, 2, &[2.0, 0.8, 0.8, 2.0]),
+/// };
+/// let y = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
+/// let dynamics = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Relative(0.0))?;
+/// let out = dynamics.predict_train(GpKind::Ntk, &[0.0, 1.0, f64::INFINITY])?;
+/// assert_eq!(out[0].mean.amax(), 0.0); // untrained
+/// assert!((&out[2].mean - &y).amax() < 1e-12); // converged to the targets
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EnsembleDynamics {
+    nngp: Eigen,
+    ntk: Eigen,
+    nngp_dd: DMatrix<f64>,
+    learning_rate: f64,
+    y_size: usize,
+    x_train: Option<DMatrix<f64>>,
+}
+
+impl EnsembleDynamics {
+    /// Diagonalizes Σ_dd + λ_Σ I and Θ_dd + λ_Θ I. `y_train` is n × k; `learning_rate` must be finite
+    /// and > 0.
+    pub fn fit(
+        train: &TrainKernels,
+        y_train: &DMatrix<f64>,
+        learning_rate: f64,
+        reg: Regularization,
+    ) -> Result<Self> {
+        let n = train.validate()?;
+        check_targets(y_train, n)?;
+        check_finite_param("learning_rate", learning_rate)?;
+        if learning_rate <= 0.0 {
+            return Err(invalid("learning_rate", learning_rate, "must be > 0"));
+        }
+        let eig = |k: &DMatrix<f64>, what: &str| -> Result<Eigen> {
+            let diag_reg = reg.absolute(k)?;
+            let (vals, vecs) = sym_eigen(&add_diag(k, diag_reg), what)?;
+            let vty = vecs.tr_mul(y_train);
+            Ok(Eigen {
+                vals,
+                vecs,
+                vty,
+                diag_reg,
+            })
+        };
+        Ok(EnsembleDynamics {
+            nngp: eig(&train.nngp, "NNGP train-train")?,
+            ntk: eig(&train.ntk, "NTK train-train")?,
+            nngp_dd: train.nngp.clone(),
+            learning_rate,
+            y_size: y_train.len(),
+            x_train: None,
+        })
+    }
+
+    /// Computes the train kernels of `kernel` on `x_train` and fits; remembers `x_train` for
+    /// [`EnsembleDynamics::predict_points`].
+    pub fn from_kernel(
+        kernel: &impl Kernel,
+        x_train: &DMatrix<f64>,
+        y_train: &DMatrix<f64>,
+        learning_rate: f64,
+        reg: Regularization,
+    ) -> Result<Self> {
+        let train = TrainKernels::compute(kernel, x_train)?;
+        let mut d = Self::fit(&train, y_train, learning_rate, reg)?;
+        d.x_train = Some(x_train.clone());
+        Ok(d)
+    }
+
+    fn eigen(&self, kind: GpKind) -> Result<&Eigen> {
+        match kind {
+            GpKind::Nngp => Ok(&self.nngp),
+            GpKind::Ntk => Ok(&self.ntk),
+            GpKind::NtkGp => Err(invalid(
+                "kind",
+                "NtkGp",
+                "training dynamics exist for GpKind::Nngp and GpKind::Ntk only",
+            )),
+        }
+    }
+
+    /// The absolute diagonal regularization used for a kernel.
+    pub fn diag_reg(&self, kind: GpKind) -> Result<f64> {
+        Ok(self.eigen(kind)?.diag_reg)
+    }
+
+    /// Eigenvalues of the regularized train kernel (ascending).
+    pub fn eigenvalues(&self, kind: GpKind) -> Result<&DVector<f64>> {
+        Ok(&self.eigen(kind)?.vals)
+    }
+
+    /// τ = η t / N for each time, validated (finite or +∞, ≥ 0).
+    fn taus(&self, times: &[f64]) -> Result<Vec<f64>> {
+        times
+            .iter()
+            .map(|&t| {
+                if t.is_nan() || t < 0.0 {
+                    Err(invalid("t", t, "times must be ≥ 0 (+∞ is allowed)"))
+                } else {
+                    Ok(self.learning_rate * t / self.y_size as f64)
+                }
+            })
+            .collect()
+    }
+
+    /// Mean and covariance on a test set at each time in `times` (kind `Nngp` or `Ntk`).
+    pub fn predict(
+        &self,
+        kind: GpKind,
+        test: &TestKernels,
+        times: &[f64],
+    ) -> Result<Vec<Gaussian>> {
+        let e = self.eigen(kind)?;
+        test.validate(self.nngp_dd.nrows())?;
+        let taus = self.taus(times)?;
+        if taus.iter().any(|t| t.is_infinite()) && e.vals.min() <= 0.0 {
+            return Err(Error::NotPositiveDefinite {
+                what: format!("{kind:?} train-train"),
+                min_eigenvalue: e.vals.min(),
+                diag_reg: e.diag_reg,
+            });
+        }
+        let k_td = match kind {
+            GpKind::Nngp => &test.nngp_test_train,
+            _ => &test.ntk_test_train,
+        };
+        // W = Vᵀ K_dt (n × m).
+        let w = e.vecs.tr_mul(&k_td.transpose());
+        let scaled = |tau: f64, m: &DMatrix<f64>| {
+            let mut out = m.clone();
+            for (mut row, l) in out.row_iter_mut().zip(e.vals.iter()) {
+                row *= inv_expm1(*l, tau);
+            }
+            out
+        };
+        taus.iter()
+            .map(|&tau| {
+                let mean = w.tr_mul(&scaled(tau, &e.vty));
+                let covariance = match kind {
+                    GpKind::Nngp => {
+                        let mut c = &test.nngp_test_test - w.tr_mul(&scaled(2.0 * tau, &w));
+                        symmetrize(&mut c);
+                        c
+                    }
+                    _ => {
+                        let b = &e.vecs * scaled(tau, &w);
+                        ntk_cov(
+                            &test.nngp_test_test,
+                            &b,
+                            &self.nngp_dd,
+                            &test.nngp_test_train,
+                        )
+                    }
+                };
+                Ok(Gaussian { mean, covariance })
+            })
+            .collect()
+    }
+
+    /// Mean and covariance of the outputs on the training points at each time in `times`.
+    pub fn predict_train(&self, kind: GpKind, times: &[f64]) -> Result<Vec<Gaussian>> {
+        let e = self.eigen(kind)?;
+        let taus = self.taus(times)?;
+        let sandwich = |f: &dyn Fn(f64) -> f64, m: Option<&DMatrix<f64>>| {
+            let mut out = m.cloned().unwrap_or_else(|| e.vecs.transpose());
+            for (mut row, l) in out.row_iter_mut().zip(e.vals.iter()) {
+                row *= f(l.max(0.0));
+            }
+            &e.vecs * out
+        };
+        // e^{−λ⁺τ} with 0·∞ := 0 (λ⁺ = 0 is not trained).
+        let decay = |l: f64, tau: f64| if l == 0.0 { 1.0 } else { (-l * tau).exp() };
+        Ok(taus
+            .iter()
+            .map(|&tau| {
+                let mean = sandwich(
+                    &|l| if l > 0.0 { -(-(l * tau)).exp_m1() } else { 0.0 },
+                    Some(&e.vty),
+                );
+                let mut covariance = match kind {
+                    GpKind::Nngp => sandwich(&|l| l * decay(l, 2.0 * tau), None),
+                    _ => {
+                        let ex = sandwich(&|l| decay(l, tau), None);
+                        &ex * &self.nngp_dd * &ex
+                    }
+                };
+                symmetrize(&mut covariance);
+                Gaussian { mean, covariance }
+            })
+            .collect())
+    }
+
+    /// [`EnsembleDynamics::predict`] on test points (rows of `x_test`), computing the kernels with
+    /// `kernel`. Needs a model built by [`EnsembleDynamics::from_kernel`].
+    pub fn predict_points(
+        &self,
+        kernel: &impl Kernel,
+        x_test: &DMatrix<f64>,
+        kind: GpKind,
+        times: &[f64],
+    ) -> Result<Vec<Gaussian>> {
+        let x_train = self.x_train.as_ref().ok_or_else(|| {
+            invalid(
+                "x_train",
+                "None",
+                "predict_points needs a model built by EnsembleDynamics::from_kernel",
+            )
+        })?;
+        self.predict(kind, &TestKernels::compute(kernel, x_test, x_train)?, times)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inv_expm1;
+
+    #[test]
+    fn inv_expm1_is_stable() {
+        // Limit at λ = 0 and the series branch against a high-precision value of (1 − e^{−x})/x.
+        assert_eq!(inv_expm1(0.0, 3.0), 3.0);
+        assert_eq!(inv_expm1(0.0, 0.0), 0.0);
+        let (l, t) = (1e-12, 2.0);
+        let x: f64 = l * t;
+        assert!((inv_expm1(l, t) - t * (1.0 - x / 2.0)).abs() <= 1e-16 * t);
+        // Both branches agree around the threshold λτ = 1e-8.
+        for x in [0.999e-8f64, 1.001e-8] {
+            let series = 1.0 - x / 2.0 + x * x / 6.0;
+            let direct = -(-x).exp_m1() / x;
+            assert!((inv_expm1(x, 1.0) - series).abs() <= 2e-16);
+            assert!((inv_expm1(x, 1.0) - direct).abs() <= 2e-16);
+        }
+        // Ordinary values and τ = ∞.
+        assert!((inv_expm1(2.0, 0.5) - (1.0 - (-1f64).exp()) / 2.0).abs() < 1e-16);
+        assert_eq!(inv_expm1(0.5, f64::INFINITY), 2.0);
+        assert_eq!(inv_expm1(0.0, f64::INFINITY), f64::INFINITY);
+        assert_eq!(inv_expm1(-1e-17, 5.0), 0.0);
+        // Large λτ: 1/λ without overflow.
+        assert_eq!(inv_expm1(1e3, 1e6), 1e-3);
+        // Subnormal λ.
+        assert_eq!(inv_expm1(5e-324, 1.0), 1.0);
+    }
+}

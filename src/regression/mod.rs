@@ -1,0 +1,43 @@
+//! Kernel regression with the NNGP and the NTK, and the training dynamics of infinitely wide networks
+//! (neural-tangents' `predict` module, float64).
+//!
+//! Conventions (neural-tangents 0.6.5): the loss is 1/(2N)‖f − Y‖² with N = n_train·k for targets Y
+//! (n_train × k); gradient flow with learning rate η runs in the time τ = η t / N; kernels act as K ⊗ I_k,
+//! so one n × n matrix serves every output column. Train kernels are regularized as K + λI with
+//! λ from [`Regularization`].
+//!
+//! * [`KernelSolver`]: K + λI factorized once (Cholesky via faer; opt-in [`Fallback`]s), many solves.
+//! * [`GpInference`]: posterior mean and covariance for [`GpKind::Nngp`], [`GpKind::Ntk`],
+//!   [`GpKind::NtkGp`] (t = ∞), and the log marginal likelihood.
+//! * [`EnsembleDynamics`]: mean and covariance of the trained ensemble at any times t (one
+//!   eigendecomposition per kernel), on test sets or the training set.
+//! * [`max_learning_rate`] = 2N/λ_max(Θ).
+//!
+//! Every function works on precomputed matrices (`nalgebra::DMatrix<f64>`); the `from_kernel` /
+//! `predict_points` / `compute` convenience methods take any [`Kernel`](crate::Kernel), such as a
+//! [`Network`](crate::Network), and points as rows.
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use ntk::{Activation, EnsembleDynamics, GpInference, GpKind, Network, Parameterization, Regularization};
+//! let net = Network::mlp(2, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk, 512)?;
+//! let x_train = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 0.0, 1.0, -1.0, 0.5, 0.3, -0.7]);
+//! let y_train = DMatrix::from_row_slice(4, 1, &[1.0, -1.0, 0.5, 0.0]);
+//! let x_test = DMatrix::from_row_slice(1, 2, &[0.5, 0.5]);
+//! let reg = Regularization::Relative(1e-3);
+//! let gp = GpInference::from_kernel(&net, &x_train, &y_train, reg)?;
+//! let at_infinity = gp.predict_points(&net, &x_test, GpKind::Ntk)?;
+//! let dynamics = EnsembleDynamics::from_kernel(&net, &x_train, &y_train, 1.0, reg)?;
+//! let path = dynamics.predict_points(&net, &x_test, GpKind::Ntk, &[0.0, 1e9])?;
+//! assert_eq!(path[0].mean[0], 0.0);
+//! assert!((path[1].mean[0] - at_infinity.mean[0]).abs() < 1e-9);
+//! # Ok::<(), ntk::Error>(())
+//! ```
+
+pub mod dynamics;
+pub mod gp;
+pub mod solve;
+
+pub use dynamics::{inv_expm1, max_learning_rate, EnsembleDynamics};
+pub use gp::{Gaussian, GpInference, GpKind, TestKernels, TrainKernels};
+pub use solve::{Fallback, KernelSolver, Regularization};

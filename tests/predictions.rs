@@ -1,0 +1,617 @@
+//! Kernel regression and infinite-ensemble training dynamics against neural-tangents 0.6.5
+//! (`tests/data/nt_predictions.json`, a copy of `shared/reference/predictions.json`: `gp_inference` and
+//! `gradient_descent_mse_ensemble` for a ReLU depth-2 net with relative regularization and an Erf
+//! depth-3 net with absolute regularization and 2 outputs), plus properties of the API.
+//!
+//! Tolerance: each entry's error is divided by max(|r|, 1e-3·max|R|) (r the NT value, R the whole
+//! reference matrix) and must be ≤ 1e-9. Entries far below the matrix's scale come from cancellations
+//! (Σ_tt − Σ_td Σ_reg⁻¹ Σ_dt, or a mean that happens to be near 0); their rounding error is of order
+//! ε·κ(K_reg)·max|R| whatever the implementation, so a purely relative test would compare rounding
+//! noise. Both sides are float64 evaluations of the same closed forms through different factorizations
+//! (faer here, LAPACK in NT), with κ(K_reg) ≤ 2e2 here; measured agreement is ≤ 1.2e-12, so 1e-9 only
+//! leaves room for rounding and any wrong term or convention fails it.
+//!
+//! End to end (our own network kernels instead of the stored ones), the kernels themselves must agree
+//! with NT's to 1e-12 off the diagonal. NT's ReLU NTK diagonal is off by ~5e-9 relative (its
+//! atan2(√(P − c²), c) at x = x' gives θ ≈ 1e-8 instead of 0; reference README §5) while ours is exact,
+//! so for the predictions that depend on it the tolerance is max(1e-9, κ(K_reg)·δ), δ the largest
+//! relative kernel discrepancy, which is the first-order perturbation bound for K_reg⁻¹.
+
+use nalgebra::DMatrix;
+use ntk::{
+    max_learning_rate, Activation, EnsembleDynamics, Error, Fallback, Gaussian, GpInference,
+    GpKind, KernelSolver, Network, Parameterization, Regularization, TestKernels, TrainKernels,
+};
+use serde_json::Value;
+
+fn load() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/nt_predictions.json"
+    ))
+    .expect("reference data present in the repository");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn matrix(v: &Value) -> DMatrix<f64> {
+    let rows = v.as_array().expect("matrix rows");
+    let n = rows.len();
+    let d = rows[0].as_array().expect("row").len();
+    DMatrix::from_fn(n, d, |i, j| rows[i][j].as_f64().expect("finite number"))
+}
+
+fn network(cfg: &Value) -> Network {
+    let act = &cfg["activation"];
+    let activation = match act["name"].as_str().unwrap() {
+        "Relu" => Activation::Relu,
+        "Erf" => {
+            let p = &act["params"];
+            Activation::Erf {
+                a: p["a"].as_f64().unwrap(),
+                b: p["b"].as_f64().unwrap(),
+                c: p["c"].as_f64().unwrap(),
+            }
+        }
+        other => panic!("activation {other} missing from the test mapping"),
+    };
+    assert_eq!(cfg["parameterization"], "ntk");
+    Network::mlp(
+        cfg["depth"].as_u64().unwrap() as usize,
+        activation,
+        cfg["W_std"].as_f64().unwrap(),
+        cfg["b_std"].as_f64(),
+        Parameterization::Ntk,
+        cfg["hidden_width"].as_u64().unwrap() as usize,
+    )
+    .unwrap()
+}
+
+/// Worst scaled error of `ours` against `reference` (see the module docs).
+fn scaled_error(ours: &DMatrix<f64>, reference: &DMatrix<f64>) -> f64 {
+    assert_eq!(ours.shape(), reference.shape());
+    assert!(ours.iter().all(|v| v.is_finite()));
+    let max = reference.amax();
+    ours.iter()
+        .zip(reference.iter())
+        .map(|(a, r)| (a - r).abs() / r.abs().max(1e-3 * max))
+        .fold(0.0, f64::max)
+}
+
+const TOL: f64 = 1e-9;
+
+struct Case {
+    name: String,
+    y: DMatrix<f64>,
+    lr: f64,
+    reg: Regularization,
+    x_train: DMatrix<f64>,
+    x_test: DMatrix<f64>,
+    config: Value,
+    stored_train: TrainKernels,
+    stored_test: TestKernels,
+    json: Value,
+}
+
+fn cases() -> Vec<Case> {
+    let data = load();
+    data["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let k = &p["kernels"];
+            let diag_reg = p["diag_reg"].as_f64().unwrap();
+            Case {
+                name: p["name"].as_str().unwrap().to_string(),
+                y: matrix(&p["y_train"]),
+                lr: p["learning_rate"].as_f64().unwrap(),
+                reg: if p["diag_reg_absolute_scale"].as_bool().unwrap() {
+                    Regularization::Absolute(diag_reg)
+                } else {
+                    Regularization::Relative(diag_reg)
+                },
+                x_train: matrix(&p["x_train"]),
+                x_test: matrix(&p["x_test"]),
+                config: p["config"].clone(),
+                stored_train: TrainKernels {
+                    nngp: matrix(&k["train_train_nngp"]),
+                    ntk: matrix(&k["train_train_ntk"]),
+                },
+                stored_test: TestKernels {
+                    nngp_test_train: matrix(&k["test_train_nngp"]),
+                    ntk_test_train: matrix(&k["test_train_ntk"]),
+                    nngp_test_test: matrix(&k["test_test_nngp"]),
+                    ntk_test_test: None,
+                },
+                json: p.clone(),
+            }
+        })
+        .collect()
+}
+
+fn compare(case: &str, what: &str, ours: &Gaussian, reference: &Value, tol: f64, worst: &mut f64) {
+    for (field, mine) in [("mean", &ours.mean), ("cov", &ours.covariance)] {
+        let e = scaled_error(mine, &matrix(&reference[field]));
+        eprintln!("{case:32} {what:24} {field:5} scaled error {e:.2e}");
+        assert!(e <= tol, "{case} {what} {field}: scaled error {e:e}");
+        *worst = worst.max(e);
+    }
+}
+
+/// Runs every reference comparison for one case on the given kernels; returns the worst scaled error.
+/// `tol = [NNGP predictions, NTK predictions]`.
+fn check_case(
+    c: &Case,
+    train: &TrainKernels,
+    test: &TestKernels,
+    label: &str,
+    tols: [f64; 2],
+) -> f64 {
+    let name = format!("{} [{label}]", c.name);
+    let mut worst = 0.0f64;
+    let gp = GpInference::fit(train, &c.y, c.reg).unwrap();
+    let dynamics = EnsembleDynamics::fit(train, &c.y, c.lr, c.reg).unwrap();
+    for (kind, key, tol) in [
+        (GpKind::Nngp, "nngp", tols[0]),
+        (GpKind::Ntk, "ntk", tols[1]),
+    ] {
+        // Effective absolute regularization.
+        let want = c.json["effective_absolute_diag_reg"][key].as_f64().unwrap();
+        for got in [gp.diag_reg(kind), dynamics.diag_reg(kind).unwrap()] {
+            let e = (got - want).abs() / want;
+            assert!(e <= tol, "{name} diag_reg {key}: {got} vs {want}");
+            worst = worst.max(e);
+        }
+        // gp_inference and t = None (Cholesky).
+        let inf = gp.predict(kind, test).unwrap();
+        compare(
+            &name,
+            &format!("gp_inference {key}"),
+            &inf,
+            &c.json["gp_inference"][key],
+            tol,
+            &mut worst,
+        );
+        let ens = &c.json["gradient_descent_mse_ensemble"];
+        compare(
+            &name,
+            &format!("t=None {key}"),
+            &inf,
+            &ens["t=None"][key],
+            tol,
+            &mut worst,
+        );
+        // Finite times and t = ∞ through the eigendecomposition, in one call.
+        let path = dynamics
+            .predict(kind, test, &[1.0, 10.0, f64::INFINITY])
+            .unwrap();
+        for (g, t) in path.iter().zip(["t=1.0", "t=10.0", "t=inf_eigh"]) {
+            compare(
+                &name,
+                &format!("{t} {key}"),
+                g,
+                &ens[t][key],
+                tol,
+                &mut worst,
+            );
+        }
+        // Outputs on the training set.
+        let train_set = dynamics.predict_train(kind, &[1.0]).unwrap();
+        compare(
+            &name,
+            &format!("train_set_t=1.0 {key}"),
+            &train_set[0],
+            &ens["train_set_t=1.0"][key],
+            tol,
+            &mut worst,
+        );
+    }
+    worst
+}
+
+#[test]
+fn reproduces_neural_tangents_from_stored_kernels() {
+    let mut worst = 0.0f64;
+    for c in cases() {
+        worst = worst.max(check_case(
+            &c,
+            &c.stored_train,
+            &c.stored_test,
+            "stored kernels",
+            [TOL; 2],
+        ));
+    }
+    eprintln!("worst scaled error (stored kernels): {worst:.2e}");
+}
+
+#[test]
+fn reproduces_neural_tangents_end_to_end() {
+    let mut worst = 0.0f64;
+    for c in cases() {
+        let net = network(&c.config);
+        let train = TrainKernels::compute(&net, &c.x_train).unwrap();
+        let test = TestKernels::compute(&net, &c.x_test, &c.x_train).unwrap();
+        // Our kernels against the ones NT used: off-diagonal entries agree to rounding; the ReLU NTK
+        // diagonal differs by ~5e-9 relative because NT evaluates θ = atan2(√(P − c²), c) at x = x' and
+        // gets θ ≈ 1e-8 instead of 0 (reference README §5). That discrepancy δ propagates through
+        // K_reg⁻¹ amplified by at most κ(K_reg), so the tolerance is max(1e-9, κ·δ).
+        // δ = [over the NNGP matrices, over all matrices]; NNGP predictions use only the former.
+        let mut delta = [0.0f64; 2];
+        for (a, b, is_nngp) in [
+            (&train.nngp, &c.stored_train.nngp, true),
+            (&train.ntk, &c.stored_train.ntk, false),
+            (&test.nngp_test_train, &c.stored_test.nngp_test_train, true),
+            (&test.ntk_test_train, &c.stored_test.ntk_test_train, false),
+            (&test.nngp_test_test, &c.stored_test.nngp_test_test, true),
+        ] {
+            let rel = (a - b).component_div(b).abs();
+            let mut off = rel.clone();
+            if off.is_square() {
+                off.fill_diagonal(0.0);
+            }
+            assert!(off.max() <= 1e-12, "{}: kernels off-diagonal", c.name);
+            assert!(rel.max() <= 1e-7, "{}: kernels diagonal", c.name);
+            if is_nngp {
+                delta[0] = delta[0].max(rel.max());
+            }
+            delta[1] = delta[1].max(rel.max());
+        }
+        let gp = GpInference::fit(&train, &c.y, c.reg).unwrap();
+        let kappa = |k: &DMatrix<f64>, kind| {
+            let e = (k + DMatrix::identity(k.nrows(), k.nrows()) * gp.diag_reg(kind))
+                .symmetric_eigenvalues();
+            e.max() / e.min()
+        };
+        let kappa_nngp = kappa(&train.nngp, GpKind::Nngp);
+        let kappa_all = kappa_nngp.max(kappa(&train.ntk, GpKind::Ntk));
+        let tols = [
+            TOL.max(kappa_nngp * delta[0]),
+            TOL.max(kappa_all * delta[1]),
+        ];
+        eprintln!(
+            "{}: kernel discrepancy δ = {:.2e} (NNGP) {:.2e} (all), κ = {kappa_all:.2e}, tolerances {:.2e} {:.2e}",
+            c.name, delta[0], delta[1], tols[0], tols[1]
+        );
+        let tol = tols[1];
+        worst = worst.max(check_case(&c, &train, &test, "our kernels", tols));
+        // The convenience constructors give the same as the matrix API.
+        let gp = GpInference::from_kernel(&net, &c.x_train, &c.y, c.reg).unwrap();
+        let a = gp.predict_points(&net, &c.x_test, GpKind::NtkGp).unwrap();
+        let b = GpInference::fit(&train, &c.y, c.reg)
+            .unwrap()
+            .predict(GpKind::NtkGp, &test)
+            .unwrap();
+        assert_eq!(a, b);
+        let d = EnsembleDynamics::from_kernel(&net, &c.x_train, &c.y, c.lr, c.reg).unwrap();
+        let p = d
+            .predict_points(&net, &c.x_test, GpKind::Ntk, &[1.0])
+            .unwrap();
+        let e = scaled_error(
+            &p[0].mean,
+            &matrix(&c.json["gradient_descent_mse_ensemble"]["t=1.0"]["ntk"]["mean"]),
+        );
+        assert!(e <= tol);
+    }
+    eprintln!("worst scaled error (our kernels): {worst:.2e}");
+}
+
+fn is_symmetric_psd(c: &DMatrix<f64>) -> bool {
+    let scale = c.amax().max(1e-300);
+    let sym = (c - c.transpose()).amax() == 0.0;
+    let min = c.clone().symmetric_eigenvalues().min();
+    sym && min >= -1e-10 * scale
+}
+
+/// The ReLU case on our own kernels: x_train (8 points), x_test (5 points).
+fn relu_case() -> (Network, Case) {
+    let c = cases().remove(0);
+    (network(&c.config), c)
+}
+
+#[test]
+fn ridgeless_interpolates_and_ridge_to_zero_converges() {
+    let (net, c) = relu_case();
+    let train = TrainKernels::compute(&net, &c.x_train).unwrap();
+    let on_train = TestKernels::compute(&net, &c.x_train, &c.x_train).unwrap();
+    let test = TestKernels::compute(&net, &c.x_test, &c.x_train).unwrap();
+    let ridgeless = GpInference::fit(&train, &c.y, Regularization::Relative(0.0)).unwrap();
+    for kind in [GpKind::Nngp, GpKind::Ntk, GpKind::NtkGp] {
+        let g = ridgeless.predict(kind, &on_train).unwrap();
+        assert!((&g.mean - &c.y).amax() < 1e-9, "{kind:?} interpolates");
+        assert!(g.covariance.amax() < 1e-8 * train.nngp.amax().max(train.ntk.amax()));
+        let exact = ridgeless.predict(kind, &test).unwrap();
+        let mut prev = f64::INFINITY;
+        for r in [1e-2, 1e-4, 1e-6, 1e-8] {
+            let g = GpInference::fit(&train, &c.y, Regularization::Relative(r))
+                .unwrap()
+                .predict(kind, &test)
+                .unwrap();
+            let d = (&g.mean - &exact.mean).amax() + (&g.covariance - &exact.covariance).amax();
+            assert!(d < prev, "{kind:?}: ridge {r} does not approach ridgeless");
+            prev = d;
+        }
+        assert!(prev < 1e-6, "{kind:?}: {prev}");
+    }
+}
+
+#[test]
+fn time_limits_and_psd_covariances() {
+    let (net, c) = relu_case();
+    let train = TrainKernels::compute(&net, &c.x_train).unwrap();
+    let test = TestKernels::compute(&net, &c.x_test, &c.x_train).unwrap();
+    let reg = Regularization::Relative(1e-4);
+    let gp = GpInference::fit(&train, &c.y, reg).unwrap();
+    let d = EnsembleDynamics::fit(&train, &c.y, 0.7, reg).unwrap();
+    for kind in [GpKind::Nngp, GpKind::Ntk] {
+        let times = [0.0, 0.1, 1.0, 10.0, 1e3, 1e12, f64::INFINITY];
+        let path = d.predict(kind, &test, &times).unwrap();
+        // t = 0: the prior.
+        assert_eq!(path[0].mean.amax(), 0.0);
+        assert_eq!(path[0].covariance, test.nngp_test_test);
+        // Large t → t = ∞ = the Cholesky result.
+        let inf = gp.predict(kind, &test).unwrap();
+        for g in &path[5..] {
+            assert!((&g.mean - &inf.mean).amax() < 1e-9 * inf.mean.amax());
+            assert!((&g.covariance - &inf.covariance).amax() < 1e-9 * test.nngp_test_test.amax());
+        }
+        for g in path.iter().chain([&inf]) {
+            assert!(is_symmetric_psd(&g.covariance), "{kind:?}");
+        }
+        // Training set: t = 0 is the prior (the NNGP branch uses the regularized eigenvalues, as NT),
+        // t = ∞ the targets.
+        let tr = d.predict_train(kind, &[0.0, 1.0, f64::INFINITY]).unwrap();
+        assert_eq!(tr[0].mean.amax(), 0.0);
+        let prior = match kind {
+            GpKind::Nngp => {
+                let mut k = train.nngp.clone();
+                for i in 0..k.nrows() {
+                    k[(i, i)] += d.diag_reg(kind).unwrap();
+                }
+                k
+            }
+            _ => train.nngp.clone(),
+        };
+        assert!((&tr[0].covariance - prior).amax() < 1e-12 * train.nngp.amax());
+        assert!((&tr[2].mean - &c.y).amax() < 1e-12);
+        assert!(tr[2].covariance.amax() < 1e-12);
+        for g in &tr {
+            assert!(is_symmetric_psd(&g.covariance));
+        }
+    }
+    let ntkgp = gp.predict(GpKind::NtkGp, &test).unwrap();
+    assert!(is_symmetric_psd(&ntkgp.covariance));
+    let no_tt = TestKernels {
+        ntk_test_test: None,
+        ..test
+    };
+    assert!(
+        gp.predict(GpKind::NtkGp, &no_tt).is_err(),
+        "NtkGp needs the test-test NTK"
+    );
+}
+
+#[test]
+fn not_positive_definite_is_a_typed_error_without_nan() {
+    // Eigenvalues 3 and −1.
+    let k = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
+    let y = DMatrix::from_row_slice(2, 1, &[1.0, 0.0]);
+    match KernelSolver::fit(&k, Regularization::Absolute(0.5)) {
+        Err(Error::NotPositiveDefinite {
+            min_eigenvalue,
+            diag_reg,
+            ..
+        }) => {
+            assert!((min_eigenvalue + 0.5).abs() < 1e-12);
+            assert_eq!(diag_reg, 0.5);
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = KernelSolver::fit(&k, Regularization::Absolute(0.0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("increase") && msg.contains("Fallback"),
+        "{msg}"
+    );
+    // Enough regularization fixes it.
+    assert!(KernelSolver::fit(&k, Regularization::Absolute(1.5)).is_ok());
+    let train = TrainKernels {
+        nngp: k.clone(),
+        ntk: k.clone(),
+    };
+    assert!(matches!(
+        GpInference::fit(&train, &y, Regularization::Absolute(0.0)),
+        Err(Error::NotPositiveDefinite { .. })
+    ));
+    // Pseudo-inverse fallback: finite, and K K⁺ y = y on the range.
+    let pinv = KernelSolver::fit_with(
+        &k,
+        Regularization::Absolute(0.0),
+        Fallback::PseudoInverse { rcond: 1e-12 },
+    )
+    .unwrap();
+    assert!(pinv.is_pseudo_inverse());
+    let x = pinv.solve(&y).unwrap();
+    assert!((&k * &x - &y).amax() < 1e-14);
+    // Jitter fallback on a singular PSD matrix.
+    let singular = DMatrix::from_element(3, 3, 2.0);
+    let j = KernelSolver::fit_with(
+        &singular,
+        Regularization::Absolute(0.0),
+        Fallback::Jitter {
+            initial: 1e-10,
+            max_tries: 8,
+        },
+    )
+    .unwrap();
+    assert!(j.diag_reg() > 0.0 && j.diag_reg() < 1e-2);
+    assert!(j
+        .solve(&DMatrix::from_element(3, 1, 1.0))
+        .unwrap()
+        .iter()
+        .all(|v| v.is_finite()));
+    // Jitter cannot fix an indefinite matrix within its budget.
+    assert!(KernelSolver::fit_with(
+        &k,
+        Regularization::Absolute(0.0),
+        Fallback::Jitter {
+            initial: 1e-10,
+            max_tries: 3
+        }
+    )
+    .is_err());
+    // Dynamics: finite t stays finite (negative directions are not trained); t = ∞ is an error.
+    let test = TestKernels {
+        nngp_test_train: DMatrix::from_row_slice(1, 2, &[0.5, 0.5]),
+        ntk_test_train: DMatrix::from_row_slice(1, 2, &[0.5, 0.5]),
+        nngp_test_test: DMatrix::from_element(1, 1, 1.0),
+        ntk_test_test: None,
+    };
+    let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Absolute(0.0)).unwrap();
+    for kind in [GpKind::Nngp, GpKind::Ntk] {
+        let g = d.predict(kind, &test, &[0.0, 1.0, 1e6]).unwrap();
+        assert!(g.iter().all(|g| g
+            .mean
+            .iter()
+            .chain(g.covariance.iter())
+            .all(|v| v.is_finite())));
+        assert!(matches!(
+            d.predict(kind, &test, &[f64::INFINITY]),
+            Err(Error::NotPositiveDefinite { .. })
+        ));
+        let tr = d.predict_train(kind, &[0.0, 2.0, f64::INFINITY]).unwrap();
+        assert!(tr.iter().all(|g| g
+            .mean
+            .iter()
+            .chain(g.covariance.iter())
+            .all(|v| v.is_finite())));
+    }
+}
+
+#[test]
+fn invalid_inputs_are_rejected() {
+    let k = DMatrix::from_row_slice(2, 2, &[2.0, 0.5, 0.5, 2.0]);
+    let train = TrainKernels {
+        nngp: k.clone(),
+        ntk: k.clone(),
+    };
+    let y = DMatrix::from_row_slice(2, 1, &[1.0, 0.0]);
+    let invalid =
+        |r: ntk::Result<EnsembleDynamics>| matches!(r, Err(Error::InvalidParameter { .. }));
+    assert!(invalid(EnsembleDynamics::fit(
+        &train,
+        &y,
+        1.0,
+        Regularization::Relative(-1e-3)
+    )));
+    assert!(invalid(EnsembleDynamics::fit(
+        &train,
+        &y,
+        1.0,
+        Regularization::Absolute(f64::NAN)
+    )));
+    assert!(invalid(EnsembleDynamics::fit(
+        &train,
+        &y,
+        f64::INFINITY,
+        Regularization::default()
+    )));
+    assert!(invalid(EnsembleDynamics::fit(
+        &train,
+        &y,
+        -1.0,
+        Regularization::default()
+    )));
+    let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::default()).unwrap();
+    for t in [-1.0, f64::NAN, f64::NEG_INFINITY] {
+        assert!(matches!(
+            d.predict_train(GpKind::Ntk, &[t]),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+    assert!(d.predict_train(GpKind::NtkGp, &[1.0]).is_err());
+    // Shapes.
+    let bad_y = DMatrix::from_element(3, 1, 1.0);
+    assert!(matches!(
+        GpInference::fit(&train, &bad_y, Regularization::default()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let bad_train = TrainKernels {
+        nngp: k.clone(),
+        ntk: DMatrix::from_element(2, 3, 1.0),
+    };
+    assert!(matches!(
+        GpInference::fit(&bad_train, &y, Regularization::default()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let gp = GpInference::fit(&train, &y, Regularization::default()).unwrap();
+    let bad_test = TestKernels {
+        nngp_test_train: DMatrix::from_element(1, 3, 1.0),
+        ntk_test_train: DMatrix::from_element(1, 2, 1.0),
+        nngp_test_test: DMatrix::from_element(1, 1, 1.0),
+        ntk_test_test: None,
+    };
+    assert!(matches!(
+        gp.predict(GpKind::Nngp, &bad_test),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    // Non-finite inputs.
+    let mut nan_k = k.clone();
+    nan_k[(0, 1)] = f64::NAN;
+    assert!(matches!(
+        KernelSolver::fit(&nan_k, Regularization::default()),
+        Err(Error::NonFinite { .. })
+    ));
+    let nan_y = DMatrix::from_row_slice(2, 1, &[f64::INFINITY, 0.0]);
+    assert!(matches!(
+        GpInference::fit(&train, &nan_y, Regularization::default()),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn max_learning_rate_and_log_marginal_likelihood() {
+    let (net, c) = relu_case();
+    let train = TrainKernels::compute(&net, &c.x_train).unwrap();
+    let n = c.y.len();
+    let lr = max_learning_rate(&train.ntk, n).unwrap();
+    let lmax = train.ntk.clone().symmetric_eigenvalues().max();
+    assert!((lr - 2.0 * n as f64 / lmax).abs() < 1e-12 * lr);
+    // Below the limit gradient descent f ← f − (η/N)Θ(f − Y) converges on the train set; above, it diverges.
+    for (factor, converges) in [(0.9, true), (1.1, false)] {
+        let eta = factor * lr;
+        let mut f = DMatrix::zeros(c.y.nrows(), c.y.ncols());
+        for _ in 0..2000 {
+            f -= (eta / n as f64) * (&train.ntk * (&f - &c.y));
+        }
+        assert_eq!((&f - &c.y).amax() < 1e-3, converges, "factor {factor}");
+    }
+    // LML against a direct evaluation with nalgebra.
+    let y = DMatrix::from_fn(c.y.nrows(), 2, |i, j| {
+        c.y[(i, 0)] * (j as f64 + 1.0) - 0.1 * i as f64
+    });
+    let reg = Regularization::Relative(1e-3);
+    let gp = GpInference::fit(&train, &y, reg).unwrap();
+    for kind in [GpKind::Nngp, GpKind::Ntk] {
+        let k = if kind == GpKind::Nngp {
+            &train.nngp
+        } else {
+            &train.ntk
+        };
+        let mut kr = k.clone();
+        for i in 0..kr.nrows() {
+            kr[(i, i)] += gp.diag_reg(kind);
+        }
+        let chol = kr.clone().cholesky().unwrap();
+        let logdet: f64 = 2.0 * chol.l().diagonal().iter().map(|v| v.ln()).sum::<f64>();
+        let alpha = chol.solve(&y);
+        let nn = kr.nrows() as f64;
+        let want = -0.5 * y.dot(&alpha)
+            - y.ncols() as f64 * (0.5 * logdet + 0.5 * nn * (2.0 * std::f64::consts::PI).ln());
+        let got = gp.log_marginal_likelihood(kind);
+        assert!(
+            (got - want).abs() < 1e-9 * want.abs(),
+            "{kind:?}: {got} vs {want}"
+        );
+    }
+}
