@@ -6,7 +6,10 @@
 //! checked via `Value`.
 
 use nalgebra::DMatrix;
-use ntk::{Kernel, KernelMatrices, Network};
+use ntk::{
+    EnsembleDynamics, Gaussian, GpInference, GpKind, Kernel, KernelMatrices, Network,
+    Regularization,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -201,13 +204,19 @@ fn out_writes_the_same_json_to_a_file() {
 
 #[test]
 fn help_goes_to_stdout_with_exit_code_zero() {
-    for args in [&["--help"][..], &["-h"], &["kernel", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["kernel", "--help"],
+        &["predict", "--help"],
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_ntk"))
             .args(args)
             .output()
             .unwrap();
         assert_success(&out);
         assert!(stdout(&out).contains("ntk kernel --spec"), "{args:?}");
+        assert!(stdout(&out).contains("ntk predict --spec"), "{args:?}");
     }
 }
 
@@ -372,4 +381,331 @@ fn unwritable_out_exits_with_code_1() {
     let target = dir.0.join("no-such-dir").join("k.json");
     let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1, &"--out", &target]);
     assert_fails(&out, 1, &["cannot write", "k.json"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `ntk predict`
+
+/// Training inputs (5 points in ℝ³), two-column targets and three test points.
+const TRAIN_X_CSV: &str =
+    "1.0, 2.0, 3.0\n0.1, -0.7, 0.3333333333333333\n-2.5, 1e-3, 0.2\n0, 0, 1\n0.5, 0.5, -0.5\n";
+const TRAIN_Y_CSV: &str = "1.0, -1.0\n0.25, 0.5\n-0.7, 2.0\n0.1, 0.0\n1.5, -0.3\n";
+const TEST_X_CSV: &str = "0.3, -1.1, 0.6666666666666666\n5.0, 0.0, -0.25\n0.1, 0.2, 0.3\n";
+
+fn csv(text: &str) -> DMatrix<f64> {
+    ntk::io::parse_csv(text, "inline").unwrap()
+}
+
+/// The three data files plus the spec in `dir`, as (spec, train-x, train-y, test-x) paths.
+fn predict_files(dir: &TempDir) -> [PathBuf; 4] {
+    [
+        dir.file("net.json", SPEC),
+        dir.file("x.csv", TRAIN_X_CSV),
+        dir.file("y.csv", TRAIN_Y_CSV),
+        dir.file("t.csv", TEST_X_CSV),
+    ]
+}
+
+/// Runs `ntk predict` on the standard files with extra arguments.
+fn predict_cmd(dir: &TempDir, extra: &[&str]) -> Output {
+    let [spec, x, y, t] = predict_files(dir);
+    let mut args: Vec<std::ffi::OsString> = vec!["predict".into()];
+    for (flag, path) in [
+        ("--spec", spec),
+        ("--train-x", x),
+        ("--train-y", y),
+        ("--test-x", t),
+    ] {
+        args.push(flag.into());
+        args.push(path.into());
+    }
+    args.extend(extra.iter().map(Into::into));
+    Command::new(env!("CARGO_BIN_EXE_ntk"))
+        .args(&args)
+        .output()
+        .unwrap()
+}
+
+fn bits_of(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
+    m.transpose().as_slice().to_vec()
+}
+
+/// Checks keys, shapes and every number of a single-time output against `g`.
+fn assert_single(json: &str, g: &Gaussian, with_cov: bool) {
+    let value: Value = serde_json::from_str(json).expect("output is JSON");
+    let object = value.as_object().expect("output is an object");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let want: &[&str] = if with_cov {
+        &["cov", "mean"]
+    } else {
+        &["mean"]
+    };
+    assert_eq!(keys, want);
+    let rows = object["mean"].as_array().unwrap();
+    assert_eq!(rows.len(), g.mean.nrows());
+    assert!(rows
+        .iter()
+        .all(|r| r.as_array().map(Vec::len) == Some(g.mean.ncols())));
+    assert_eq!(
+        bits_of(&exact_numbers(json, "mean")),
+        bits_of(&row_major(&g.mean))
+    );
+    if with_cov {
+        assert_eq!(
+            bits_of(&exact_numbers(json, "cov")),
+            bits_of(&row_major(&g.covariance))
+        );
+    }
+}
+
+/// Checks a several-times output: the "times" entries and one matrix per time.
+fn assert_several(json: &str, times: &[&str], gs: &[Gaussian]) {
+    let value: Value = serde_json::from_str(json).expect("output is JSON");
+    let object = value.as_object().expect("output is an object");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["cov", "mean", "times"]);
+    let written: Vec<String> = object["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| match t {
+            Value::String(s) => s.clone(),
+            other => other.as_f64().unwrap().to_string(),
+        })
+        .collect();
+    assert_eq!(written, times);
+    for key in ["mean", "cov"] {
+        let per_time = object[key].as_array().unwrap();
+        assert_eq!(per_time.len(), gs.len(), "{key}");
+    }
+    let flat = |pick: fn(&Gaussian) -> &DMatrix<f64>| {
+        gs.iter()
+            .flat_map(|g| row_major(pick(g)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        bits_of(&exact_numbers(json, "mean")),
+        bits_of(&flat(|g| &g.mean))
+    );
+    assert_eq!(
+        bits_of(&exact_numbers(json, "cov")),
+        bits_of(&flat(|g| &g.covariance))
+    );
+}
+
+fn gp(reg: Regularization) -> GpInference {
+    GpInference::from_kernel(&network(), &csv(TRAIN_X_CSV), &csv(TRAIN_Y_CSV), reg).unwrap()
+}
+
+#[test]
+fn predict_at_infinity_equals_gp_inference_bit_for_bit() {
+    let dir = TempDir::new("predict-inf");
+    let out = predict_cmd(&dir, &["--cov"]);
+    assert_success(&out);
+    let expected = gp(Regularization::Relative(0.0))
+        .predict_points(&network(), &csv(TEST_X_CSV), GpKind::Ntk)
+        .unwrap();
+    assert_eq!(expected.mean.shape(), (3, 2));
+    assert_single(&stdout(&out), &expected, true);
+    // `--time inf` is the default; without --cov there is no "cov".
+    let explicit = predict_cmd(&dir, &["--time", "inf", "--kernel", "ntk"]);
+    assert_success(&explicit);
+    assert_single(&stdout(&explicit), &expected, false);
+}
+
+#[test]
+fn predict_nngp_and_ntkgp_with_regularization() {
+    let dir = TempDir::new("predict-kinds");
+    let cases = [
+        ("nngp", GpKind::Nngp, Regularization::Relative(1e-3), false),
+        (
+            "ntkgp",
+            GpKind::NtkGp,
+            Regularization::Relative(1e-3),
+            false,
+        ),
+        ("ntk", GpKind::Ntk, Regularization::Absolute(0.05), true),
+        ("nngp", GpKind::Nngp, Regularization::Absolute(0.05), true),
+    ];
+    for (name, kind, reg, absolute) in cases {
+        let (Regularization::Relative(l) | Regularization::Absolute(l)) = reg;
+        let lambda = l.to_string();
+        let mut extra = vec!["--kernel", name, "--diag-reg", &lambda, "--cov"];
+        if absolute {
+            extra.push("--diag-reg-absolute");
+        }
+        let out = predict_cmd(&dir, &extra);
+        assert_success(&out);
+        let expected = gp(reg)
+            .predict_points(&network(), &csv(TEST_X_CSV), kind)
+            .unwrap();
+        assert_single(&stdout(&out), &expected, true);
+    }
+    // Absolute and relative regularization really differ.
+    let rel = stdout(&predict_cmd(&dir, &["--diag-reg", "0.05"]));
+    let abs = stdout(&predict_cmd(
+        &dir,
+        &["--diag-reg", "0.05", "--diag-reg-absolute"],
+    ));
+    assert_ne!(rel, abs);
+}
+
+#[test]
+fn predict_at_several_times_equals_ensemble_dynamics_bit_for_bit() {
+    let dir = TempDir::new("predict-times");
+    let reg = Regularization::Relative(1e-4);
+    for (name, kind) in [("ntk", GpKind::Ntk), ("nngp", GpKind::Nngp)] {
+        let out = predict_cmd(
+            &dir,
+            &[
+                "--kernel",
+                name,
+                "--time",
+                "0",
+                "--time=2.5",
+                "--time",
+                "inf",
+                "--learning-rate",
+                "0.5",
+                "--diag-reg",
+                "1e-4",
+                "--cov",
+            ],
+        );
+        assert_success(&out);
+        let dynamics = EnsembleDynamics::from_kernel(
+            &network(),
+            &csv(TRAIN_X_CSV),
+            &csv(TRAIN_Y_CSV),
+            0.5,
+            reg,
+        )
+        .unwrap();
+        let expected = dynamics
+            .predict_points(
+                &network(),
+                &csv(TEST_X_CSV),
+                kind,
+                &[0.0, 2.5, f64::INFINITY],
+            )
+            .unwrap();
+        assert_eq!(expected[0].mean.amax(), 0.0);
+        assert_several(&stdout(&out), &["0", "2.5", "inf"], &expected);
+        // The t = ∞ entry agrees with GpInference to rounding.
+        let at_inf = gp(reg)
+            .predict_points(&network(), &csv(TEST_X_CSV), kind)
+            .unwrap();
+        assert!((&expected[2].mean - &at_inf.mean).amax() < 1e-8);
+    }
+    // A single finite time gives the single-time layout.
+    let one = predict_cmd(&dir, &["--time", "3"]);
+    assert_success(&one);
+    let dynamics = EnsembleDynamics::from_kernel(
+        &network(),
+        &csv(TRAIN_X_CSV),
+        &csv(TRAIN_Y_CSV),
+        1.0,
+        Regularization::Relative(0.0),
+    )
+    .unwrap();
+    let expected = dynamics
+        .predict_points(&network(), &csv(TEST_X_CSV), GpKind::Ntk, &[3.0])
+        .unwrap();
+    assert_single(&stdout(&one), &expected[0], false);
+}
+
+#[test]
+fn predict_out_writes_the_same_json_to_a_file() {
+    let dir = TempDir::new("predict-out");
+    let target = dir.0.join("p.json");
+    let target_arg = format!("--out={}", target.display());
+    let out = predict_cmd(&dir, &["--cov", &target_arg]);
+    assert_success(&out);
+    assert!(out.stdout.is_empty());
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert_eq!(written, stdout(&predict_cmd(&dir, &["--cov"])));
+}
+
+#[test]
+fn predict_command_line_mistakes_exit_with_code_2() {
+    let dir = TempDir::new("predict-usage");
+    let cases: [(&[&str], &[&str]); 14] = [
+        (&["--kernel", "gp"], &["gp", "nngp, ntk or ntkgp"]),
+        (&["--kernel", "ntkgp", "--time", "1"], &["ntkgp", "inf"]),
+        (
+            &["--kernel", "ntkgp", "--time", "inf", "--time", "0"],
+            &["ntkgp"],
+        ),
+        (&["--time", "-1"], &["--time", "≥ 0", "-1"]),
+        (&["--time", "soon"], &["--time", "soon"]),
+        (&["--time", "NaN"], &["--time", "NaN"]),
+        (&["--time"], &["--time", "value"]),
+        (&["--learning-rate", "0"], &["--learning-rate", "> 0"]),
+        (&["--diag-reg", "-1"], &["--diag-reg", "≥ 0"]),
+        (&["--diag-reg", "inf"], &["--diag-reg"]),
+        (&["--cov=yes"], &["--cov", "no value"]),
+        (&["--cov", "--cov"], &["--cov", "more than once"]),
+        (&["--x1", "a.csv"], &["--x1", "ntk predict"]),
+        (&["stray"], &["stray", "--train-x"]),
+    ];
+    for (extra, needles) in cases {
+        assert_fails(&predict_cmd(&dir, extra), 2, needles);
+    }
+    let [spec, x, y, _] = predict_files(&dir);
+    let missing = ntk_cmd(&[
+        &"predict",
+        &"--spec",
+        &spec,
+        &"--train-x",
+        &x,
+        &"--train-y",
+        &y,
+    ]);
+    assert_fails(&missing, 2, &["--test-x"]);
+    let no_y = ntk_cmd(&[&"predict", &"--spec", &spec, &"--train-x", &x]);
+    assert_fails(&no_y, 2, &["--train-y"]);
+    assert_fails(&ntk_cmd(&[&"predict"]), 2, &["--spec"]);
+}
+
+#[test]
+fn predict_bad_inputs_exit_with_code_1() {
+    let dir = TempDir::new("predict-inputs");
+    let [spec, x, _, t] = predict_files(&dir);
+    let run = |y: &PathBuf, t: &PathBuf| {
+        ntk_cmd(&[
+            &"predict",
+            &"--spec",
+            &spec,
+            &"--train-x",
+            &x,
+            &"--train-y",
+            y,
+            &"--test-x",
+            t,
+        ])
+    };
+    let short_y = dir.file("short.csv", "1\n2\n3\n");
+    assert_fails(
+        &run(&short_y, &t),
+        1,
+        &["--train-y", "short.csv", "5 rows", "3 rows"],
+    );
+    let y = dir.file("y1.csv", "1\n2\n3\n4\n5\n");
+    let narrow = dir.file("narrow.csv", "1, 2\n");
+    assert_fails(
+        &run(&y, &narrow),
+        1,
+        &["--test-x", "narrow.csv", "3 columns", "2 columns"],
+    );
+    let nan_y = dir.file("nan.csv", "1\n2\nNaN\n4\n5\n");
+    assert_fails(&run(&nan_y, &t), 1, &["--train-y", "NaN", "row 3"]);
+    assert_fails(&run(&dir.0.join("none.csv"), &t), 1, &["none.csv"]);
+    // One-column targets work.
+    assert_success(&run(&y, &t));
 }

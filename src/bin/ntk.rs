@@ -2,18 +2,26 @@
 //!
 //! ```text
 //! ntk kernel --spec NET.json --x1 A.csv [--x2 B.npy] [--out OUT.json]
+//! ntk predict --spec NET.json --train-x X.csv --train-y Y.csv --test-x T.csv
+//!             [--kernel nngp|ntk|ntkgp] [--time t]... [--learning-rate η]
+//!             [--diag-reg λ] [--diag-reg-absolute] [--cov] [--out OUT.json]
 //! ```
 //!
-//! Reads a network spec (the JSON form of [`ntk::Network`]) and one or two point sets (CSV or `.npy`,
-//! one point per row), and writes the NNGP and NTK matrices with the NNGP variances as JSON. The
-//! argument parser is hand-written on purpose: one subcommand with four flags does not justify a
+//! `kernel` reads a network spec (the JSON form of [`ntk::Network`]) and one or two point sets (CSV or
+//! `.npy`, one point per row), and writes the NNGP and NTK matrices with the NNGP variances as JSON.
+//! `predict` fits kernel regression / the trained infinite ensemble ([`ntk::GpInference`] at t = ∞,
+//! [`ntk::EnsembleDynamics`] at finite times) and writes the test mean (and covariance) as JSON. The
+//! argument parser is hand-written on purpose: two subcommands with a dozen flags do not justify a
 //! dependency.
 //!
 //! Exit codes: 0 on success, 2 when the command line itself is wrong (so scripts can tell a typo from
 //! a bad input file), 1 for every other failure. Every message goes to stderr as `error: <message>`.
 
 use nalgebra::DMatrix;
-use ntk::{Error, Kernel, KernelMatrices, Network};
+use ntk::{
+    EnsembleDynamics, Error, Gaussian, GpInference, GpKind, Kernel, KernelMatrices, Network,
+    Regularization, TestKernels, TrainKernels,
+};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +32,10 @@ ntk — NNGP and NTK kernels of infinitely wide fully connected networks
 
 Usage:
   ntk kernel --spec NET.json --x1 A.csv [--x2 B.csv] [--out OUT.json]
-  ntk --help | ntk kernel --help
+  ntk predict --spec NET.json --train-x X.csv --train-y Y.csv --test-x T.csv
+              [--kernel nngp|ntk|ntkgp] [--time t]... [--learning-rate η]
+              [--diag-reg λ] [--diag-reg-absolute] [--cov] [--out OUT.json]
+  ntk --help | ntk kernel --help | ntk predict --help
 
 Options of `ntk kernel`:
   --spec NET.json  network spec, e.g.
@@ -39,8 +50,30 @@ Options of `ntk kernel`:
 
 Output: a JSON object {\"nngp\": [[...]], \"ntk\": [[...]], \"cov1\": [...], \"cov2\": [...]}
 with one row per point of x1 and one column per point of x2 (or x1); cov1 and cov2
-are the NNGP variances of the points of x1 and x2. Numbers round-trip exactly.
-Flags also accept the form --flag=VALUE.
+are the NNGP variances of the points of x1 and x2.
+
+Options of `ntk predict` (regression of the infinitely wide network, loss 1/(2N)‖f − Y‖²):
+  --spec NET.json    network spec, as for `ntk kernel`
+  --train-x X        training points, one per row (CSV or .npy)
+  --train-y Y        training targets, one row per training point, one column
+                     per output
+  --test-x T         test points (same number of columns as X)
+  --kernel K         nngp (Bayesian posterior), ntk (trained ensemble, default)
+                     or ntkgp (GP with prior covariance Θ; t = ∞ only)
+  --time t           training time, ≥ 0, or `inf` (default: inf only); may be
+                     repeated to get several times from one eigendecomposition
+  --learning-rate η  gradient-flow learning rate (default 1; only finite t)
+  --diag-reg λ       diagonal regularization of the train kernels, ≥ 0
+                     (default 0), relative: λ·trace(K)/n is added
+  --diag-reg-absolute  add λ itself instead
+  --cov              also write the test covariance (shared by all outputs)
+  --out OUT.json     write the result here instead of to standard output
+
+Output with one time: {\"mean\": [[...]], \"cov\": [[...]]} with one row per test
+point (\"cov\" only with --cov); with several times: {\"times\": [...],
+\"mean\": [...], \"cov\": [...]} holding one matrix per time (t = ∞ is \"inf\").
+
+Numbers round-trip exactly. Flags also accept the form --flag=VALUE.
 
 Exit status: 0 on success, 2 for a malformed command line, 1 for any other error.
 ";
@@ -65,6 +98,7 @@ impl From<Error> for CliError {
 enum Command {
     Help,
     Kernel(KernelArgs),
+    Predict(PredictArgs),
 }
 
 /// The flags of `ntk kernel`, all validated as present where required.
@@ -73,6 +107,22 @@ struct KernelArgs {
     spec: PathBuf,
     x1: PathBuf,
     x2: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
+
+/// The flags of `ntk predict`, parsed and validated.
+#[derive(Debug)]
+struct PredictArgs {
+    spec: PathBuf,
+    train_x: PathBuf,
+    train_y: PathBuf,
+    test_x: PathBuf,
+    kind: GpKind,
+    /// Training times, each ≥ 0 or +∞; never empty.
+    times: Vec<f64>,
+    learning_rate: f64,
+    reg: Regularization,
+    cov: bool,
     out: Option<PathBuf>,
 }
 
@@ -96,6 +146,7 @@ fn execute(command: Command) -> Result<(), CliError> {
     match command {
         Command::Help => write_stdout(USAGE)?,
         Command::Kernel(args) => run_kernel(&args)?,
+        Command::Predict(args) => run_predict(&args)?,
     }
     Ok(())
 }
@@ -110,7 +161,7 @@ fn is_help(arg: &OsString) -> bool {
 
 fn parse_command(args: &[OsString]) -> Result<Command, CliError> {
     let Some((first, rest)) = args.split_first() else {
-        return Err(usage("missing subcommand (expected `kernel`)"));
+        return Err(usage("missing subcommand (expected `kernel` or `predict`)"));
     };
     if is_help(first) || first == "help" {
         return Ok(Command::Help);
@@ -118,8 +169,11 @@ fn parse_command(args: &[OsString]) -> Result<Command, CliError> {
     if first == "kernel" {
         return parse_kernel_args(rest);
     }
+    if first == "predict" {
+        return parse_predict_args(rest);
+    }
     Err(usage(format!(
-        "unknown subcommand `{}` (expected `kernel`)",
+        "unknown subcommand `{}` (expected `kernel` or `predict`)",
         first.to_string_lossy()
     )))
 }
@@ -132,7 +186,7 @@ fn parse_kernel_args(args: &[OsString]) -> Result<Command, CliError> {
         if is_help(arg) {
             return Ok(Command::Help);
         }
-        let (name, inline_value) = split_flag(arg)?;
+        let (name, inline_value) = split_flag(arg, KERNEL_PATH_FLAGS)?;
         let slot = match name.as_str() {
             "--spec" => &mut spec,
             "--x1" => &mut x1,
@@ -140,16 +194,7 @@ fn parse_kernel_args(args: &[OsString]) -> Result<Command, CliError> {
             "--out" => &mut out,
             _ => return Err(usage(format!("unknown flag `{name}` for `ntk kernel`"))),
         };
-        let value = match inline_value {
-            Some(v) => v,
-            None => rest.next().cloned().unwrap_or_default(),
-        };
-        // A following flag is almost certainly a forgotten value, not a file named `--x1`.
-        if value.is_empty() || value.to_string_lossy().starts_with("--") {
-            return Err(usage(format!(
-                "flag `{name}` needs a file path as its value"
-            )));
-        }
+        let value = take_value(&name, inline_value, &mut rest, "a file path")?;
         if slot.replace(PathBuf::from(value)).is_some() {
             return Err(usage(format!("flag `{name}` given more than once")));
         }
@@ -165,8 +210,179 @@ fn parse_kernel_args(args: &[OsString]) -> Result<Command, CliError> {
     }))
 }
 
-/// Splits `--flag=value` into its name and value; a bare `--flag` has no inline value.
-fn split_flag(arg: &OsString) -> Result<(String, Option<OsString>), CliError> {
+const KERNEL_PATH_FLAGS: &str = "--spec, --x1, --x2, --out";
+const PREDICT_PATH_FLAGS: &str = "--spec, --train-x, --train-y, --test-x, --out";
+
+/// The value of flag `name`: the inline `--flag=value` part, or else the next argument.
+fn take_value<'a>(
+    name: &str,
+    inline_value: Option<OsString>,
+    rest: &mut impl Iterator<Item = &'a OsString>,
+    what: &str,
+) -> Result<OsString, CliError> {
+    let value = match inline_value {
+        Some(v) => v,
+        None => rest.next().cloned().unwrap_or_default(),
+    };
+    // A following flag is almost certainly a forgotten value, not a file named `--x1`.
+    if value.is_empty() || value.to_string_lossy().starts_with("--") {
+        return Err(usage(format!("flag `{name}` needs {what} as its value")));
+    }
+    Ok(value)
+}
+
+/// Parses a number given to `name`; the caller checks its range.
+fn parse_number(name: &str, value: &OsString) -> Result<f64, CliError> {
+    let text = value.to_string_lossy();
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| !v.is_nan())
+        .ok_or_else(|| usage(format!("flag `{name}` needs a number, got `{text}`")))
+}
+
+/// Parses the flags after `predict`, left to right; `--help` anywhere before an error wins.
+fn parse_predict_args(args: &[OsString]) -> Result<Command, CliError> {
+    let (mut spec, mut train_x, mut train_y, mut test_x, mut out) = (None, None, None, None, None);
+    let (mut kind, mut learning_rate, mut diag_reg) = (None, None, None);
+    let (mut absolute, mut cov) = (false, false);
+    let mut times = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if is_help(arg) {
+            return Ok(Command::Help);
+        }
+        let (name, inline_value) = split_flag(arg, PREDICT_PATH_FLAGS)?;
+        let switch = match name.as_str() {
+            "--cov" => Some(&mut cov),
+            "--diag-reg-absolute" => Some(&mut absolute),
+            _ => None,
+        };
+        if let Some(switch) = switch {
+            if inline_value.is_some() {
+                return Err(usage(format!("flag `{name}` takes no value")));
+            }
+            if std::mem::replace(switch, true) {
+                return Err(usage(format!("flag `{name}` given more than once")));
+            }
+            continue;
+        }
+        let path_slot = match name.as_str() {
+            "--spec" => Some(&mut spec),
+            "--train-x" => Some(&mut train_x),
+            "--train-y" => Some(&mut train_y),
+            "--test-x" => Some(&mut test_x),
+            "--out" => Some(&mut out),
+            _ => None,
+        };
+        if let Some(slot) = path_slot {
+            let value = take_value(&name, inline_value, &mut rest, "a file path")?;
+            if slot.replace(PathBuf::from(value)).is_some() {
+                return Err(usage(format!("flag `{name}` given more than once")));
+            }
+            continue;
+        }
+        let once = |done: bool| {
+            if done {
+                Err(usage(format!("flag `{name}` given more than once")))
+            } else {
+                Ok(())
+            }
+        };
+        match name.as_str() {
+            "--kernel" => {
+                let value = take_value(&name, inline_value, &mut rest, "nngp, ntk or ntkgp")?;
+                once(kind.is_some())?;
+                kind = Some(match value.to_string_lossy().as_ref() {
+                    "nngp" => GpKind::Nngp,
+                    "ntk" => GpKind::Ntk,
+                    "ntkgp" => GpKind::NtkGp,
+                    other => {
+                        return Err(usage(format!(
+                            "unknown kernel `{other}` for `--kernel` (expected nngp, ntk or ntkgp)"
+                        )))
+                    }
+                });
+            }
+            "--time" => {
+                let value = take_value(&name, inline_value, &mut rest, "a time (≥ 0 or inf)")?;
+                let t = parse_number(&name, &value)?;
+                if t < 0.0 {
+                    return Err(usage(format!(
+                        "flag `--time` must be ≥ 0 or `inf`, got `{}`",
+                        value.to_string_lossy()
+                    )));
+                }
+                times.push(t);
+            }
+            "--learning-rate" => {
+                let value = take_value(&name, inline_value, &mut rest, "a number > 0")?;
+                once(learning_rate.is_some())?;
+                let eta = parse_number(&name, &value)?;
+                if !(eta.is_finite() && eta > 0.0) {
+                    return Err(usage(format!(
+                        "flag `--learning-rate` must be finite and > 0, got `{}`",
+                        value.to_string_lossy()
+                    )));
+                }
+                learning_rate = Some(eta);
+            }
+            "--diag-reg" => {
+                let value = take_value(&name, inline_value, &mut rest, "a number ≥ 0")?;
+                once(diag_reg.is_some())?;
+                let lambda = parse_number(&name, &value)?;
+                if !(lambda.is_finite() && lambda >= 0.0) {
+                    return Err(usage(format!(
+                        "flag `--diag-reg` must be finite and ≥ 0, got `{}`",
+                        value.to_string_lossy()
+                    )));
+                }
+                diag_reg = Some(lambda);
+            }
+            _ => return Err(usage(format!("unknown flag `{name}` for `ntk predict`"))),
+        }
+    }
+    let required = |slot: Option<PathBuf>, name: &str, what: &str| {
+        slot.ok_or_else(|| usage(format!("missing required flag `{name}` ({what})")))
+    };
+    let spec = required(spec, "--spec", "the network spec JSON file")?;
+    let train_x = required(train_x, "--train-x", "the training points")?;
+    let train_y = required(train_y, "--train-y", "the training targets")?;
+    let test_x = required(test_x, "--test-x", "the test points")?;
+    let kind = kind.unwrap_or(GpKind::Ntk);
+    if times.is_empty() {
+        times.push(f64::INFINITY);
+    }
+    if kind == GpKind::NtkGp {
+        if let Some(t) = times.iter().find(|t| t.is_finite()) {
+            return Err(usage(format!(
+                "`--kernel ntkgp` is defined at t = inf only, but `--time {t}` was given \
+                 (use --kernel ntk for the ensemble at finite times)"
+            )));
+        }
+    }
+    let lambda = diag_reg.unwrap_or(0.0);
+    Ok(Command::Predict(PredictArgs {
+        spec,
+        train_x,
+        train_y,
+        test_x,
+        kind,
+        times,
+        learning_rate: learning_rate.unwrap_or(1.0),
+        reg: if absolute {
+            Regularization::Absolute(lambda)
+        } else {
+            Regularization::Relative(lambda)
+        },
+        cov,
+        out,
+    }))
+}
+
+/// Splits `--flag=value` into its name and value; a bare `--flag` has no inline value. `path_flags`
+/// lists the subcommand's path flags for the message about a stray argument.
+fn split_flag(arg: &OsString, path_flags: &str) -> Result<(String, Option<OsString>), CliError> {
     // Flag names are ASCII, so an argument that is not UTF-8 cannot be one. (A non-UTF-8 path is
     // still accepted as a separate argument, `--x1 PATH`, just not glued on as `--x1=PATH`.)
     let Some(text) = arg.to_str() else {
@@ -177,7 +393,7 @@ fn split_flag(arg: &OsString) -> Result<(String, Option<OsString>), CliError> {
     };
     if !text.starts_with('-') {
         return Err(usage(format!(
-            "unexpected argument `{text}` (paths are given with --spec, --x1, --x2, --out)"
+            "unexpected argument `{text}` (paths are given with {path_flags})"
         )));
     }
     Ok(match text.split_once('=') {
@@ -194,6 +410,55 @@ fn run_kernel(args: &KernelArgs) -> ntk::Result<()> {
         Some(path) => net.cross(&x1, &read_points("--x2", path)?)?,
     };
     let json = render(&k)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, json)
+            .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display()))),
+        None => write_stdout(&json),
+    }
+}
+
+fn run_predict(args: &PredictArgs) -> ntk::Result<()> {
+    let net = read_network(&args.spec)?;
+    let x_train = read_points("--train-x", &args.train_x)?;
+    let y_train = read_points("--train-y", &args.train_y)?;
+    let x_test = read_points("--test-x", &args.test_x)?;
+    if y_train.nrows() != x_train.nrows() {
+        return Err(Error::ShapeMismatch {
+            what: format!("--train-y {}", args.train_y.display()),
+            expected: format!(
+                "{} rows, one per training point of --train-x {}",
+                x_train.nrows(),
+                args.train_x.display()
+            ),
+            found: format!("{} rows", y_train.nrows()),
+        });
+    }
+    if x_test.ncols() != x_train.ncols() {
+        return Err(Error::ShapeMismatch {
+            what: format!("--test-x {}", args.test_x.display()),
+            expected: format!(
+                "{} columns, as --train-x {}",
+                x_train.ncols(),
+                args.train_x.display()
+            ),
+            found: format!("{} columns", x_test.ncols()),
+        });
+    }
+    let train = TrainKernels::compute(&net, &x_train)?;
+    let test = TestKernels::compute(&net, &x_test, &x_train)?;
+    let predictions = if args.times.iter().all(|t| t.is_infinite()) {
+        // t = ∞ only: Cholesky solves, no eigendecomposition.
+        let gp = GpInference::fit(&train, &y_train, args.reg)?;
+        let g = gp.predict(args.kind, &test)?;
+        vec![g; args.times.len()]
+    } else {
+        EnsembleDynamics::fit(&train, &y_train, args.learning_rate, args.reg)?.predict(
+            args.kind,
+            &test,
+            &args.times,
+        )?
+    };
+    let json = render_predictions(&args.times, &predictions, args.cov)?;
     match &args.out {
         Some(path) => std::fs::write(path, json)
             .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display()))),
@@ -246,11 +511,12 @@ fn first_non_finite(x: &DMatrix<f64>) -> Option<((usize, usize), f64)> {
 
 /// The output JSON, one matrix row per line so that it stays readable for small inputs.
 fn render(k: &KernelMatrices) -> ntk::Result<String> {
+    const WHAT: &str = "the computed kernel";
     let fields = [
-        ("nngp", matrix_json(&k.nngp)?),
-        ("ntk", matrix_json(&k.ntk)?),
-        ("cov1", list_json(k.cov1.iter().copied())?),
-        ("cov2", list_json(k.cov2.iter().copied())?),
+        ("nngp", matrix_json(&k.nngp, "  ", WHAT)?),
+        ("ntk", matrix_json(&k.ntk, "  ", WHAT)?),
+        ("cov1", list_json(k.cov1.iter().copied(), WHAT)?),
+        ("cov2", list_json(k.cov2.iter().copied(), WHAT)?),
     ];
     let body: Vec<String> = fields
         .iter()
@@ -259,31 +525,75 @@ fn render(k: &KernelMatrices) -> ntk::Result<String> {
     Ok(format!("{{\n{}\n}}\n", body.join(",\n")))
 }
 
-/// A matrix as a JSON array of its rows (nalgebra stores columns, so rows are walked explicitly).
-fn matrix_json(m: &DMatrix<f64>) -> ntk::Result<String> {
+/// The output JSON of `ntk predict`: one Gaussian per time; a single time gives bare matrices.
+fn render_predictions(times: &[f64], predictions: &[Gaussian], cov: bool) -> ntk::Result<String> {
+    const WHAT: &str = "the prediction";
+    let mut fields = Vec::new();
+    if let [g] = predictions {
+        fields.push(("mean", Some(matrix_json(&g.mean, "  ", WHAT)?)));
+        if cov {
+            fields.push(("cov", Some(matrix_json(&g.covariance, "  ", WHAT)?)));
+        }
+    } else {
+        let times = times
+            .iter()
+            .map(|&t| {
+                if t.is_infinite() {
+                    Ok("\"inf\"".to_string())
+                } else {
+                    json_number(t, WHAT)
+                }
+            })
+            .collect::<ntk::Result<Vec<_>>>()?;
+        fields.push(("times", Some(format!("[{}]", times.join(", ")))));
+        let per_time = |pick: fn(&Gaussian) -> &DMatrix<f64>| {
+            let items = predictions
+                .iter()
+                .map(|g| matrix_json(pick(g), "    ", WHAT))
+                .collect::<ntk::Result<Vec<_>>>()?;
+            Ok::<_, Error>(format!("[\n    {}\n  ]", items.join(",\n    ")))
+        };
+        fields.push(("mean", Some(per_time(|g| &g.mean)?)));
+        if cov {
+            fields.push(("cov", Some(per_time(|g| &g.covariance)?)));
+        }
+    }
+    let body: Vec<String> = fields
+        .iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("  \"{name}\": {v}")))
+        .collect();
+    Ok(format!("{{\n{}\n}}\n", body.join(",\n")))
+}
+
+/// A matrix as a JSON array of its rows (nalgebra stores columns, so rows are walked explicitly);
+/// `indent` is the indentation of the line holding the opening bracket.
+fn matrix_json(m: &DMatrix<f64>, indent: &str, what: &str) -> ntk::Result<String> {
     if m.nrows() == 0 {
         return Ok("[]".into());
     }
     let rows = m
         .row_iter()
-        .map(|row| list_json(row.iter().copied()))
+        .map(|row| list_json(row.iter().copied(), what))
         .collect::<ntk::Result<Vec<_>>>()?;
-    Ok(format!("[\n    {}\n  ]", rows.join(",\n    ")))
+    let inner = format!(",\n{indent}  ");
+    Ok(format!("[\n{indent}  {}\n{indent}]", rows.join(&inner)))
 }
 
-fn list_json(values: impl Iterator<Item = f64>) -> ntk::Result<String> {
-    let items = values.map(json_number).collect::<ntk::Result<Vec<_>>>()?;
+fn list_json(values: impl Iterator<Item = f64>, what: &str) -> ntk::Result<String> {
+    let items = values
+        .map(|v| json_number(v, what))
+        .collect::<ntk::Result<Vec<_>>>()?;
     Ok(format!("[{}]", items.join(", ")))
 }
 
 /// Shortest round-trip decimal form (the one serde_json writes). JSON has no NaN or ∞, and writing
 /// `null` would silently corrupt the matrix, so a non-finite value is an error — the library already
 /// reports overflow, so this is only a guard.
-fn json_number(value: f64) -> ntk::Result<String> {
+fn json_number(value: f64, what: &str) -> ntk::Result<String> {
     serde_json::Number::from_f64(value)
         .map(|n| n.to_string())
         .ok_or_else(|| Error::NonFinite {
-            what: "the computed kernel".into(),
+            what: what.into(),
             location: "output".into(),
             value,
         })

@@ -2,11 +2,12 @@
 //! flow on the MSE loss — neural-tangents' `gradient_descent_mse_ensemble` — and `max_learning_rate`.
 
 use super::gp::{check_targets, ntk_cov, Gaussian, GpKind, TestKernels, TrainKernels};
-use super::solve::{add_diag, check_finite, check_square, sym_eigen, symmetrize};
+use super::solve::{add_diag, check_finite, check_square, mul, sym_eigen, symmetrize, tr_mul};
 use super::Regularization;
 use crate::error::{check_finite_param, invalid};
 use crate::{Error, Kernel, Result};
 use nalgebra::{DMatrix, DVector};
+use std::sync::OnceLock;
 
 /// (1 − e^{−λ⁺τ})/λ, evaluated stably: −expm1(−λτ)/λ for λ > 0, with a series for λτ < 1e-8 and the
 /// limit τ at λ = 0 (neural-tangents returns NaN there). For λ < 0 (a direction where K_reg is not
@@ -102,17 +103,20 @@ struct Eigen {
 /// ```
 #[derive(Debug, Clone)]
 pub struct EnsembleDynamics {
-    nngp: Eigen,
-    ntk: Eigen,
+    /// Eigendecompositions, computed on first use: an NTK prediction never needs the NNGP's.
+    nngp: OnceLock<Result<Eigen>>,
+    ntk: OnceLock<Result<Eigen>>,
     nngp_dd: DMatrix<f64>,
+    ntk_dd: DMatrix<f64>,
+    y: DMatrix<f64>,
+    reg: Regularization,
     learning_rate: f64,
-    y_size: usize,
     x_train: Option<DMatrix<f64>>,
 }
 
 impl EnsembleDynamics {
-    /// Diagonalizes Σ_dd + λ_Σ I and Θ_dd + λ_Θ I. `y_train` is n × k; `learning_rate` must be finite
-    /// and > 0.
+    /// Prepares the dynamics of Σ_dd + λ_Σ I and Θ_dd + λ_Θ I; each is diagonalized once, when a
+    /// prediction first needs it. `y_train` is n × k; `learning_rate` must be finite and > 0.
     pub fn fit(
         train: &TrainKernels,
         y_train: &DMatrix<f64>,
@@ -125,23 +129,17 @@ impl EnsembleDynamics {
         if learning_rate <= 0.0 {
             return Err(invalid("learning_rate", learning_rate, "must be > 0"));
         }
-        let eig = |k: &DMatrix<f64>, what: &str| -> Result<Eigen> {
-            let diag_reg = reg.absolute(k)?;
-            let (vals, vecs) = sym_eigen(&add_diag(k, diag_reg), what)?;
-            let vty = vecs.tr_mul(y_train);
-            Ok(Eigen {
-                vals,
-                vecs,
-                vty,
-                diag_reg,
-            })
-        };
+        // Validate the regularization now rather than at the first prediction.
+        reg.absolute(&train.nngp)?;
+        reg.absolute(&train.ntk)?;
         Ok(EnsembleDynamics {
-            nngp: eig(&train.nngp, "NNGP train-train")?,
-            ntk: eig(&train.ntk, "NTK train-train")?,
+            nngp: OnceLock::new(),
+            ntk: OnceLock::new(),
             nngp_dd: train.nngp.clone(),
+            ntk_dd: train.ntk.clone(),
+            y: y_train.clone(),
+            reg,
             learning_rate,
-            y_size: y_train.len(),
             x_train: None,
         })
     }
@@ -162,15 +160,30 @@ impl EnsembleDynamics {
     }
 
     fn eigen(&self, kind: GpKind) -> Result<&Eigen> {
-        match kind {
-            GpKind::Nngp => Ok(&self.nngp),
-            GpKind::Ntk => Ok(&self.ntk),
-            GpKind::NtkGp => Err(invalid(
-                "kind",
-                "NtkGp",
-                "training dynamics exist for GpKind::Nngp and GpKind::Ntk only",
-            )),
-        }
+        let (cell, k, what) = match kind {
+            GpKind::Nngp => (&self.nngp, &self.nngp_dd, "NNGP train-train"),
+            GpKind::Ntk => (&self.ntk, &self.ntk_dd, "NTK train-train"),
+            GpKind::NtkGp => {
+                return Err(invalid(
+                    "kind",
+                    "NtkGp",
+                    "training dynamics exist for GpKind::Nngp and GpKind::Ntk only",
+                ))
+            }
+        };
+        cell.get_or_init(|| {
+            let diag_reg = self.reg.absolute(k)?;
+            let (vals, vecs) = sym_eigen(&add_diag(k, diag_reg), what)?;
+            let vty = tr_mul(&vecs, &self.y);
+            Ok(Eigen {
+                vals,
+                vecs,
+                vty,
+                diag_reg,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
     }
 
     /// The absolute diagonal regularization used for a kernel.
@@ -191,7 +204,7 @@ impl EnsembleDynamics {
                 if t.is_nan() || t < 0.0 {
                     Err(invalid("t", t, "times must be ≥ 0 (+∞ is allowed)"))
                 } else {
-                    Ok(self.learning_rate * t / self.y_size as f64)
+                    Ok(self.learning_rate * t / self.y.len() as f64)
                 }
             })
             .collect()
@@ -219,7 +232,7 @@ impl EnsembleDynamics {
             _ => &test.ntk_test_train,
         };
         // W = Vᵀ K_dt (n × m).
-        let w = e.vecs.tr_mul(&k_td.transpose());
+        let w = mul(k_td, &e.vecs).transpose();
         let scaled = |tau: f64, m: &DMatrix<f64>| {
             let mut out = m.clone();
             for (mut row, l) in out.row_iter_mut().zip(e.vals.iter()) {
@@ -229,15 +242,15 @@ impl EnsembleDynamics {
         };
         taus.iter()
             .map(|&tau| {
-                let mean = w.tr_mul(&scaled(tau, &e.vty));
+                let mean = tr_mul(&w, &scaled(tau, &e.vty));
                 let covariance = match kind {
                     GpKind::Nngp => {
-                        let mut c = &test.nngp_test_test - w.tr_mul(&scaled(2.0 * tau, &w));
+                        let mut c = &test.nngp_test_test - tr_mul(&w, &scaled(2.0 * tau, &w));
                         symmetrize(&mut c);
                         c
                     }
                     _ => {
-                        let b = &e.vecs * scaled(tau, &w);
+                        let b = mul(&e.vecs, &scaled(tau, &w));
                         ntk_cov(
                             &test.nngp_test_test,
                             &b,
@@ -260,7 +273,7 @@ impl EnsembleDynamics {
             for (mut row, l) in out.row_iter_mut().zip(e.vals.iter()) {
                 row *= f(l.max(0.0));
             }
-            &e.vecs * out
+            mul(&e.vecs, &out)
         };
         // e^{−λ⁺τ} with 0·∞ := 0 (λ⁺ = 0 is not trained).
         let decay = |l: f64, tau: f64| if l == 0.0 { 1.0 } else { (-l * tau).exp() };
@@ -275,7 +288,7 @@ impl EnsembleDynamics {
                     GpKind::Nngp => sandwich(&|l| l * decay(l, 2.0 * tau), None),
                     _ => {
                         let ex = sandwich(&|l| decay(l, tau), None);
-                        &ex * &self.nngp_dd * &ex
+                        mul(&mul(&ex, &self.nngp_dd), &ex)
                     }
                 };
                 symmetrize(&mut covariance);

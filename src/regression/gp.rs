@@ -1,7 +1,9 @@
 //! Exact Bayesian inference with the NNGP (a GP), the infinite-time gradient-descent ensemble with the
 //! NTK, and the NTK-GP of He et al. (2020) — neural-tangents' `gp_inference`.
 
-use super::solve::{check_finite, check_shape, check_square, symmetrize, Fallback, KernelSolver};
+use super::solve::{
+    check_finite, check_shape, check_square, mul, symmetrize, tr_mul, Fallback, KernelSolver,
+};
 use super::Regularization;
 use crate::{Kernel, Result};
 use nalgebra::DMatrix;
@@ -145,8 +147,9 @@ pub(crate) fn ntk_cov(
     nngp_dd: &DMatrix<f64>,
     nngp_td: &DMatrix<f64>,
 ) -> DMatrix<f64> {
-    let t2 = b.tr_mul(&nngp_td.transpose());
-    let mut cov = nngp_tt + b.tr_mul(&(nngp_dd * b)) - &t2 - t2.transpose();
+    // Bᵀ Σ_dt = (Σ_td B)ᵀ
+    let t2 = mul(nngp_td, b).transpose();
+    let mut cov = nngp_tt + tr_mul(b, &mul(nngp_dd, b)) - &t2 - t2.transpose();
     symmetrize(&mut cov);
     cov
 }
@@ -256,14 +259,14 @@ impl GpInference {
         match kind {
             GpKind::Nngp => {
                 let s = self.nngp.solve_unchecked(&test.nngp_test_train.transpose());
-                let mean = s.tr_mul(&self.y);
-                let mut covariance = &test.nngp_test_test - &test.nngp_test_train * &s;
+                let mean = tr_mul(&s, &self.y);
+                let mut covariance = &test.nngp_test_test - mul(&test.nngp_test_train, &s);
                 symmetrize(&mut covariance);
                 Ok(Gaussian { mean, covariance })
             }
             GpKind::Ntk | GpKind::NtkGp => {
                 let b = self.ntk.solve_unchecked(&test.ntk_test_train.transpose());
-                let mean = b.tr_mul(&self.y);
+                let mean = tr_mul(&b, &self.y);
                 let covariance = if kind == GpKind::Ntk {
                     ntk_cov(
                         &test.nngp_test_test,
@@ -279,7 +282,7 @@ impl GpInference {
                             "GpKind::NtkGp needs the test-test NTK",
                         )
                     })?;
-                    let mut c = tt - &test.ntk_test_train * &b;
+                    let mut c = tt - mul(&test.ntk_test_train, &b);
                     symmetrize(&mut c);
                     c
                 };

@@ -233,7 +233,7 @@ impl KernelSolver {
                 x
             }
             Factor::Pinv { v, inv } => {
-                let mut w = v.tr_mul(b);
+                let mut w = tr_mul(v, b);
                 for (mut row, d) in w.row_iter_mut().zip(inv.iter()) {
                     row *= *d;
                 }
@@ -262,6 +262,31 @@ impl KernelSolver {
 /// A view of a nalgebra matrix as a faer matrix (no copy).
 pub(crate) fn view(m: &DMatrix<f64>) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols())
+}
+
+fn product(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> DMatrix<f64> {
+    let mut out = DMatrix::zeros(a.nrows(), b.ncols());
+    let (r, c) = out.shape();
+    faer::linalg::matmul::matmul(
+        MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, c),
+        faer::Accum::Replace,
+        a,
+        b,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    out
+}
+
+/// a·b through faer (parallel; nalgebra's product runs on one core), for the O(n²m) and O(n³)
+/// products of predictions.
+pub(crate) fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    product(view(a), view(b))
+}
+
+/// aᵀ·b through faer, without forming aᵀ.
+pub(crate) fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    product(view(a).transpose(), view(b))
 }
 
 fn cholesky(k: &DMatrix<f64>) -> Option<Llt<f64>> {

@@ -1,0 +1,92 @@
+//! `cargo bench --bench predict`: kernel regression with a depth-3 ReLU network (σ_w = √2, σ_b = 0.1),
+//! d = 100, 500 test points, relative ridge 1e-4, on precomputed kernels unless stated:
+//! * `solve`: Cholesky of the n × n NTK + solve for k = 1 or 10 outputs;
+//! * `gp`: GP inference (t = ∞) with the NTK, mean and test covariance;
+//! * `ensemble`: finite-time NTK ensemble mean and covariance at 5 times (one eigendecomposition);
+//! * `end_to_end`: the t = ∞ prediction with covariance including the kernels (n = 2000), the setting of
+//!   neural-tangents' 1.49 s in `shared/reference/README.md` §6.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use nalgebra::DMatrix;
+use ntk::{
+    Activation, EnsembleDynamics, GpInference, GpKind, KernelSolver, Network, Parameterization,
+    Regularization, TestKernels, TrainKernels,
+};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn uniform(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
+    let mut s = seed;
+    DMatrix::from_fn(n, d, |_, _| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    })
+}
+
+fn net() -> Network {
+    Network::mlp(3, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk, 512).unwrap()
+}
+
+const REG: Regularization = Regularization::Relative(1e-4);
+const TIMES: [f64; 5] = [1.0, 10.0, 100.0, 1000.0, f64::INFINITY];
+
+fn regression(c: &mut Criterion) {
+    let net = net();
+    let x_test = uniform(500, 100, 7);
+    for (group, run) in [("solve", 0), ("gp", 1), ("ensemble", 2)] {
+        let mut g = c.benchmark_group(format!("predict_{group}"));
+        g.sample_size(10).measurement_time(Duration::from_secs(5));
+        for n in [1000, 2000, 4000] {
+            let x = uniform(n, 100, 1);
+            let train = TrainKernels::compute(&net, &x).unwrap();
+            let test = TestKernels::compute(&net, &x_test, &x).unwrap();
+            for k in [1, 10] {
+                let y = uniform(n, k, 3);
+                g.bench_function(BenchmarkId::new(format!("k{k}"), n), |b| {
+                    b.iter(|| match run {
+                        0 => {
+                            let s = KernelSolver::fit(&train.ntk, REG).unwrap();
+                            black_box(s.solve(&y).unwrap());
+                        }
+                        1 => {
+                            let gp = GpInference::fit(&train, &y, REG).unwrap();
+                            black_box(gp.predict(GpKind::Ntk, &test).unwrap());
+                        }
+                        _ => {
+                            let e = EnsembleDynamics::fit(&train, &y, 1.0, REG).unwrap();
+                            black_box(e.predict(GpKind::Ntk, &test, &TIMES).unwrap());
+                        }
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let net = net();
+    let x = uniform(2000, 100, 1);
+    let x_test = uniform(500, 100, 7);
+    let y = uniform(2000, 1, 3);
+    let mut g = c.benchmark_group("predict_end_to_end");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.bench_function("gp_ntk_cov_n2000", |b| {
+        b.iter(|| {
+            let gp = GpInference::from_kernel(&net, &x, &y, REG).unwrap();
+            black_box(gp.predict_points(&net, &x_test, GpKind::Ntk).unwrap());
+        })
+    });
+    g.bench_function("ensemble_ntk_5_times_n2000", |b| {
+        b.iter(|| {
+            let e = EnsembleDynamics::from_kernel(&net, &x, &y, 1.0, REG).unwrap();
+            black_box(e.predict_points(&net, &x_test, GpKind::Ntk, &TIMES).unwrap());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, end_to_end, regression);
+criterion_main!(benches);
