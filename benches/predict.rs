@@ -26,7 +26,15 @@ fn uniform(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
 }
 
 fn net() -> Network {
-    Network::mlp(3, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk, 512).unwrap()
+    Network::mlp(
+        3,
+        Activation::Relu,
+        2f64.sqrt(),
+        Some(0.1),
+        Parameterization::Ntk,
+        512,
+    )
+    .unwrap()
 }
 
 const REG: Regularization = Regularization::Relative(1e-4);
@@ -82,7 +90,10 @@ fn end_to_end(c: &mut Criterion) {
     g.bench_function("ensemble_ntk_5_times_n2000", |b| {
         b.iter(|| {
             let e = EnsembleDynamics::from_kernel(&net, &x, &y, 1.0, REG).unwrap();
-            black_box(e.predict_points(&net, &x_test, GpKind::Ntk, &TIMES).unwrap());
+            black_box(
+                e.predict_points(&net, &x_test, GpKind::Ntk, &TIMES)
+                    .unwrap(),
+            );
         })
     });
     g.finish();
