@@ -70,6 +70,18 @@ pub enum Error {
     /// A matrix decomposition did not converge.
     #[error("{0} did not converge; check the matrix for extreme values")]
     NoConvergence(String),
+    /// An output would not fit in memory.
+    #[error(
+        "{what} needs {bytes} bytes ({gib:.1} GiB), which cannot be allocated: use fewer points, \
+         compute the kernel in blocks of rows with `cross`, or use a machine with more memory",
+        gib = *bytes as f64 / (1u64 << 30) as f64
+    )]
+    TooLarge {
+        /// What was to be allocated.
+        what: String,
+        /// How many bytes it needs.
+        bytes: u128,
+    },
     /// Reading or writing data failed (command-line tool and file helpers).
     #[error("{0}")]
     Io(String),

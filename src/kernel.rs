@@ -345,18 +345,28 @@ struct SharedPtr(*mut f64);
 unsafe impl Send for SharedPtr {}
 unsafe impl Sync for SharedPtr {}
 
-/// An n1 × n2 matrix of zeros for a kernel to be written into. Large ones ask Linux for transparent
-/// huge pages first: the kernels write every element once, and with 4 KiB pages the page faults
-/// of two fresh n × n outputs cost about a fifth of a depth-1 kernel at n = 4000.
-fn output_matrix(n1: usize, n2: usize) -> DMatrix<f64> {
-    // vec! of zeros is calloc: fresh pages, not yet touched.
-    let mut v = vec![0.0f64; n1 * n2];
+/// An n1 × n2 matrix of zeros for a kernel to be written into, or [`Error::TooLarge`] with the bytes
+/// it needs when it cannot be allocated (instead of aborting the process). Large ones ask Linux for
+/// transparent huge pages before they are touched: the kernels write every element once, and with
+/// 4 KiB pages the page faults of two fresh n × n outputs cost about a fifth of a depth-1 kernel at
+/// n = 4000.
+fn output_matrix(n1: usize, n2: usize) -> Result<DMatrix<f64>> {
+    let too_large = || Error::TooLarge {
+        what: format!("a {n1}×{n2} kernel matrix"),
+        bytes: n1 as u128 * n2 as u128 * 8,
+    };
+    let len = n1
+        .checked_mul(n2)
+        .filter(|l| l.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(too_large)?;
+    let mut v: Vec<f64> = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_large())?;
     #[cfg(target_os = "linux")]
-    if v.len() * 8 >= 1 << 22 {
+    if len * 8 >= 1 << 22 {
         let page = 1usize << 21;
         let start = v.as_mut_ptr() as usize;
         let aligned = start.div_ceil(page) * page;
-        let end = start + v.len() * 8;
+        let end = start + len * 8;
         if end > aligned + page {
             // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only changes how the
             // kernel backs it, never its contents. A failure (e.g. THP disabled) is harmless.
@@ -369,7 +379,8 @@ fn output_matrix(n1: usize, n2: usize) -> DMatrix<f64> {
             }
         }
     }
-    DMatrix::from_vec(n1, n2, v)
+    v.resize(len, 0.0);
+    Ok(DMatrix::from_vec(n1, n2, v))
 }
 
 /// Side of the square tiles in which the triangle is mirrored (a 64×64 tile of f64 is 32 KiB).
@@ -453,8 +464,8 @@ impl Kernel for Network {
         // variance is used for such pairs. Row hashes keep the check O(1) per entry.
         let (h1, h2) = (row_hashes(x1), row_hashes(x2));
         let q1: Vec<f64> = x1.row_iter().map(|r| r.norm_squared() / d as f64).collect();
-        let mut nngp = output_matrix(n1, n2);
-        let mut ntk = output_matrix(n1, n2);
+        let mut nngp = output_matrix(n1, n2)?;
+        let mut ntk = output_matrix(n1, n2)?;
         if n1 > 0 && n2 > 0 {
             input_gram(x1, x2, &mut nngp, false);
             let bad = nngp
@@ -501,8 +512,8 @@ impl Kernel for Network {
         let (s, var, ntk_diag) = self.point_table(x)?;
         let h = row_hashes(x);
         let q: Vec<f64> = x.row_iter().map(|r| r.norm_squared() / d as f64).collect();
-        let mut nngp = output_matrix(n, n);
-        let mut ntk = output_matrix(n, n);
+        let mut nngp = output_matrix(n, n)?;
+        let mut ntk = output_matrix(n, n)?;
         if n > 0 {
             input_gram(x, x, &mut nngp, true);
             let bad = nngp

@@ -199,3 +199,19 @@ fn spec_round_trips_and_custom_activations_do_not_serialize() {
         .unwrap();
     assert!(matches!(net.to_json(), Err(Error::InvalidNetwork(m)) if m.contains("cube")));
 }
+
+#[test]
+fn too_large_outputs_are_an_error_with_the_bytes() {
+    // A 3e6 × 3e6 kernel (72 TB) cannot be allocated: a typed error with the bytes instead of an
+    // abort, while the 3e6 points themselves (24 MB) are fine.
+    let net = relu();
+    let x = DMatrix::from_element(1, 1, 1.0);
+    // The points themselves fit; only the n1 × n2 output does not.
+    let big = 3_000_000usize;
+    let tall = DMatrix::from_element(big, 1, 0.5);
+    match net.cross(&tall, &tall) {
+        Err(Error::TooLarge { bytes, .. }) => assert_eq!(bytes, (big as u128).pow(2) * 8),
+        other => panic!("expected TooLarge, got {:?}", other.map(|k| k.nngp.shape())),
+    }
+    assert!(net.cross(&x, &x).is_ok());
+}
