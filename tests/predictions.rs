@@ -615,3 +615,121 @@ fn max_learning_rate_and_log_marginal_likelihood() {
         );
     }
 }
+
+/// Golden values of neural-tangents 0.6.5 (shared/notes/anchors.md §1.10, printed to 12–14 digits):
+/// `gradient_descent_mse` (a single linearized network, f0 = 0, relative diag_reg 1e-3) at t = 2 and
+/// t = None, `gradient_descent_mse_ensemble` (diag_reg 0) at t = None and t = 5, and
+/// `max_learning_rate`. Tolerance 1e-10 relative: the values are given to ≥ 12 significant digits
+/// (the covariances to 11 decimal places: ±5e-12).
+#[test]
+fn linearized_network_and_ensemble_match_the_golden_values() {
+    use ntk::{EnsembleDynamics, GpInference, GpKind, Regularization, TestKernels, TrainKernels};
+    let net = ntk::Network::builder()
+        .dense(1.5, Some(0.05))
+        .activation(ntk::Activation::Relu)
+        .dense(1.5, Some(0.05))
+        .activation(ntk::Activation::Relu)
+        .dense(1.5, Some(0.05))
+        .build()
+        .unwrap();
+    let x_train = DMatrix::from_row_slice(
+        4,
+        3,
+        &[
+            1.0,
+            0.0,
+            0.0,
+            0.6,
+            0.8,
+            0.0,
+            -0.5,
+            0.5,
+            std::f64::consts::FRAC_1_SQRT_2,
+            0.0,
+            -1.0,
+            1.0,
+        ],
+    );
+    let y = DMatrix::from_row_slice(4, 1, &[1.0, -0.5, 0.25, 0.8]);
+    let x_test = DMatrix::from_row_slice(2, 3, &[0.3, -1.2, 0.4, 2.0, 0.1, -0.3]);
+    let train = TrainKernels::compute(&net, &x_train).unwrap();
+    let test = TestKernels::compute(&net, &x_test, &x_train).unwrap();
+    let close = |a: f64, b: f64, what: &str| {
+        assert!((a - b).abs() <= 1e-10 * b.abs(), "{what}: {a} vs {b}");
+    };
+
+    let single = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Relative(1e-3)).unwrap();
+    let f0 = DMatrix::zeros(4, 1);
+    let f0_test = DMatrix::zeros(2, 1);
+    let out = single
+        .linearized(
+            GpKind::Ntk,
+            &f0,
+            Some((&test.ntk_test_train, &f0_test)),
+            &[2.0, f64::INFINITY],
+        )
+        .unwrap();
+    let t2 = out[0].1.as_ref().unwrap();
+    close(t2[0], 0.688_092_165_129_58, "f_test(2)[0]");
+    close(t2[1], 1.090_929_209_240_15, "f_test(2)[1]");
+    let inf = out[1].1.as_ref().unwrap();
+    close(inf[0], 0.782_859_647_946_17, "f_test(∞)[0]");
+    close(inf[1], 1.716_216_954_915_48, "f_test(∞)[1]");
+    assert_eq!(out[1].0, y, "f_train(∞) = Y exactly");
+    // With f0 = 0 the linearized network is the ensemble mean.
+    let mean = single.predict(GpKind::Ntk, &test, &[2.0]).unwrap();
+    assert!((&mean[0].mean - t2).amax() <= 1e-14);
+    // A nonzero f0 shifts the test outputs by f0_test − K_td K⁻¹(I − e^{−Kτ}) f0 and is kept at t = 0.
+    let f0 = DMatrix::from_row_slice(4, 1, &[0.1, -0.2, 0.3, 0.05]);
+    let f0_test = DMatrix::from_row_slice(2, 1, &[-0.4, 0.2]);
+    let out = single
+        .linearized(
+            GpKind::Ntk,
+            &f0,
+            Some((&test.ntk_test_train, &f0_test)),
+            &[0.0, 1e12],
+        )
+        .unwrap();
+    assert_eq!(out[0].0, f0);
+    assert_eq!(out[0].1.as_ref().unwrap(), &f0_test);
+    let gp = GpInference::fit(&train, &(&y - &f0), Regularization::Relative(1e-3)).unwrap();
+    let want = &f0_test + gp.mean(GpKind::Ntk, &test.ntk_test_train).unwrap();
+    assert!((out[1].1.as_ref().unwrap() - want).amax() <= 1e-9);
+
+    let ens = GpInference::fit(&train, &y, Regularization::Absolute(0.0)).unwrap();
+    let p = ens.predict(GpKind::Ntk, &test).unwrap();
+    close(p.mean[0], 0.783_555_472_157_75, "ensemble ntk mean[0]");
+    close(p.mean[1], 1.719_725_658_030_17, "ensemble ntk mean[1]");
+    // The covariances are printed to 11 decimal places: half a unit of the last digit is 5e-12.
+    for ((i, j), want) in [
+        ((0, 0), 0.285_378_877_39),
+        ((0, 1), 0.014_728_941_61),
+        ((1, 1), 0.093_022_173_38),
+    ] {
+        let got = p.covariance[(i, j)];
+        assert!(
+            (got - want).abs() <= 5e-12,
+            "ensemble ntk cov[{i},{j}]: {got} vs {want}"
+        );
+    }
+    let p = ens.predict(GpKind::Nngp, &test).unwrap();
+    close(p.mean[0], 0.954_325_028_491_41, "ensemble nngp mean[0]");
+    close(p.mean[1], 1.840_234_693_146_81, "ensemble nngp mean[1]");
+    let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Absolute(0.0)).unwrap();
+    let p = d.predict(GpKind::Ntk, &test, &[5.0]).unwrap();
+    close(
+        p[0].mean[0],
+        0.763_704_627_597_78,
+        "ensemble ntk mean(5)[0]",
+    );
+    close(
+        p[0].mean[1],
+        1.489_979_978_580_60,
+        "ensemble ntk mean(5)[1]",
+    );
+    close(
+        ntk::max_learning_rate(&train.ntk, 4).unwrap(),
+        1.192_107_449_827_858,
+        "max lr",
+    );
+}

@@ -2,7 +2,9 @@
 //! flow on the MSE loss — neural-tangents' `gradient_descent_mse_ensemble` — and `max_learning_rate`.
 
 use super::gp::{check_targets, ntk_cov, Gaussian, GpKind, TestKernels, TrainKernels};
-use super::solve::{add_diag, check_finite, check_square, mul, sym_eigen, symmetrize, tr_mul};
+use super::solve::{
+    add_diag, check_finite, check_shape, check_square, mul, sym_eigen, symmetrize, tr_mul,
+};
 use super::Regularization;
 use crate::error::{check_finite_param, invalid};
 use crate::{Error, Kernel, Result};
@@ -293,6 +295,84 @@ impl EnsembleDynamics {
                 };
                 symmetrize(&mut covariance);
                 Gaussian { mean, covariance }
+            })
+            .collect())
+    }
+
+    /// Outputs of a **single** linearized network with initial outputs `f0_train` (n × k) and
+    /// `f0_test` (m × k, with `k_test_train`, the m × n test-train matrix of the same kernel), trained
+    /// by gradient flow for each time in `times` (neural-tangents' `gradient_descent_mse`):
+    ///
+    /// f_train(t) = f0 + V diag(1 − e^{−λ⁺τ}) Vᵀ (Y − f0),
+    /// f_test(t) = f0_test + K_td V diag((1 − e^{−λ⁺τ})/λ) Vᵀ (Y − f0) = f0_test + K_td K⁻¹(I − e^{−Kτ})(Y − f0).
+    ///
+    /// At t = ∞ the training outputs are Y exactly (as in neural-tangents, even with a ridge). With
+    /// f0 = 0 this is the ensemble mean of [`EnsembleDynamics::predict`]. Returns (train, test) per
+    /// time; test is `None` when no test set is given.
+    ///
+    /// ```
+    /// use nalgebra::DMatrix;
+    /// use ntk::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
+    /// let k = DMatrix::from_row_slice(2, 2, &[2.0, 0.5, 0.5, 1.0]);
+    /// let train = TrainKernels { nngp: k.clone(), ntk: k };
+    /// let y = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
+    /// let f0 = DMatrix::from_row_slice(2, 1, &[0.3, 0.2]);
+    /// let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Absolute(0.0))?;
+    /// let out = d.linearized(GpKind::Ntk, &f0, None, &[0.0, f64::INFINITY])?;
+    /// assert_eq!(out[0].0, f0); // untrained
+    /// assert_eq!(out[1].0, y); // converged to the targets
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn linearized(
+        &self,
+        kind: GpKind,
+        f0_train: &DMatrix<f64>,
+        test: Option<(&DMatrix<f64>, &DMatrix<f64>)>,
+        times: &[f64],
+    ) -> Result<Vec<(DMatrix<f64>, Option<DMatrix<f64>>)>> {
+        let e = self.eigen(kind)?;
+        let n = self.nngp_dd.nrows();
+        check_shape(f0_train, self.y.shape(), "f0_train")?;
+        check_finite(f0_train, "f0_train")?;
+        if let Some((k_td, f0_test)) = test {
+            check_shape(k_td, (k_td.nrows(), n), "test-train kernel")?;
+            check_shape(f0_test, (k_td.nrows(), self.y.ncols()), "f0_test")?;
+            check_finite(k_td, "test-train kernel")?;
+            check_finite(f0_test, "f0_test")?;
+        }
+        let taus = self.taus(times)?;
+        if test.is_some() && taus.iter().any(|t| t.is_infinite()) && e.vals.min() <= 0.0 {
+            return Err(Error::NotPositiveDefinite {
+                what: format!("{kind:?} train-train"),
+                min_eigenvalue: e.vals.min(),
+                diag_reg: e.diag_reg,
+            });
+        }
+        // Vᵀ(Y − f0), and K_td V for the test outputs.
+        let r = tr_mul(&e.vecs, &(&self.y - f0_train));
+        let kv = test.map(|(k_td, _)| mul(k_td, &e.vecs));
+        let scaled = |f: &dyn Fn(f64) -> f64| {
+            let mut out = r.clone();
+            for (mut row, &l) in out.row_iter_mut().zip(e.vals.iter()) {
+                row *= f(l);
+            }
+            out
+        };
+        Ok(taus
+            .iter()
+            .map(|&tau| {
+                let train = if tau.is_infinite() {
+                    self.y.clone()
+                } else {
+                    let g = scaled(&|l| if l > 0.0 { -(-(l * tau)).exp_m1() } else { 0.0 });
+                    f0_train + mul(&e.vecs, &g)
+                };
+                let test_out = kv
+                    .as_ref()
+                    .zip(test)
+                    .map(|(kv, (_, f0_test))| f0_test + mul(kv, &scaled(&|l| inv_expm1(l, tau))));
+                (train, test_out)
             })
             .collect())
     }
