@@ -161,18 +161,17 @@ impl Network {
 
     /// [`Network::pair_chain`] for [`LANES`] entries at once: rows `i..i + LANES` (variances in
     /// `s1`, `ns` per row, starting at row i) against one column point (variances `s2`). `c` holds
-    /// the input covariances on entry and Σ on exit; Θ is returned in `th`.
+    /// the input covariances on entry and Σ on exit; Θ is returned.
     #[inline(always)]
     fn lanes_chain(
         &self,
         c: &mut [f64; LANES],
-        th: &mut [f64; LANES],
         d: usize,
         s1: &[f64],
         ns: usize,
         s2: &[f64],
-    ) {
-        *th = [0.0; LANES];
+    ) -> [f64; LANES] {
+        let mut th = [0.0; LANES];
         for stage in self.stages() {
             match stage {
                 Stage::Dense(dense) => {
@@ -182,10 +181,11 @@ impl Network {
                 }
                 Stage::Act { dual, slot } => {
                     let q1: [f64; LANES] = std::array::from_fn(|l| s1[l * ns + slot]);
-                    dual.apply_lanes(c, th, &q1, s2[*slot]);
+                    dual.apply_lanes(c, &mut th, &q1, s2[*slot]);
                 }
             }
         }
+        th
     }
 
     /// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
@@ -203,8 +203,7 @@ impl Network {
         let mut i = 0;
         while i + LANES <= rows {
             let mut c: [f64; LANES] = std::array::from_fn(|l| kcol[i + l]);
-            let mut th = [0.0; LANES];
-            self.lanes_chain(&mut c, &mut th, d, &s1[i * ns..], ns, s2j);
+            let th = self.lanes_chain(&mut c, d, &s1[i * ns..], ns, s2j);
             kcol[i..i + LANES].copy_from_slice(&c);
             tcol[i..i + LANES].copy_from_slice(&th);
             i += LANES;

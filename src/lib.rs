@@ -6,7 +6,7 @@
 //!
 //! * [`activation`]: dual activations T(c; q1, q2) = E[φ(u)φ(v)] and Ṫ = E[φ'(u)φ'(v)] in closed form
 //!   for ReLU-type, erf-type, GELU, trigonometric, exponential, polynomial and Hermite activations, and
-//!   by Gauss–Hermite quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, your own).
+//!   by quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, your own).
 //! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width) and activations — with a builder
 //!   and a JSON form.
 //! * [`kernel`]: the layer recursion and the [`Kernel`] trait (entries, cross matrices, Gram matrices,

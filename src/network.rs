@@ -186,7 +186,7 @@ impl NetworkBuilder {
         self
     }
 
-    /// Sets the Gauss–Hermite nodes per dimension for the named quadrature activations
+    /// Sets the quadrature nodes per dimension for the named quadrature activations
     /// (default [`DEFAULT_NODES`]).
     pub fn quadrature_nodes(mut self, nodes: usize) -> Self {
         self.quadrature_nodes = Some(nodes);
@@ -343,7 +343,7 @@ impl Network {
         self.parameterization
     }
 
-    /// Gauss–Hermite nodes per dimension of the named quadrature activations.
+    /// Quadrature nodes per dimension of the named quadrature activations.
     pub fn quadrature_nodes(&self) -> usize {
         self.quadrature_nodes
     }

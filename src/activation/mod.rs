@@ -240,7 +240,7 @@ pub enum Dual {
     Polynomial(PolynomialDual),
     /// Affine maps.
     Affine(AffineDual),
-    /// Gauss–Hermite quadrature.
+    /// Quadrature (2-D Gauss–Hermite or the polar rule).
     Quadrature(QuadratureDual),
 }
 
