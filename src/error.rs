@@ -85,6 +85,18 @@ pub enum Error {
     /// Reading or writing data failed (command-line tool and file helpers).
     #[error("{0}")]
     Io(String),
+    /// A derivative with respect to the inputs was asked where the kernel has none (e.g. the ReLU
+    /// NTK at a training point, whose one-sided slopes differ).
+    #[error(
+        "{what} is not differentiable here: {reason}; evaluate the Jacobian at another point, \
+         use a smooth activation (erf, sigmoid, tanh, GELU, ...), or use the NNGP where it is smooth"
+    )]
+    NotDifferentiable {
+        /// Which kernel and where.
+        what: String,
+        /// Why (the layer and the activation's kink).
+        reason: String,
+    },
 }
 
 /// `Result` with the crate's [`Error`](enum@Error).

@@ -31,15 +31,18 @@
 
 pub mod activation;
 pub mod error;
+pub mod forward;
 pub mod io;
+pub mod jacobian;
 pub mod kernel;
 pub mod network;
 pub mod real;
 pub mod regression;
 mod spec;
 
-pub use activation::{Activation, Dual, DualActivation};
+pub use activation::{Activation, Dual, DualActivation, Smoothness};
 pub use error::{Error, Result};
+pub use forward::Fwd;
 pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
 pub use network::{Dense, Layer, Network, NetworkBuilder, Parameterization};
 pub use real::Real;

@@ -79,6 +79,28 @@ pub trait DualActivation {
     }
 }
 
+/// How smooth an activation is: this decides whether a kernel can be differentiated with respect to
+/// the inputs where a layer's two pre-activations are perfectly correlated (θ = 0 or π, e.g. at a
+/// training point) or one of them is identically zero (a zero input without bias).
+///
+/// At such a degenerate pair the kernel varies like Tₗ(θ) with θ ∝ |δx|, so a layer contributes a
+/// term linear in |δx| (no derivative) exactly when ∂T/∂c = Ṫ (for the NNGP) or ∂Ṫ/∂c = E[φ''φ''] (for
+/// the NTK) is unbounded there, i.e. when φ or φ' jumps. At a zero-variance pair the kernel behaves
+/// like φ (NNGP) or φ' (NTK) near 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Smoothness {
+    /// φ'' bounded near every point: both kernels differentiable everywhere.
+    Smooth,
+    /// φ' continuous with a kink (ELU with α = 1, x²·1[x ≥ 0]): both kernels differentiable at
+    /// correlated pairs; the NTK not at a zero-variance pair.
+    KinkedDerivative,
+    /// φ continuous, φ' jumps (ReLU, leaky ReLU, |x|, ELU with α ≠ 1, SELU): the NNGP is
+    /// differentiable at correlated pairs, the NTK is not; neither at a zero-variance pair.
+    Kinked,
+    /// φ jumps (sign, step): neither kernel is differentiable at a degenerate pair.
+    Jump,
+}
+
 /// Every supported activation, with its parameters.
 ///
 /// The closed forms follow neural-tangents 0.6.5 where it has the layer (same parameter names and
@@ -551,6 +573,50 @@ impl Activation {
             A::Elu { alpha } => pair(smooth::elu_derivs(x, *alpha)),
             A::Selu => pair(smooth::selu_derivs(x)),
             A::Custom(q) => q.eval_with_derivative(x),
+        }
+    }
+
+    /// How smooth φ is, which decides where the kernels can be differentiated with respect to
+    /// the inputs (see [`Smoothness`]). A custom activation is classified by testing φ and φ' for a
+    /// jump at 0, the only kink its quadrature rule knows of.
+    pub fn smoothness(&self) -> Smoothness {
+        use Activation as A;
+        use Smoothness as S;
+        match self {
+            A::Relu | A::Abs | A::Selu => S::Kinked,
+            A::LeakyRelu { alpha } if *alpha != 1.0 => S::Kinked,
+            A::AbRelu { a, b } if a != b => S::Kinked,
+            A::Elu { alpha } => {
+                if *alpha == 1.0 {
+                    S::KinkedDerivative
+                } else {
+                    S::Kinked
+                }
+            }
+            A::Sign => S::Jump,
+            A::RectifiedMonomial { degree } => match degree {
+                0 => S::Jump,
+                1 => S::Kinked,
+                2 => S::KinkedDerivative,
+                _ => S::Smooth,
+            },
+            A::Custom(q) => {
+                let h = 1e-9;
+                let ((fl, dl), (fr, dr), (f0, d0)) = (
+                    q.eval_with_derivative(-h),
+                    q.eval_with_derivative(h),
+                    q.eval_with_derivative(0.0),
+                );
+                let jump = |l: f64, r: f64, m: f64| (r - l).abs() > 1e-6 * (1.0 + m.abs());
+                if jump(fl, fr, f0) {
+                    S::Jump
+                } else if jump(dl, dr, d0) {
+                    S::Kinked
+                } else {
+                    S::Smooth
+                }
+            }
+            _ => S::Smooth,
         }
     }
 

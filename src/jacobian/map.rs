@@ -1,0 +1,354 @@
+//! The map an infinitely wide network learns by gradient descent on the squared loss, and its
+//! input–output Jacobian, in closed form (Jiang & Pehlevan 2020, eqs. 2–3).
+//!
+//! Trained on inputs xᵢ (rows of X, n × d) with targets yᵢ (rows of Y, n × k), the network's mean
+//! function in the NTK limit is
+//!
+//! f_t(x) = f₀(x) + (Y − f₀(X))ᵀ A_t k(x),  J_t(x) = J₀(x) + (Y − f₀(X))ᵀ A_t ∂k(x)/∂x,
+//!
+//! with k(x) = (Θ(x₁, x), …, Θ(xₙ, x)), K̃ = Θ(X, X) + λI, A_∞ = K̃⁻¹, and at a finite time
+//! A_t = K̃⁻¹(I − e^{−K̃τ}) (computed from one eigendecomposition with the stable (1 − e^{−λτ})/λ),
+//! τ = ηt/N and N = n·k, the conventions of [`crate::regression`]. The kernel acts as Θ ⊗ I_k, so one
+//! n × n solve serves all k outputs. An autoencoder has Y = X; a sequence encoder maps each xᵢ to
+//! x_{(i+1) mod n} (Radhakrishnan 2020, thesis ch. 2).
+//!
+//! f₀ and J₀ are the network at initialization. By default they are zero — the mean over the
+//! infinite ensemble of initializations, the setting of the paper's analysis — or any
+//! [`InitialFunction`] (for example a finite-width network at initialization) can be supplied.
+//! With [`Which::Nngp`] the same formulas give the NNGP posterior mean (Bayesian inference of the
+//! last layer alone).
+
+use crate::error::Error;
+use crate::jacobian::gradient::Which;
+use crate::kernel::Kernel;
+use crate::network::Network;
+use crate::regression::solve::{check_finite, sym_eigen};
+use crate::regression::{inv_expm1, KernelSolver, Regularization};
+use crate::Result;
+use nalgebra::{DMatrix, DVector};
+use std::fmt;
+use std::sync::Arc;
+
+/// A network at initialization, f₀: ℝᵈ → ℝᵏ, with its input–output Jacobian J₀ (k × d).
+///
+/// Implemented by finite-width networks; any function with a Jacobian will do.
+pub trait InitialFunction: Send + Sync {
+    /// The output dimension k.
+    fn output_dim(&self) -> usize;
+    /// f₀(x), length k.
+    fn value(&self, x: &[f64]) -> Result<DVector<f64>>;
+    /// J₀(x) = ∂f₀/∂x, k × d.
+    fn jacobian(&self, x: &[f64]) -> Result<DMatrix<f64>>;
+}
+
+/// How long gradient descent runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Training {
+    /// To convergence (t = ∞): the kernel interpolant (or ridge solution).
+    Converged,
+    /// Gradient flow for time `t` with learning rate `learning_rate` (τ = ηt/N).
+    Time {
+        /// Training time t ≥ 0.
+        t: f64,
+        /// Learning rate η > 0.
+        learning_rate: f64,
+    },
+}
+
+/// How a [`TrainedMap`] is fitted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitOptions {
+    /// The kernel of the dynamics: [`Which::Ntk`] (gradient descent on all layers, the default) or
+    /// [`Which::Nngp`] (the GP posterior mean).
+    pub kernel: Which,
+    /// Ridge added to the train kernel (default none: ridgeless).
+    pub regularization: Regularization,
+    /// How long to train (default to convergence).
+    pub training: Training,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            kernel: Which::Ntk,
+            regularization: Regularization::Absolute(0.0),
+            training: Training::Converged,
+        }
+    }
+}
+
+/// The trained map f_t of an infinitely wide network, ready to evaluate anywhere together with its
+/// Jacobian.
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// use ntk::jacobian::{FitOptions, TrainedMap};
+/// use ntk::{Activation, Network, Parameterization};
+///
+/// // A one-hidden-layer sigmoid autoencoder trained on two points of R³ (the paper's setting).
+/// let net = Network::mlp(1, Activation::SigmoidErf, 1.0, None, Parameterization::Ntk, 1000)?;
+/// let x = DMatrix::from_row_slice(2, 3, &[3.0, 0.0, 0.0, 0.0, 0.0, 3.0]);
+/// let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
+/// let fx = map.eval(&[3.0, 0.0, 0.0])?;
+/// assert!((fx[0] - 3.0).abs() < 1e-10 && fx[1].abs() < 1e-10); // training points are fixed points
+/// let j = map.jacobian(&[3.0, 0.0, 0.0])?;
+/// assert_eq!(j.shape(), (3, 3));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TrainedMap {
+    network: Network,
+    kernel: Which,
+    x_train: DMatrix<f64>,
+    /// A_t (Y − f₀(X)), n × k.
+    coef: DMatrix<f64>,
+    init: Option<Arc<dyn InitialFunction>>,
+    diag_reg: f64,
+}
+
+impl fmt::Debug for TrainedMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrainedMap")
+            .field("kernel", &self.kernel)
+            .field("n_train", &self.x_train.nrows())
+            .field("input_dim", &self.x_train.ncols())
+            .field("output_dim", &self.coef.ncols())
+            .field("diag_reg", &self.diag_reg)
+            .field("has_initial_function", &self.init.is_some())
+            .finish()
+    }
+}
+
+impl TrainedMap {
+    /// Trains on inputs `x_train` (n × d, rows are points) and targets `y_train` (n × k).
+    pub fn fit(
+        network: &Network,
+        x_train: &DMatrix<f64>,
+        y_train: &DMatrix<f64>,
+        options: FitOptions,
+        init: Option<Arc<dyn InitialFunction>>,
+    ) -> Result<Self> {
+        check_finite(x_train, "training inputs")?;
+        check_finite(y_train, "training targets")?;
+        let (n, d) = x_train.shape();
+        if n == 0 || d == 0 {
+            return Err(Error::ShapeMismatch {
+                what: "training inputs".into(),
+                expected: "at least one point (row) with at least one feature".into(),
+                found: format!("{n} × {d}"),
+            });
+        }
+        if y_train.nrows() != n || y_train.ncols() == 0 {
+            return Err(Error::ShapeMismatch {
+                what: "training targets (one row per training point)".into(),
+                expected: format!("{n} rows, at least one column"),
+                found: format!("{} × {}", y_train.nrows(), y_train.ncols()),
+            });
+        }
+        let k_out = y_train.ncols();
+        let mut residual = y_train.clone();
+        if let Some(f0) = &init {
+            if f0.output_dim() != k_out {
+                return Err(Error::ShapeMismatch {
+                    what: "output dimension of the initial function".into(),
+                    expected: format!("{k_out} (the number of target columns)"),
+                    found: format!("{}", f0.output_dim()),
+                });
+            }
+            for i in 0..n {
+                let xi: Vec<f64> = x_train.row(i).iter().copied().collect();
+                let v = checked_value(f0.as_ref(), &xi, k_out)?;
+                for o in 0..k_out {
+                    residual[(i, o)] -= v[o];
+                }
+            }
+        }
+        let grams = network.gram(x_train)?;
+        let k = match options.kernel {
+            Which::Nngp => grams.nngp,
+            Which::Ntk => grams.ntk,
+        };
+        let (coef, diag_reg) = match options.training {
+            Training::Converged => {
+                let solver = KernelSolver::fit(&k, options.regularization)?;
+                (solver.solve(&residual)?, solver.diag_reg())
+            }
+            Training::Time { t, learning_rate } => {
+                if !(t >= 0.0) || t.is_nan() {
+                    return Err(crate::error::invalid("t", t, "training time must be ≥ 0"));
+                }
+                if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+                    return Err(crate::error::invalid(
+                        "learning_rate",
+                        learning_rate,
+                        "must be a positive finite number",
+                    ));
+                }
+                let diag_reg = options.regularization.absolute(&k)?;
+                let mut kr = k.clone();
+                for i in 0..n {
+                    kr[(i, i)] += diag_reg;
+                }
+                let (vals, vecs) = sym_eigen(&kr, "train kernel")?;
+                let tau = learning_rate * t / (n * k_out) as f64;
+                let proj = vecs.tr_mul(&residual);
+                let scaled = DMatrix::from_fn(n, k_out, |i, o| inv_expm1(vals[i], tau) * proj[(i, o)]);
+                (&vecs * scaled, diag_reg)
+            }
+        };
+        Ok(TrainedMap {
+            network: network.clone(),
+            kernel: options.kernel,
+            x_train: x_train.clone(),
+            coef,
+            init,
+            diag_reg,
+        })
+    }
+
+    /// An autoencoder: trained to map every row of `x_train` to itself (Y = X).
+    pub fn autoencoder(
+        network: &Network,
+        x_train: &DMatrix<f64>,
+        options: FitOptions,
+        init: Option<Arc<dyn InitialFunction>>,
+    ) -> Result<Self> {
+        Self::fit(network, x_train, x_train, options, init)
+    }
+
+    /// A sequence encoder: trained to map row i of `x_train` to row (i + 1) mod n, so that
+    /// iterating the map walks the sequence (a limit cycle when the cycle is stable).
+    pub fn sequence(
+        network: &Network,
+        x_train: &DMatrix<f64>,
+        options: FitOptions,
+        init: Option<Arc<dyn InitialFunction>>,
+    ) -> Result<Self> {
+        let n = x_train.nrows();
+        let y = DMatrix::from_fn(n, x_train.ncols(), |i, j| x_train[((i + 1) % n.max(1), j)]);
+        Self::fit(network, x_train, &y, options, init)
+    }
+
+    /// f_t(x), length k.
+    pub fn eval(&self, x: &[f64]) -> Result<DVector<f64>> {
+        self.check_point(x)?;
+        let xm = DMatrix::from_row_slice(1, x.len(), x);
+        let kx = self.network.cross(&self.x_train, &xm)?;
+        let kx = match self.kernel {
+            Which::Nngp => kx.nngp,
+            Which::Ntk => kx.ntk,
+        };
+        let mut f = self.coef.tr_mul(&kx).column(0).into_owned();
+        if let Some(f0) = &self.init {
+            f += checked_value(f0.as_ref(), x, self.output_dim())?;
+        }
+        Ok(f)
+    }
+
+    /// f_t at every row of `x` (m × d), as rows (m × k).
+    pub fn eval_rows(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        if x.ncols() != self.input_dim() {
+            return Err(Error::ShapeMismatch {
+                what: "points (rows)".into(),
+                expected: format!("{} columns", self.input_dim()),
+                found: format!("{} columns", x.ncols()),
+            });
+        }
+        check_finite(x, "points")?;
+        if x.nrows() == 0 {
+            return Ok(DMatrix::zeros(0, self.output_dim()));
+        }
+        let kx = self.network.cross(x, &self.x_train)?;
+        let kx = match self.kernel {
+            Which::Nngp => kx.nngp,
+            Which::Ntk => kx.ntk,
+        };
+        let mut f = kx * &self.coef;
+        if let Some(f0) = &self.init {
+            for i in 0..x.nrows() {
+                let xi: Vec<f64> = x.row(i).iter().copied().collect();
+                let v = checked_value(f0.as_ref(), &xi, self.output_dim())?;
+                for o in 0..self.output_dim() {
+                    f[(i, o)] += v[o];
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// J_t(x) = J₀(x) + (Y − f₀(X))ᵀ A_t ∂k(x)/∂x, k × d. Fails with
+    /// [`Error::NotDifferentiable`] where the kernel has no derivative (e.g. the ReLU NTK at a
+    /// training point).
+    pub fn jacobian(&self, x: &[f64]) -> Result<DMatrix<f64>> {
+        self.check_point(x)?;
+        let kj = self.network.kernel_jacobian(&self.x_train, x, self.kernel)?;
+        let mut j = self.coef.tr_mul(&kj.jacobian);
+        if let Some(f0) = &self.init {
+            let j0 = f0.jacobian(x)?;
+            if j0.shape() != j.shape() {
+                return Err(Error::ShapeMismatch {
+                    what: "Jacobian of the initial function".into(),
+                    expected: format!("{} × {}", j.nrows(), j.ncols()),
+                    found: format!("{} × {}", j0.nrows(), j0.ncols()),
+                });
+            }
+            j += j0;
+        }
+        Ok(j)
+    }
+
+    /// The coefficients A_t (Y − f₀(X)) (n × k): f_t(x) − f₀(x) = coefficientsᵀ·k(x).
+    pub fn coefficients(&self) -> &DMatrix<f64> {
+        &self.coef
+    }
+
+    /// The training inputs (rows).
+    pub fn x_train(&self) -> &DMatrix<f64> {
+        &self.x_train
+    }
+
+    /// The absolute ridge λ that was added to the train kernel.
+    pub fn diag_reg(&self) -> f64 {
+        self.diag_reg
+    }
+
+    /// The input dimension d.
+    pub fn input_dim(&self) -> usize {
+        self.x_train.ncols()
+    }
+
+    /// The output dimension k.
+    pub fn output_dim(&self) -> usize {
+        self.coef.ncols()
+    }
+
+    fn check_point(&self, x: &[f64]) -> Result<()> {
+        if x.len() != self.input_dim() {
+            return Err(Error::ShapeMismatch {
+                what: "point".into(),
+                expected: format!("length {}", self.input_dim()),
+                found: format!("length {}", x.len()),
+            });
+        }
+        if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "point".into(),
+                location: format!("index {k}"),
+                value: x[k],
+            });
+        }
+        Ok(())
+    }
+}
+
+fn checked_value(f0: &dyn InitialFunction, x: &[f64], k: usize) -> Result<DVector<f64>> {
+    let v = f0.value(x)?;
+    if v.len() != k {
+        return Err(Error::ShapeMismatch {
+            what: "output of the initial function".into(),
+            expected: format!("length {k}"),
+            found: format!("length {}", v.len()),
+        });
+    }
+    Ok(v)
+}

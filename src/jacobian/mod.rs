@@ -1,0 +1,34 @@
+//! Trained input–output Jacobians of infinitely wide networks and associative memory
+//! (Jiang & Pehlevan, "Associative memory in iterated overparameterized sigmoid autoencoders",
+//! ICML 2020; Radhakrishnan, thesis 2020, ch. 2).
+//!
+//! * [`gradient`]: ∇ₓΣ(x', x) and ∇ₓΘ(x', x) for any network, exact (forward-mode derivatives through
+//!   the layer recursion), with a typed error where the kernel has no derivative.
+//! * [`map`]: the trained map f_t(x) = f₀(x) + (Y − f₀(X))ᵀ A_t k(x) and its Jacobian J_t (paper
+//!   eqs. 2–3), for autoencoders, sequence encoders and any targets, at t = ∞ or any finite time.
+//! * [`spectrum`]: complex eigenvalues, spectral radius, singular values.
+//! * [`attractor`]: fixed-point and attractor tests, iterated maps, basins of attraction.
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
+//! use ntk::{Activation, Network, Parameterization};
+//!
+//! // Two points of norm r = 8 in R⁴, a one-hidden-layer sigmoid-like network.
+//! let net = Network::mlp(1, Activation::SigmoidErf, 1.0, None, Parameterization::Ntk, 1000)?;
+//! let x = DMatrix::from_row_slice(2, 4, &[8.0, 0.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0]);
+//! let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
+//! let test = map.attractor_test(&[8.0, 0.0, 0.0, 0.0], 1e-9)?;
+//! assert!(test.is_attractor && test.spectrum.spectral_radius < 1.0);
+//! # Ok::<(), ntk::Error>(())
+//! ```
+
+pub mod attractor;
+pub mod gradient;
+pub mod map;
+pub mod spectrum;
+
+pub use attractor::{AttractorTest, IterationCriteria, Orbit, Recovery};
+pub use gradient::{KernelGradient, KernelJacobian, Which};
+pub use map::{FitOptions, InitialFunction, TrainedMap, Training};
+pub use spectrum::Spectrum;
