@@ -461,7 +461,11 @@ mod tests {
     /// times the third derivative, rounding ≈ 1e-16/1e-6 = 1e-10 relative.
     fn fd(f: &dyn Fn(f64, f64) -> f64, p: (f64, f64), k: usize) -> f64 {
         let h = 1e-6;
-        let (a, b) = if k == 0 { ((p.0 + h, p.1), (p.0 - h, p.1)) } else { ((p.0, p.1 + h), (p.0, p.1 - h)) };
+        let (a, b) = if k == 0 {
+            ((p.0 + h, p.1), (p.0 - h, p.1))
+        } else {
+            ((p.0, p.1 + h), (p.0, p.1 - h))
+        };
         (f(a.0, a.1) - f(b.0, b.1)) / (2.0 * h)
     }
 
@@ -483,7 +487,11 @@ mod tests {
             ("tanh", |x, y| (x - y).tanh(), |x, y| (x - y).tanh()),
             ("atan2", |x, y| y.atan2(x), |x, y| y.atan2(x)),
             ("atan2_fast", |x, y| y.atan2_fast(-x), |x, y| y.atan2(-x)),
-            ("asin", |x, y| (y / x / 2.0).asin(), |x, y| (y / x / 2.0).asin()),
+            (
+                "asin",
+                |x, y| (y / x / 2.0).asin(),
+                |x, y| (y / x / 2.0).asin(),
+            ),
             ("abs", |x, y| (y - x).abs(), |x, y| (y - x).abs()),
             ("max", |x, y| x.max(y * y), |x, y| x.max(y * y)),
             ("recip", |x, y| (x + y).recip(), |x, y| (x + y).recip()),
@@ -491,7 +499,10 @@ mod tests {
         for (name, f, g) in cases {
             for p in [(1.3, 0.7), (2.1, -0.4), (0.6, 1.9)] {
                 let r = f(F::variable(p.0, 0), F::variable(p.1, 1));
-                assert!((r.v - g(p.0, p.1)).abs() <= 1e-15 * (1.0 + r.v.abs()), "{name} value");
+                assert!(
+                    (r.v - g(p.0, p.1)).abs() <= 1e-15 * (1.0 + r.v.abs()),
+                    "{name} value"
+                );
                 for k in 0..2 {
                     let want = fd(&g, p, k);
                     assert!(

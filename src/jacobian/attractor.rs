@@ -128,7 +128,8 @@ impl TrainedMap {
 
     /// Basin of attraction as in the paper's §5.4 / Fig. 4: for each noise radius σ, `copies`
     /// noisy copies xᵢ + σ·z (z ~ N(0, I)) of every training point are iterated `max_iter` times
-    /// (criteria as in [`TrainedMap::iterate`]) and count as recovered when the mean squared error
+    /// (criteria as in [`TrainedMap::iterate`]; copy c of point i uses the same z at every radius)
+    /// and count as recovered when the mean squared error
     /// (1/d)‖fᵏ(x) − xᵢ‖² of the end point is below `mse_tol` (the paper: 10⁻²). Seeded: the same
     /// `seed` gives the same noise.
     pub fn recovery_rates(
@@ -153,15 +154,17 @@ impl TrainedMap {
         let (n, d) = self.x_train().shape();
         noise
             .iter()
-            .enumerate()
-            .map(|(r, &sigma)| {
-                let jobs: Vec<(usize, usize)> =
-                    (0..n).flat_map(|i| (0..copies).map(move |c| (i, c))).collect();
+            .map(|&sigma| {
+                let jobs: Vec<(usize, usize)> = (0..n)
+                    .flat_map(|i| (0..copies).map(move |c| (i, c)))
+                    .collect();
                 let hits: Result<Vec<bool>> = jobs
                     .par_iter()
                     .map(|&(i, c)| {
-                        // One stream per (radius, point, copy): results do not depend on threads.
-                        let stream = ((r * n + i) * copies + c) as u64;
+                        // One stream per (point, copy), the same at every radius (common random
+                        // numbers: the curve over radii is not blurred by resampling the
+                        // directions), and independent of threads and of the list of radii.
+                        let stream = (i * copies + c) as u64;
                         let mut rng = ChaCha8Rng::seed_from_u64(seed);
                         rng.set_stream(stream);
                         let target: Vec<f64> = self.x_train().row(i).iter().copied().collect();

@@ -150,7 +150,11 @@ impl Network {
         if let Some((k, v)) = x_train.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite {
                 what: "training points".into(),
-                location: format!("row {}, column {}", k % x_train.nrows(), k / x_train.nrows()),
+                location: format!(
+                    "row {}, column {}",
+                    k % x_train.nrows(),
+                    k / x_train.nrows()
+                ),
                 value: *v,
             });
         }
@@ -311,9 +315,9 @@ impl Network {
         }
         let d = x.len() as f64;
         Ok(match mode {
-            Mode::Partials => DVector::from_fn(x.len(), |j, _| {
-                k.d[0] * xi[j] / d + k.d[1] * 2.0 * x[j] / d
-            }),
+            Mode::Partials => {
+                DVector::from_fn(x.len(), |j, _| k.d[0] * xi[j] / d + k.d[1] * 2.0 * x[j] / d)
+            }
             Mode::Ray => {
                 let norm2 = q * d;
                 DVector::from_fn(x.len(), |j, _| k.d[0] * x[j] / norm2)

@@ -192,7 +192,8 @@ impl TrainedMap {
                 let (vals, vecs) = sym_eigen(&kr, "train kernel")?;
                 let tau = learning_rate * t / (n * k_out) as f64;
                 let proj = vecs.tr_mul(&residual);
-                let scaled = DMatrix::from_fn(n, k_out, |i, o| inv_expm1(vals[i], tau) * proj[(i, o)]);
+                let scaled =
+                    DMatrix::from_fn(n, k_out, |i, o| inv_expm1(vals[i], tau) * proj[(i, o)]);
                 (&vecs * scaled, diag_reg)
             }
         };
@@ -281,7 +282,9 @@ impl TrainedMap {
     /// training point).
     pub fn jacobian(&self, x: &[f64]) -> Result<DMatrix<f64>> {
         self.check_point(x)?;
-        let kj = self.network.kernel_jacobian(&self.x_train, x, self.kernel)?;
+        let kj = self
+            .network
+            .kernel_jacobian(&self.x_train, x, self.kernel)?;
         let mut j = self.coef.tr_mul(&kj.jacobian);
         if let Some(f0) = &self.init {
             let j0 = f0.jacobian(x)?;

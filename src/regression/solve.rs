@@ -289,8 +289,20 @@ pub(crate) fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     product(view(a).transpose(), view(b))
 }
 
+/// The Cholesky factor of K, or `None` if K is not positive definite to working precision: a pivot
+/// Lᵢᵢ² at or below the factorization's backward error n·ε·max Kᵢᵢ carries no information (exactly
+/// duplicated points give such a pivot from rounding alone), and solving with it would turn rounding
+/// into arbitrarily large coefficients.
 fn cholesky(k: &DMatrix<f64>) -> Option<Llt<f64>> {
-    view(k).llt(Side::Lower).ok()
+    let llt = view(k).llt(Side::Lower).ok()?;
+    let n = k.nrows();
+    let max_diag = (0..n).map(|i| k[(i, i)]).fold(0.0f64, f64::max);
+    let floor = n as f64 * f64::EPSILON * max_diag;
+    let l = llt.L();
+    if (0..n).any(|i| l[(i, i)] * l[(i, i)] <= floor) {
+        return None;
+    }
+    Some(llt)
 }
 
 /// Symmetric eigendecomposition (ascending eigenvalues, eigenvectors as columns), via faer.

@@ -1,0 +1,643 @@
+//! Input gradients of the kernels and trained Jacobians J∞, checked against finite differences
+//! and the exact statements of Jiang & Pehlevan (2020), Lemmas 2–4 and 6.
+
+use nalgebra::{Complex, DMatrix, DVector};
+use ntk::jacobian::{FitOptions, InitialFunction, IterationCriteria, Spectrum, TrainedMap, Which};
+use ntk::{Activation, Error, Kernel, Network, Parameterization, Smoothness};
+use std::sync::Arc;
+
+/// xorshift64* uniform in (−1, 1), and Box–Muller normals: tests need no RNG crate state.
+struct Rng(u64);
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let u = (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+        2.0 * u - 1.0
+    }
+    fn normal(&mut self) -> f64 {
+        let u1 = 0.5 * (self.uniform() + 1.0) + 1e-300;
+        let u2 = 0.5 * (self.uniform() + 1.0);
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+    fn vec(&mut self, d: usize, scale: f64) -> Vec<f64> {
+        (0..d).map(|_| scale * self.normal()).collect()
+    }
+    /// n points of norm r in R^d (rows), the paper's data.
+    fn sphere(&mut self, n: usize, d: usize, r: f64) -> DMatrix<f64> {
+        let mut x = DMatrix::zeros(n, d);
+        for i in 0..n {
+            let v = self.vec(d, 1.0);
+            let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            for j in 0..d {
+                x[(i, j)] = r * v[j] / norm;
+            }
+        }
+        x
+    }
+}
+
+fn activations() -> Vec<Activation> {
+    use Activation as A;
+    vec![
+        A::Relu,
+        A::LeakyRelu { alpha: 0.1 },
+        A::AbRelu { a: -0.5, b: 1.5 },
+        A::Abs,
+        A::Erf {
+            a: 1.2,
+            b: 0.8,
+            c: 0.1,
+        },
+        A::SigmoidErf,
+        A::SigmoidLike,
+        A::Gelu,
+        A::Sin {
+            a: 1.0,
+            b: 1.3,
+            c: 0.2,
+        },
+        A::Cos {
+            a: 0.8,
+            b: 1.1,
+            c: 0.0,
+        },
+        A::Rbf { gamma: 0.7 },
+        A::Exp { a: 0.5, b: 0.4 },
+        A::Gaussian { a: 1.0, b: -0.3 },
+        A::Monomial { degree: 2 },
+        A::Monomial { degree: 3 },
+        A::RectifiedMonomial { degree: 1 },
+        A::RectifiedMonomial { degree: 2 },
+        A::Polynomial {
+            coef: vec![0.1, 0.5, -0.2, 0.05],
+        },
+        A::Hermite { degree: 3 },
+        A::Gabor,
+        A::Affine {
+            alpha: 0.7,
+            beta: 0.2,
+        },
+        A::Identity,
+        A::Sigmoid,
+        A::Tanh,
+        A::Softplus,
+        A::Silu,
+        A::Elu { alpha: 1.0 },
+        A::Selu,
+        A::Sign,
+    ]
+}
+
+fn net(act: &Activation, depth: usize, bias: Option<f64>, p: Parameterization) -> Network {
+    let w = match act {
+        Activation::Relu | Activation::Abs => 1.4,
+        _ => 1.1,
+    };
+    Network::mlp(depth, act.clone(), w, bias, p, 64).unwrap()
+}
+
+/// Richardson-extrapolated central difference of x ↦ K(x', x) along every coordinate,
+/// (4D(h/2) − D(h))/3 with h = 1e-5·(1 + ‖x‖): truncation O(h⁴) (≈ 1e-11 relative even for the
+/// degree-3⁵ polynomial kernels of deep monomial networks), rounding ε·K/h (see [`agrees`]).
+fn fd_grad(net: &Network, xi: &[f64], x: &[f64], which: Which) -> DVector<f64> {
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let h = 1e-5 * (1.0 + norm);
+    let k = |y: &[f64]| {
+        let e = net.entry(xi, y).unwrap();
+        match which {
+            Which::Nngp => e.nngp,
+            Which::Ntk => e.ntk,
+        }
+    };
+    let central = |j: usize, h: f64| {
+        let mut a = x.to_vec();
+        let mut b = x.to_vec();
+        a[j] += h;
+        b[j] -= h;
+        (k(&a) - k(&b)) / (2.0 * h)
+    };
+    DVector::from_fn(x.len(), |j, _| {
+        (4.0 * central(j, h / 2.0) - central(j, h)) / 3.0
+    })
+}
+
+fn rel(a: &DVector<f64>, b: &DVector<f64>) -> f64 {
+    (a - b).norm() / b.norm().max(a.norm()).max(1e-300)
+}
+
+/// The gradient agrees with the central difference to 1e-6 relative, up to the difference's own
+/// rounding: each kernel value carries ~depth·few ulps, i.e. ≤ 100ε·|K| per value, divided by 2h,
+/// per coordinate (√d in norm).
+fn agrees(grad: &DVector<f64>, fd: &DVector<f64>, k: f64, x: &[f64]) -> bool {
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let h = 1e-5 * (1.0 + norm);
+    let rounding = 100.0 * f64::EPSILON * k.abs() * (x.len() as f64).sqrt() / h;
+    (grad - fd).norm() <= 1e-6 * fd.norm().max(grad.norm()) + rounding
+}
+
+#[test]
+fn kernel_gradients_match_finite_differences_at_generic_points() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut worst: f64 = 0.0;
+    for act in activations() {
+        for depth in 1..=5 {
+            for bias in [None, Some(0.3)] {
+                for p in [Parameterization::Ntk, Parameterization::Standard] {
+                    // Quadrature activations cost ~2000 evaluations per layer; fewer cases.
+                    if matches!(act.smoothness(), Smoothness::Smooth)
+                        && act.dual().unwrap().dot_is_derivative()
+                        && depth > 3
+                        && matches!(
+                            act,
+                            Activation::Sigmoid
+                                | Activation::Tanh
+                                | Activation::Softplus
+                                | Activation::Silu
+                        )
+                    {
+                        continue;
+                    }
+                    let n = net(&act, depth, bias, p);
+                    let d = 4;
+                    let (xi, x) = (rng.vec(d, 1.0), rng.vec(d, 1.0));
+                    let g = n.kernel_gradient(&xi, &x).unwrap();
+                    for (which, grad) in [(Which::Nngp, &g.nngp_grad), (Which::Ntk, &g.ntk_grad)] {
+                        let grad = grad.as_ref().unwrap_or_else(|e| {
+                            panic!("{} depth {depth} {bias:?} {p:?} {which:?}: {e}", act.name())
+                        });
+                        let fd = fd_grad(&n, &xi, &x, which);
+                        let r = rel(grad, &fd);
+                        let k = if which == Which::Nngp { g.nngp } else { g.ntk };
+                        worst = worst.max(r);
+                        assert!(
+                            agrees(grad, &fd, k, &x),
+                            "{} depth {depth} {bias:?} {p:?} {which:?}: {grad} vs {fd} ({r:e})",
+                            act.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("worst relative gradient error at generic points: {worst:.1e}");
+}
+
+#[test]
+fn gradients_at_a_training_point_exist_exactly_when_the_activation_allows() {
+    let mut rng = Rng(42);
+    for act in activations() {
+        for bias in [None, Some(0.3)] {
+            let n = net(&act, 2, bias, Parameterization::Ntk);
+            let xi = rng.vec(4, 1.0);
+            let g = n.kernel_gradient(&xi, &xi).unwrap();
+            let e = n.entry(&xi, &xi).unwrap();
+            // The gradient's recursion evaluates the general dual at θ = 0, the entry the diagonal
+            // formula: equal to rounding for closed forms, to the 2-D rule's accuracy (documented
+            // ≤ 1.2e-7 at 32 nodes) for quadrature activations.
+            let tol = match act {
+                Activation::Sigmoid
+                | Activation::Tanh
+                | Activation::Softplus
+                | Activation::Silu
+                | Activation::Elu { .. }
+                | Activation::Selu => 2e-7,
+                _ => 1e-13,
+            };
+            for (a, b) in [(g.nngp, e.nngp), (g.ntk, e.ntk)] {
+                assert!(
+                    (a - b).abs() <= tol * b.abs() + 1e-15,
+                    "{}: {a} vs {b}",
+                    act.name()
+                );
+            }
+            let smooth = act.smoothness();
+            let expect_nngp = smooth != Smoothness::Jump;
+            let expect_ntk = matches!(smooth, Smoothness::Smooth | Smoothness::KinkedDerivative);
+            for (which, grad, expect) in [
+                (Which::Nngp, &g.nngp_grad, expect_nngp),
+                (Which::Ntk, &g.ntk_grad, expect_ntk),
+            ] {
+                match (grad, expect) {
+                    (Ok(grad), true) => {
+                        let fd = fd_grad(&n, &xi, &xi, which);
+                        // C¹ kernels with a |δ|³ term (ReLU NNGP): the central difference still
+                        // has O(h²) error.
+                        let k = if which == Which::Nngp { g.nngp } else { g.ntk };
+                        assert!(
+                            agrees(grad, &fd, k, &xi),
+                            "{} {which:?} {bias:?}: {grad} vs {fd}",
+                            act.name()
+                        );
+                    }
+                    (Err(Error::NotDifferentiable { .. }), false) => {
+                        // The one-sided slopes really differ: compare the difference quotients of
+                        // ±h along a direction orthogonal to x'.
+                        let mut v = rng.vec(4, 1.0);
+                        let proj = v.iter().zip(&xi).map(|(a, b)| a * b).sum::<f64>()
+                            / xi.iter().map(|a| a * a).sum::<f64>();
+                        for (a, b) in v.iter_mut().zip(&xi) {
+                            *a -= proj * b;
+                        }
+                        let k = |t: f64| {
+                            let y: Vec<f64> = xi.iter().zip(&v).map(|(a, b)| a + t * b).collect();
+                            let e = n.entry(&xi, &y).unwrap();
+                            match which {
+                                Which::Nngp => e.nngp,
+                                Which::Ntk => e.ntk,
+                            }
+                        };
+                        let h = 1e-4;
+                        let (right, left) = ((k(h) - k(0.0)) / h, (k(0.0) - k(-h)) / h);
+                        assert!(
+                            (right - left).abs() > 1e-3 * (right.abs() + left.abs()),
+                            "{} {which:?}: reported not differentiable but slopes {right} and {left}",
+                            act.name()
+                        );
+                    }
+                    (r, _) => panic!("{} {which:?} {bias:?}: unexpected {r:?}", act.name()),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gradients_along_parallel_points_and_at_zero() {
+    let mut rng = Rng(7);
+    let xi = rng.vec(5, 1.0);
+    let erf = Activation::Erf {
+        a: 1.0,
+        b: 1.0,
+        c: 0.0,
+    };
+    for bias in [None, Some(0.2)] {
+        let n = net(&erf, 3, bias, Parameterization::Ntk);
+        for scale in [2.0, -0.5] {
+            let x: Vec<f64> = xi.iter().map(|v| scale * v).collect();
+            let g = n.kernel_gradient(&xi, &x).unwrap();
+            let fd = fd_grad(&n, &xi, &x, Which::Ntk);
+            assert!(rel(g.ntk_grad.as_ref().unwrap(), &fd) <= 1e-6);
+        }
+        // Zero input: smooth activations are differentiable there.
+        let zero = vec![0.0; 5];
+        let g = n.kernel_gradient(&xi, &zero).unwrap();
+        let fd = fd_grad(&n, &xi, &zero, Which::Ntk);
+        assert!(rel(g.ntk_grad.as_ref().unwrap(), &fd) <= 1e-6);
+    }
+    // ReLU without bias at x = 0: K(x', x) is homogeneous of degree 1 in x, not differentiable.
+    let relu = net(&Activation::Relu, 2, None, Parameterization::Ntk);
+    let g = relu.kernel_gradient(&xi, &[0.0; 5]).unwrap();
+    assert!(matches!(g.nngp_grad, Err(Error::NotDifferentiable { .. })));
+    assert!(matches!(g.ntk_grad, Err(Error::NotDifferentiable { .. })));
+    // With a bias the first layer's variance is b² > 0 and both kernels are smooth at x = 0.
+    let relu_b = net(&Activation::Relu, 2, Some(0.5), Parameterization::Ntk);
+    let g = relu_b.kernel_gradient(&xi, &[0.0; 5]).unwrap();
+    let fd = fd_grad(&relu_b, &xi, &[0.0; 5], Which::Ntk);
+    assert!(rel(g.ntk_grad.as_ref().unwrap(), &fd) <= 1e-6);
+}
+
+fn autoencoder_net(act: Activation) -> Network {
+    Network::mlp(1, act, 1.0, None, Parameterization::Ntk, 1000).unwrap()
+}
+
+/// J of `map` at x by central differences of f (step 1e-6·(1 + ‖x‖)).
+fn fd_jacobian(map: &TrainedMap, x: &[f64]) -> DMatrix<f64> {
+    let d = x.len();
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let h = 1e-6 * (1.0 + norm);
+    let mut j = DMatrix::zeros(map.output_dim(), d);
+    for c in 0..d {
+        let mut a = x.to_vec();
+        let mut b = x.to_vec();
+        a[c] += h;
+        b[c] -= h;
+        let col = (map.eval(&a).unwrap() - map.eval(&b).unwrap()) / (2.0 * h);
+        j.set_column(c, &col);
+    }
+    j
+}
+
+#[test]
+fn trained_jacobian_matches_finite_differences_of_the_trained_map() {
+    let mut rng = Rng(11);
+    let x = rng.sphere(5, 8, 4.0);
+    for act in [
+        Activation::SigmoidErf,
+        Activation::Tanh,
+        Activation::Gelu,
+        Activation::Erf {
+            a: 1.0,
+            b: 1.0,
+            c: 0.0,
+        },
+    ] {
+        let n = autoencoder_net(act.clone());
+        for options in [
+            FitOptions::default(),
+            FitOptions {
+                training: ntk::jacobian::Training::Time {
+                    t: 30.0,
+                    learning_rate: 1.0,
+                },
+                regularization: ntk::Regularization::Absolute(1e-3),
+                ..FitOptions::default()
+            },
+            FitOptions {
+                kernel: Which::Nngp,
+                ..FitOptions::default()
+            },
+        ] {
+            let map = TrainedMap::autoencoder(&n, &x, options, None).unwrap();
+            let mut points: Vec<Vec<f64>> =
+                (0..2).map(|i| x.row(i).iter().copied().collect()).collect();
+            points.push(rng.vec(8, 1.5));
+            for p in points {
+                let j = map.jacobian(&p).unwrap();
+                let fd = fd_jacobian(&map, &p);
+                let r = (&j - &fd).norm() / j.norm();
+                assert!(r <= 1e-6, "{} {options:?}: {r:e}", act.name());
+            }
+        }
+    }
+    // Sequence encoder: f(xᵢ) = xᵢ₊₁ and its Jacobian matches too.
+    let n = autoencoder_net(Activation::SigmoidErf);
+    let seq = TrainedMap::sequence(&n, &x, FitOptions::default(), None).unwrap();
+    for i in 0..5 {
+        let xi: Vec<f64> = x.row(i).iter().copied().collect();
+        let next: Vec<f64> = x.row((i + 1) % 5).iter().copied().collect();
+        let f = seq.eval(&xi).unwrap();
+        assert!((f - DVector::from_vec(next)).norm() <= 1e-9 * 4.0);
+    }
+    let p: Vec<f64> = x.row(2).iter().copied().collect();
+    let r = (seq.jacobian(&p).unwrap() - fd_jacobian(&seq, &p)).norm();
+    assert!(r <= 1e-6 * seq.jacobian(&p).unwrap().norm());
+}
+
+#[test]
+fn relu_ntk_jacobian_at_a_training_point_is_a_typed_error() {
+    let mut rng = Rng(5);
+    let x = rng.sphere(3, 6, 2.0);
+    let relu = Network::mlp(1, Activation::Relu, 1.4, None, Parameterization::Ntk, 1000).unwrap();
+    let map = TrainedMap::autoencoder(&relu, &x, FitOptions::default(), None).unwrap();
+    let x0: Vec<f64> = x.row(0).iter().copied().collect();
+    let err = map.jacobian(&x0).unwrap_err();
+    assert!(matches!(err, Error::NotDifferentiable { .. }), "{err}");
+    assert!(err.to_string().contains("training point 0"), "{err}");
+    // Away from the training points it exists and matches finite differences.
+    let p = rng.vec(6, 1.0);
+    let r = (map.jacobian(&p).unwrap() - fd_jacobian(&map, &p)).norm();
+    assert!(r <= 1e-6 * map.jacobian(&p).unwrap().norm());
+    // The NNGP of ReLU networks is differentiable at the training points.
+    let gp = TrainedMap::autoencoder(
+        &relu,
+        &x,
+        FitOptions {
+            kernel: Which::Nngp,
+            ..FitOptions::default()
+        },
+        None,
+    )
+    .unwrap();
+    let r = (gp.jacobian(&x0).unwrap() - fd_jacobian(&gp, &x0)).norm();
+    assert!(r <= 1e-5 * gp.jacobian(&x0).unwrap().norm());
+}
+
+/// A linear initial network f₀(x) = J₀x (the paper's linear-activation networks at initialization).
+struct Linear(DMatrix<f64>, DVector<f64>);
+impl InitialFunction for Linear {
+    fn output_dim(&self) -> usize {
+        self.0.nrows()
+    }
+    fn value(&self, x: &[f64]) -> ntk::Result<DVector<f64>> {
+        Ok(&self.0 * DVector::from_column_slice(x) + &self.1)
+    }
+    fn jacobian(&self, _x: &[f64]) -> ntk::Result<DMatrix<f64>> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A random α/√(n₁n₀)·W₁W₀ with n₁ = 4000, the finite linear network's Jacobian.
+fn random_linear_jacobian(rng: &mut Rng, n0: usize, alpha: f64) -> DMatrix<f64> {
+    let n1 = 4000;
+    let w0 = DMatrix::from_fn(n1, n0, |_, _| rng.normal());
+    let w1 = DMatrix::from_fn(n0, n1, |_, _| rng.normal());
+    (w1 * w0) * (alpha / ((n1 * n0) as f64).sqrt())
+}
+
+#[test]
+fn lemma_2_linear_activation_with_n_equal_n0_gives_the_identity() {
+    let mut rng = Rng(2);
+    for alpha in [0.25, 1.0, 3.0] {
+        let lin = autoencoder_net(Activation::Affine { alpha, beta: 0.0 });
+        let x = rng.sphere(6, 6, 2.0);
+        let j0 = random_linear_jacobian(&mut rng, 6, alpha);
+        for init in [
+            None,
+            Some(Arc::new(Linear(j0, DVector::zeros(6))) as Arc<dyn InitialFunction>),
+        ] {
+            let map = TrainedMap::autoencoder(&lin, &x, FitOptions::default(), init).unwrap();
+            let p = rng.vec(6, 1.0);
+            let j = map.jacobian(&p).unwrap();
+            // Rounding: the solve with K = (2α²/n0)XXᵀ loses cond(K)·ε ≈ 1e-13 here.
+            assert!(
+                (&j - DMatrix::identity(6, 6)).amax() <= 1e-10,
+                "α = {alpha}: {j}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lemma_3_linear_activation_has_eigenvalue_one_with_multiplicity_n() {
+    let mut rng = Rng(3);
+    let (n, n0, alpha) = (4, 10, 0.5);
+    let lin = autoencoder_net(Activation::Affine { alpha, beta: 0.0 });
+    let x = rng.sphere(n, n0, 3.0);
+    // ‖J₀‖ ≈ α·(1 + √(n0/n1))·… ≈ 2α = 1 for square Gaussian products; α = 0.5·0.9 keeps it < 1.
+    let j0 = random_linear_jacobian(&mut rng, n0, 0.9 * alpha);
+    assert!(Spectrum::of(&j0).unwrap().operator_norm < 1.0);
+    for init in [
+        None,
+        Some(Arc::new(Linear(j0, DVector::zeros(n0))) as Arc<dyn InitialFunction>),
+    ] {
+        let has_init = init.is_some();
+        let map = TrainedMap::autoencoder(&lin, &x, FitOptions::default(), init).unwrap();
+        let s = Spectrum::of(&map.jacobian(&rng.vec(n0, 1.0)).unwrap()).unwrap();
+        // Eigenvalue 1 is exact up to the rounding of the solve (~1e-13); 1e-8 separates it from
+        // the rest, which is ≤ ‖J₀‖ < 1 (or exactly 0 without J₀).
+        assert_eq!(
+            s.count_near(Complex::new(1.0, 0.0), 1e-8),
+            n,
+            "{:?}",
+            s.eigenvalues
+        );
+        assert!(s.eigenvalues[n..].iter().all(|z| z.norm() < 1.0 - 1e-3));
+        if !has_init {
+            assert!(s.eigenvalues[n..].iter().all(|z| z.norm() < 1e-10));
+        }
+    }
+}
+
+#[test]
+fn lemmas_4_and_6_affine_activation_on_a_sphere() {
+    let mut rng = Rng(4);
+    let (n, n0, r) = (5, 12, 2.0);
+    let (alpha, beta) = (0.25, 0.5);
+    let aff = autoencoder_net(Activation::Affine { alpha, beta });
+    let x = rng.sphere(n, n0, r);
+    let map = TrainedMap::autoencoder(&aff, &x, FitOptions::default(), None).unwrap();
+    let s = Spectrum::of(&map.jacobian(&rng.vec(n0, 1.0)).unwrap()).unwrap();
+    // Lemma 6 with c = n0β²/(2α²), g = 1ᵀ(XXᵀ)⁻¹1 (rows are points): eigenvalues 1 (n − 1 times),
+    // λ̂ = 1/(1 + cg), and 0 (n0 − n times).
+    let c = n0 as f64 * beta * beta / (2.0 * alpha * alpha);
+    let gram = &x * x.transpose();
+    let ones = DVector::from_element(n, 1.0);
+    let g = ones.dot(&(gram.clone().cholesky().unwrap().solve(&ones)));
+    let lambda_hat = 1.0 / (1.0 + c * g);
+    assert_eq!(
+        s.count_near(Complex::new(1.0, 0.0), 1e-8),
+        n - 1,
+        "{:?}",
+        s.eigenvalues
+    );
+    assert_eq!(s.count_near(Complex::new(lambda_hat, 0.0), 1e-8), 1);
+    assert_eq!(s.count_near(Complex::new(0.0, 0.0), 1e-8), n0 - n);
+    // Lemma 4 with an affine network at initialization: still ≥ n − 1 eigenvalues at 1.
+    let j0 = random_linear_jacobian(&mut rng, n0, alpha);
+    let shift = DVector::from_fn(n0, |_, _| beta * rng.normal());
+    let init: Arc<dyn InitialFunction> = Arc::new(Linear(j0, shift));
+    let map = TrainedMap::autoencoder(&aff, &x, FitOptions::default(), Some(init)).unwrap();
+    let s = Spectrum::of(&map.jacobian(&rng.vec(n0, 1.0)).unwrap()).unwrap();
+    assert!(s.count_near(Complex::new(1.0, 0.0), 1e-8) >= n - 1);
+}
+
+#[test]
+fn large_radius_spectral_radius_falls_towards_one_half() {
+    let mut rng = Rng(8);
+    let (n, n0) = (5, 32);
+    let net = autoencoder_net(Activation::SigmoidErf);
+    let mut curve = Vec::new();
+    for r in [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0] {
+        let x = rng.sphere(n, n0, r);
+        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+        let rho = (0..n)
+            .map(|i| {
+                let xi: Vec<f64> = x.row(i).iter().copied().collect();
+                map.attractor_test(&xi, 1e-8 * r)
+                    .unwrap()
+                    .spectrum
+                    .spectral_radius
+            })
+            .fold(0.0, f64::max);
+        curve.push((r, rho));
+    }
+    eprintln!("r, largest |λ| over the training points: {curve:?}");
+    // Linear region: Lemma 4 predicts eigenvalue 1 (n − 1 times) for small r.
+    assert!((curve[0].1 - 1.0).abs() < 0.05, "{curve:?}");
+    // Leaving the linear region the largest eigenvalue falls below 1 (attractors form) …
+    assert!(curve[2].1 < 0.8, "{curve:?}");
+    // … and at large r it is within 5% of ½ (the paper's §4.4 limit). It approaches ½ from below:
+    // App. D.2's own approximation r²J_k/(I_k + ¼) is 0.394 at r = 64 (I_k ≈ r/(4π√n0) and the ¼ of
+    // the constant kernel part) and tends to ½ as I_k ≫ ¼.
+    let last = curve.last().unwrap().1;
+    assert!((last - 0.5).abs() <= 0.025, "{curve:?}");
+    assert!(curve[3..].windows(2).all(|w| w[1].1 > w[0].1), "{curve:?}");
+}
+
+#[test]
+fn single_example_gradient_ratio_falls_with_depth_for_sigmoid() {
+    // §4.2: for one training example, ‖∂Θ(x₁, x)/∂x‖/Θ(x₁, x₁) at x₁ → 0 with depth (ordered phase,
+    // χ₁ ≤ 1/16), so J∞(x₁) → J₀(x₁).
+    let mut rng = Rng(9);
+    let x1 = rng.vec(16, 1.0);
+    let mut last = f64::INFINITY;
+    for depth in 1..=8 {
+        let n = Network::mlp(
+            depth,
+            Activation::Sigmoid,
+            1.0,
+            None,
+            Parameterization::Ntk,
+            1000,
+        )
+        .unwrap();
+        let g = n.kernel_gradient(&x1, &x1).unwrap();
+        let ratio = g.ntk_grad.unwrap().norm() / g.ntk;
+        assert!(ratio < last, "depth {depth}: {ratio} ≥ {last}");
+        last = ratio;
+    }
+    assert!(last < 1e-4, "{last}");
+}
+
+#[test]
+fn iterating_recovers_noisy_training_points_at_large_radius() {
+    let mut rng = Rng(10);
+    let (n, n0, r) = (3, 16, 40.0);
+    let net = autoencoder_net(Activation::SigmoidErf);
+    let x = rng.sphere(n, n0, r);
+    let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+    for i in 0..n {
+        let xi: Vec<f64> = x.row(i).iter().copied().collect();
+        assert!(map.attractor_test(&xi, 1e-8 * r).unwrap().is_attractor);
+    }
+    let rates = map
+        .recovery_rates(&[0.0, 0.5, 50.0], 4, IterationCriteria::default(), 1e-2, 1)
+        .unwrap();
+    assert_eq!(rates[0].rate, 1.0);
+    assert_eq!(rates[1].rate, 1.0);
+    assert!(rates[2].rate < 1.0, "{rates:?}");
+    // Reproducible.
+    let again = map
+        .recovery_rates(&[50.0], 4, IterationCriteria::default(), 1e-2, 1)
+        .unwrap();
+    assert_eq!(again[0].rate, rates[2].rate);
+    let orbit = map
+        .iterate(
+            x.row(0).iter().copied().collect::<Vec<_>>().as_slice(),
+            IterationCriteria::default(),
+        )
+        .unwrap();
+    assert!(orbit.converged && orbit.iterations == 1);
+}
+
+#[test]
+fn trained_map_rejects_bad_input() {
+    let net = autoencoder_net(Activation::SigmoidErf);
+    let x = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+    assert!(matches!(
+        map.jacobian(&[1.0, 0.0]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        map.eval(&[f64::NAN, 0.0, 0.0]),
+        Err(Error::NonFinite { .. })
+    ));
+    let dup = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+    let r = TrainedMap::autoencoder(&net, &dup, FitOptions::default(), None);
+    assert!(matches!(r, Err(Error::NotPositiveDefinite { .. })), "{r:?}");
+    let y = DMatrix::from_row_slice(1, 3, &[1.0, 0.0, 0.0]);
+    assert!(matches!(
+        TrainedMap::fit(&net, &x, &y, FitOptions::default(), None),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let long = FitOptions {
+        training: ntk::jacobian::Training::Time {
+            t: -1.0,
+            learning_rate: 1.0,
+        },
+        ..FitOptions::default()
+    };
+    assert!(matches!(
+        TrainedMap::autoencoder(&net, &x, long, None),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let wide =
+        TrainedMap::fit(&net, &x, &DMatrix::zeros(2, 2), FitOptions::default(), None).unwrap();
+    assert!(matches!(
+        wide.iterate(&[0.0; 3], IterationCriteria::default()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
