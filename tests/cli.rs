@@ -709,3 +709,148 @@ fn predict_bad_inputs_exit_with_code_1() {
     // One-column targets work.
     assert_success(&run(&y, &t));
 }
+
+const SIGMOID_SPEC: &str = r#"{"layers": [{"dense": {"w_std": 1.0}}, {"sigmoid_erf": {}},
+  {"dense": {"w_std": 1.0}}]}"#;
+
+#[test]
+fn jacobian_matches_the_library_bit_for_bit() {
+    use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
+    let dir = TempDir::new("jacobian");
+    let spec = dir.file("net.json", SIGMOID_SPEC);
+    let x_csv = "6, 0, 0, 1\n0, 5, 1, 0\n1, 0, -6, 0\n";
+    let x = dir.file("x.csv", x_csv);
+    let at = dir.file("at.csv", "0.5, 1, -1, 2\n");
+    let net = Network::from_json(SIGMOID_SPEC).unwrap();
+    let xm = DMatrix::from_row_slice(3, 4, &[6., 0., 0., 1., 0., 5., 1., 0., 1., 0., -6., 0.]);
+    let map = TrainedMap::autoencoder(&net, &xm, FitOptions::default(), None).unwrap();
+    // Default: at the training points.
+    let out = ntk_cmd(&[&"jacobian", &"--spec", &spec, &"--train-x", &x]);
+    assert_success(&out);
+    let json = stdout(&out);
+    let value: Value = serde_json::from_str(&json).unwrap();
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "eigenvalues",
+            "jacobians",
+            "operator_norm",
+            "spectral_radius"
+        ]
+    );
+    let jac = exact_numbers(&json, "jacobians");
+    let radius = exact_numbers(&json, "spectral_radius");
+    let eig = exact_numbers(&json, "eigenvalues");
+    assert_eq!(jac.len(), 3 * 16);
+    assert_eq!(eig.len(), 3 * 4 * 2);
+    for i in 0..3 {
+        let j = map
+            .jacobian(&xm.row(i).iter().copied().collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(&jac[16 * i..16 * (i + 1)], row_major(&j).as_slice());
+        let s = Spectrum::of(&j).unwrap();
+        assert_eq!(radius[i], s.spectral_radius);
+        assert_eq!(eig[8 * i], s.eigenvalues[0].re);
+    }
+    // At given points, at a finite time with ridge, written to a file.
+    let out_path = dir.0.join("out.json");
+    let out = ntk_cmd(&[
+        &"jacobian",
+        &"--spec",
+        &spec,
+        &"--train-x",
+        &x,
+        &"--at",
+        &at,
+        &"--time",
+        &"5",
+        &"--learning-rate=0.5",
+        &"--diag-reg",
+        &"1e-3",
+        &"--out",
+        &out_path,
+    ]);
+    assert_success(&out);
+    let json = std::fs::read_to_string(&out_path).unwrap();
+    let options = FitOptions {
+        regularization: Regularization::Relative(1e-3),
+        training: ntk::jacobian::Training::Time {
+            t: 5.0,
+            learning_rate: 0.5,
+        },
+        ..FitOptions::default()
+    };
+    let map = TrainedMap::autoencoder(&net, &xm, options, None).unwrap();
+    let j = map.jacobian(&[0.5, 1.0, -1.0, 2.0]).unwrap();
+    assert_eq!(exact_numbers(&json, "jacobians"), row_major(&j));
+}
+
+#[test]
+fn jacobian_errors() {
+    let dir = TempDir::new("jacobian-errors");
+    let relu = dir.file(
+        "relu.json",
+        r#"{"layers": [{"dense": {"w_std": 1.4}}, {"relu": {}}, {"dense": {"w_std": 1.0}}]}"#,
+    );
+    let x = dir.file("x.csv", "1, 0\n0, 2\n");
+    // The ReLU NTK has no derivative at a training point: a clean error, exit 1.
+    assert_fails(
+        &ntk_cmd(&[&"jacobian", &"--spec", &relu, &"--train-x", &x]),
+        1,
+        &["not differentiable", "training point 0", "relu"],
+    );
+    let at = dir.file("at.csv", "0.3, 0.4\n");
+    assert_success(&ntk_cmd(&[
+        &"jacobian",
+        &"--spec",
+        &relu,
+        &"--train-x",
+        &x,
+        &"--at",
+        &at,
+    ]));
+    let wide = dir.file("wide.csv", "1, 2, 3\n");
+    assert_fails(
+        &ntk_cmd(&[
+            &"jacobian",
+            &"--spec",
+            &relu,
+            &"--train-x",
+            &x,
+            &"--at",
+            &wide,
+        ]),
+        1,
+        &["--at", "2 columns"],
+    );
+    assert_fails(
+        &ntk_cmd(&[
+            &"jacobian",
+            &"--spec",
+            &relu,
+            &"--train-x",
+            &x,
+            &"--time",
+            &"-1",
+        ]),
+        2,
+        &["--time"],
+    );
+    assert_fails(
+        &ntk_cmd(&[&"jacobian", &"--spec", &relu]),
+        2,
+        &["--train-x"],
+    );
+    assert_fails(
+        &ntk_cmd(&[&"jacobian", &"--spec", &relu, &"--train-x", &x, &"--bogus"]),
+        2,
+        &["--bogus"],
+    );
+}

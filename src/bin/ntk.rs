@@ -5,12 +5,16 @@
 //! ntk predict --spec NET.json --train-x X.csv --train-y Y.csv --test-x T.csv
 //!             [--kernel nngp|ntk|ntkgp] [--time t]... [--learning-rate η]
 //!             [--diag-reg λ] [--diag-reg-absolute] [--cov] [--out OUT.json]
+//! ntk jacobian --spec NET.json --train-x X.csv [--at P.csv] [--time t] [--learning-rate η]
+//!              [--diag-reg λ] [--diag-reg-absolute] [--out OUT.json]
 //! ```
 //!
 //! `kernel` reads a network spec (the JSON form of [`ntk::Network`]) and one or two point sets (CSV or
 //! `.npy`, one point per row), and writes the NNGP and NTK matrices with the NNGP variances as JSON.
 //! `predict` fits kernel regression / the trained infinite ensemble ([`ntk::GpInference`] at t = ∞,
-//! [`ntk::EnsembleDynamics`] at finite times) and writes the test mean (and covariance) as JSON. The
+//! [`ntk::EnsembleDynamics`] at finite times) and writes the test mean (and covariance) as JSON.
+//! `jacobian` trains the infinitely wide autoencoder on the rows of X ([`ntk::jacobian::TrainedMap`])
+//! and writes its Jacobian J∞ and spectrum at the given points (default: the training points). The
 //! argument parser is hand-written on purpose: two subcommands with a dozen flags do not justify a
 //! dependency.
 //!
@@ -18,6 +22,7 @@
 //! a bad input file), 1 for every other failure. Every message goes to stderr as `error: <message>`.
 
 use nalgebra::DMatrix;
+use ntk::jacobian::{FitOptions, Spectrum, TrainedMap, Training};
 use ntk::{
     EnsembleDynamics, Error, Gaussian, GpInference, GpKind, Kernel, KernelMatrices, Network,
     Regularization, TestKernels, TrainKernels,
@@ -35,7 +40,10 @@ Usage:
   ntk predict --spec NET.json --train-x X.csv --train-y Y.csv --test-x T.csv
               [--kernel nngp|ntk|ntkgp] [--time t]... [--learning-rate η]
               [--diag-reg λ] [--diag-reg-absolute] [--cov] [--out OUT.json]
-  ntk --help | ntk kernel --help | ntk predict --help
+  ntk jacobian --spec NET.json --train-x X.csv [--at P.csv] [--time t]
+               [--learning-rate η] [--diag-reg λ] [--diag-reg-absolute]
+               [--out OUT.json]
+  ntk --help | ntk kernel --help | ntk predict --help | ntk jacobian --help
 
 Options of `ntk kernel`:
   --spec NET.json  network spec, e.g.
@@ -73,6 +81,22 @@ Output with one time: {\"mean\": [[...]], \"cov\": [[...]]} with one row per tes
 point (\"cov\" only with --cov); with several times: {\"times\": [...],
 \"mean\": [...], \"cov\": [...]} holding one matrix per time (t = ∞ is \"inf\").
 
+Options of `ntk jacobian` (an autoencoder trained on the rows of X, NTK ⊗ I, f0 = 0):
+  --spec NET.json    network spec, as for `ntk kernel` (its output width is
+                     ignored: the map has one output per input column)
+  --train-x X        training points, one per row (CSV or .npy)
+  --at P             points where the Jacobian is evaluated, one per row
+                     (default: the training points)
+  --time t           training time, ≥ 0, or `inf` (default inf)
+  --learning-rate η  gradient-flow learning rate (default 1; only finite t)
+  --diag-reg λ, --diag-reg-absolute  ridge, as for `ntk predict`
+  --out OUT.json     write the result here instead of to standard output
+
+Output: {\"jacobians\": [[[...]]], \"eigenvalues\": [[[re, im], ...]],
+\"spectral_radius\": [...], \"operator_norm\": [...]}, one entry per point; each
+Jacobian is d × d with J[i][j] = ∂f_i/∂x_j, eigenvalues by decreasing modulus.
+The ReLU NTK has no Jacobian at the training points (an error says so).
+
 Numbers round-trip exactly. Flags also accept the form --flag=VALUE.
 
 Exit status: 0 on success, 2 for a malformed command line, 1 for any other error.
@@ -99,6 +123,18 @@ enum Command {
     Help,
     Kernel(KernelArgs),
     Predict(PredictArgs),
+    Jacobian(JacobianArgs),
+}
+
+/// The flags of `ntk jacobian`, parsed and validated.
+#[derive(Debug)]
+struct JacobianArgs {
+    spec: PathBuf,
+    train_x: PathBuf,
+    at: Option<PathBuf>,
+    training: Training,
+    reg: Regularization,
+    out: Option<PathBuf>,
 }
 
 /// The flags of `ntk kernel`, all validated as present where required.
@@ -147,6 +183,7 @@ fn execute(command: Command) -> Result<(), CliError> {
         Command::Help => write_stdout(USAGE)?,
         Command::Kernel(args) => run_kernel(&args)?,
         Command::Predict(args) => run_predict(&args)?,
+        Command::Jacobian(args) => run_jacobian(&args)?,
     }
     Ok(())
 }
@@ -161,7 +198,9 @@ fn is_help(arg: &OsString) -> bool {
 
 fn parse_command(args: &[OsString]) -> Result<Command, CliError> {
     let Some((first, rest)) = args.split_first() else {
-        return Err(usage("missing subcommand (expected `kernel` or `predict`)"));
+        return Err(usage(
+            "missing subcommand (expected `kernel`, `predict` or `jacobian`)",
+        ));
     };
     if is_help(first) || first == "help" {
         return Ok(Command::Help);
@@ -172,8 +211,11 @@ fn parse_command(args: &[OsString]) -> Result<Command, CliError> {
     if first == "predict" {
         return parse_predict_args(rest);
     }
+    if first == "jacobian" {
+        return parse_jacobian_args(rest);
+    }
     Err(usage(format!(
-        "unknown subcommand `{}` (expected `kernel` or `predict`)",
+        "unknown subcommand `{}` (expected `kernel`, `predict` or `jacobian`)",
         first.to_string_lossy()
     )))
 }
@@ -212,6 +254,7 @@ fn parse_kernel_args(args: &[OsString]) -> Result<Command, CliError> {
 
 const KERNEL_PATH_FLAGS: &str = "--spec, --x1, --x2, --out";
 const PREDICT_PATH_FLAGS: &str = "--spec, --train-x, --train-y, --test-x, --out";
+const JACOBIAN_PATH_FLAGS: &str = "--spec, --train-x, --at, --out";
 
 /// The value of flag `name`: the inline `--flag=value` part, or else the next argument.
 fn take_value<'a>(
@@ -380,6 +423,86 @@ fn parse_predict_args(args: &[OsString]) -> Result<Command, CliError> {
     }))
 }
 
+/// Parses the flags after `jacobian`, left to right; `--help` anywhere before an error wins.
+fn parse_jacobian_args(args: &[OsString]) -> Result<Command, CliError> {
+    let (mut spec, mut train_x, mut at, mut out) = (None, None, None, None);
+    let (mut time, mut learning_rate, mut diag_reg) = (None, None, None);
+    let mut absolute = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if is_help(arg) {
+            return Ok(Command::Help);
+        }
+        let (name, inline_value) = split_flag(arg, JACOBIAN_PATH_FLAGS)?;
+        if name == "--diag-reg-absolute" {
+            if inline_value.is_some() {
+                return Err(usage(format!("flag `{name}` takes no value")));
+            }
+            if std::mem::replace(&mut absolute, true) {
+                return Err(usage(format!("flag `{name}` given more than once")));
+            }
+            continue;
+        }
+        let path_slot = match name.as_str() {
+            "--spec" => Some(&mut spec),
+            "--train-x" => Some(&mut train_x),
+            "--at" => Some(&mut at),
+            "--out" => Some(&mut out),
+            _ => None,
+        };
+        if let Some(slot) = path_slot {
+            let value = take_value(&name, inline_value, &mut rest, "a file path")?;
+            if slot.replace(PathBuf::from(value)).is_some() {
+                return Err(usage(format!("flag `{name}` given more than once")));
+            }
+            continue;
+        }
+        let (slot, what, ok): (&mut Option<f64>, &str, fn(f64) -> bool) = match name.as_str() {
+            "--time" => (&mut time, "a time (≥ 0 or inf)", |t| t >= 0.0),
+            "--learning-rate" => (&mut learning_rate, "a finite number > 0", |e| {
+                e.is_finite() && e > 0.0
+            }),
+            "--diag-reg" => (&mut diag_reg, "a finite number ≥ 0", |l| {
+                l.is_finite() && l >= 0.0
+            }),
+            _ => return Err(usage(format!("unknown flag `{name}` for `ntk jacobian`"))),
+        };
+        let value = take_value(&name, inline_value, &mut rest, what)?;
+        let v = parse_number(&name, &value)?;
+        if !ok(v) {
+            return Err(usage(format!(
+                "flag `{name}` needs {what}, got `{}`",
+                value.to_string_lossy()
+            )));
+        }
+        if slot.replace(v).is_some() {
+            return Err(usage(format!("flag `{name}` given more than once")));
+        }
+    }
+    let required = |slot: Option<PathBuf>, name: &str, what: &str| {
+        slot.ok_or_else(|| usage(format!("missing required flag `{name}` ({what})")))
+    };
+    let lambda = diag_reg.unwrap_or(0.0);
+    Ok(Command::Jacobian(JacobianArgs {
+        spec: required(spec, "--spec", "the network spec JSON file")?,
+        train_x: required(train_x, "--train-x", "the training points")?,
+        at,
+        training: match time {
+            Some(t) if t.is_finite() => Training::Time {
+                t,
+                learning_rate: learning_rate.unwrap_or(1.0),
+            },
+            _ => Training::Converged,
+        },
+        reg: if absolute {
+            Regularization::Absolute(lambda)
+        } else {
+            Regularization::Relative(lambda)
+        },
+        out,
+    }))
+}
+
 /// Splits `--flag=value` into its name and value; a bare `--flag` has no inline value. `path_flags`
 /// lists the subcommand's path flags for the message about a stray argument.
 fn split_flag(arg: &OsString, path_flags: &str) -> Result<(String, Option<OsString>), CliError> {
@@ -464,6 +587,85 @@ fn run_predict(args: &PredictArgs) -> ntk::Result<()> {
             .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display()))),
         None => write_stdout(&json),
     }
+}
+
+fn run_jacobian(args: &JacobianArgs) -> ntk::Result<()> {
+    let net = read_network(&args.spec)?;
+    let x_train = read_points("--train-x", &args.train_x)?;
+    let at = match &args.at {
+        Some(path) => read_points("--at", path)?,
+        None => x_train.clone(),
+    };
+    if at.ncols() != x_train.ncols() {
+        return Err(Error::ShapeMismatch {
+            what: "--at points".into(),
+            expected: format!("{} columns, as --train-x", x_train.ncols()),
+            found: format!("{} columns", at.ncols()),
+        });
+    }
+    let options = FitOptions {
+        regularization: args.reg,
+        training: args.training,
+        ..FitOptions::default()
+    };
+    let map = TrainedMap::autoencoder(&net, &x_train, options, None)?;
+    let mut jacobians = Vec::with_capacity(at.nrows());
+    let mut spectra = Vec::with_capacity(at.nrows());
+    for i in 0..at.nrows() {
+        let p: Vec<f64> = at.row(i).iter().copied().collect();
+        let j = map.jacobian(&p).map_err(|e| match e {
+            Error::NotDifferentiable { what, reason } => Error::NotDifferentiable {
+                what: format!("{what} (at point {i} of --at)"),
+                reason,
+            },
+            e => e,
+        })?;
+        spectra.push(Spectrum::of(&j)?);
+        jacobians.push(j);
+    }
+    let json = render_jacobians(&jacobians, &spectra)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, json)
+            .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display()))),
+        None => write_stdout(&json),
+    }
+}
+
+fn render_jacobians(jacobians: &[DMatrix<f64>], spectra: &[Spectrum]) -> ntk::Result<String> {
+    let mut out = String::from("{\n  \"jacobians\": [\n");
+    for (k, j) in jacobians.iter().enumerate() {
+        out.push_str("    ");
+        out.push_str(&matrix_json(j, "    ", "Jacobian")?);
+        out.push_str(if k + 1 < jacobians.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("  ],\n  \"eigenvalues\": [\n");
+    for (k, s) in spectra.iter().enumerate() {
+        let pairs: ntk::Result<Vec<String>> = s
+            .eigenvalues
+            .iter()
+            .map(|z| {
+                Ok(format!(
+                    "[{}, {}]",
+                    json_number(z.re, "eigenvalue")?,
+                    json_number(z.im, "eigenvalue")?
+                ))
+            })
+            .collect();
+        out.push_str(&format!("    [{}]", pairs?.join(", ")));
+        out.push_str(if k + 1 < spectra.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("  ],\n  \"spectral_radius\": ");
+    out.push_str(&list_json(
+        spectra.iter().map(|s| s.spectral_radius),
+        "spectral radius",
+    )?);
+    out.push_str(",\n  \"operator_norm\": ");
+    out.push_str(&list_json(
+        spectra.iter().map(|s| s.operator_norm),
+        "operator norm",
+    )?);
+    out.push_str("\n}\n");
+    Ok(out)
 }
 
 fn read_network(path: &Path) -> ntk::Result<Network> {
