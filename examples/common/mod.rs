@@ -1,0 +1,132 @@
+//! Shared by the paper-figure examples: random data on a sphere, CSV output, SVG line plots.
+
+#![allow(dead_code)] // each example uses part of it
+
+use nalgebra::DMatrix;
+use plotters::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+/// Where figures go: `$NTK_FIGURES`, or `target/figures`.
+pub fn out_dir() -> Result<PathBuf, Box<dyn Error>> {
+    let dir = std::env::var_os("NTK_FIGURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/figures"));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// n points uniformly on the sphere of radius r in ℝ^d (rows), the paper's random data.
+pub fn sphere(n: usize, d: usize, r: f64, seed: u64) -> DMatrix<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = DMatrix::from_fn(n, d, |_, _| StandardNormal.sample(&mut rng));
+    for mut row in x.row_iter_mut() {
+        let norm = row.norm();
+        row *= r / norm;
+    }
+    x
+}
+
+/// `count` values from `lo` to `hi`, equally spaced in log scale.
+pub fn logspace(lo: f64, hi: f64, count: usize) -> Vec<f64> {
+    (0..count)
+        .map(|k| lo * (hi / lo).powf(k as f64 / (count - 1) as f64))
+        .collect()
+}
+
+/// Writes a CSV file with a header line.
+pub fn write_csv(path: &Path, header: &str, rows: &[Vec<f64>]) -> Result<(), Box<dyn Error>> {
+    let mut text = String::from(header);
+    text.push('\n');
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+        text.push_str(&cells.join(","));
+        text.push('\n');
+    }
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+/// One curve of a plot.
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// An SVG plot of `series` (lines with markers), x in log scale when `log_x`, with horizontal
+/// reference lines at `hlines`.
+pub fn line_plot(
+    path: &Path,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    series: &[Series],
+    log_x: bool,
+    hlines: &[f64],
+) -> Result<(), Box<dyn Error>> {
+    let all = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, 0.0f64, f64::MIN);
+    for &(x, y) in all {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    for &h in hlines {
+        y1 = y1.max(h);
+    }
+    y1 *= 1.05;
+    let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let colors = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60);
+    macro_rules! draw {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc(y_label)
+                .draw()?;
+            for &h in hlines {
+                chart.draw_series(LineSeries::new(
+                    vec![(x0, h), (x1, h)],
+                    BLACK.mix(0.4).stroke_width(1),
+                ))?;
+            }
+            for (k, s) in series.iter().enumerate() {
+                let color = colors[k % colors.len()];
+                chart
+                    .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))?
+                    .label(s.label.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                chart.draw_series(
+                    s.points
+                        .iter()
+                        .map(move |&p| Circle::new(p, 3, color.filled())),
+                )?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()?;
+        }};
+    }
+    if log_x {
+        draw!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?);
+    } else {
+        draw!(builder.build_cartesian_2d(x0..x1, y0..y1)?);
+    }
+    root.present()?;
+    Ok(())
+}
