@@ -32,7 +32,9 @@
 pub mod activation;
 pub mod error;
 pub mod io;
+pub mod jacobian;
 pub mod kernel;
+pub mod meanfield;
 pub mod network;
 pub mod real;
 pub mod regression;
