@@ -546,7 +546,10 @@ mod tests {
             // Second-order one-sided difference (c ≤ 1); truncation O(h²M'''), rounding O(ε/h).
             let h = 1e-4;
             let fd = (3.0 * m(1.0) - 4.0 * m(1.0 - h) + m(1.0 - 2.0 * h)) / (2.0 * h);
-            assert!((fd - mf.chi1).abs() < tol * mf.chi1, "{act:?}: {fd} vs {mf:?}");
+            assert!(
+                (fd - mf.chi1).abs() < tol * mf.chi1,
+                "{act:?}: {fd} vs {mf:?}"
+            );
             assert!((m(1.0) - 1.0).abs() < 1e-12);
         }
     }

@@ -41,9 +41,19 @@ fn check_vector(what: &str, v: &DVector<f64>) -> Result<()> {
     Ok(())
 }
 
-/// The pieces of eq. 6 for a pair: (s, a, b, D) with s = x̂ᵀx, a = ‖x̂‖² + 2n₀, b = ‖x‖² + 2n₀,
-/// D = ab − s².
-fn pair_terms(x_hat: &DVector<f64>, x: &DVector<f64>) -> Result<(f64, f64, f64, f64)> {
+/// The pieces of eq. 6 for a pair: s = x̂ᵀx, a = ‖x̂‖² + 2n₀, b = ‖x‖² + 2n₀, D = ab − s², and the
+/// projection residuals p = x − (s/‖x̂‖²)x̂, q = x̂ − (s/‖x‖²)x (the zero vector's residual is the
+/// other point itself).
+struct PairTerms {
+    s: f64,
+    a: f64,
+    b: f64,
+    d: f64,
+    p: DVector<f64>,
+    q: DVector<f64>,
+}
+
+fn pair_terms(x_hat: &DVector<f64>, x: &DVector<f64>) -> Result<PairTerms> {
     if x_hat.is_empty() || x_hat.len() != x.len() {
         return Err(Error::ShapeMismatch {
             what: "the two points of the NTK".into(),
@@ -58,15 +68,27 @@ fn pair_terms(x_hat: &DVector<f64>, x: &DVector<f64>) -> Result<(f64, f64, f64, 
     check_vector("x", x)?;
     let n0 = x.len() as f64;
     let (nh, nx, s) = (x_hat.norm_squared(), x.norm_squared(), x_hat.dot(x));
-    // ‖x̂‖²‖x‖² − s² = ‖x̂‖²‖x − (s/‖x̂‖²)x̂‖² (Lagrange): the projection residual avoids the
-    // cancellation of the plain difference for nearly parallel points of large norm.
-    let wedge = if nh > 0.0 {
-        nh * (x - x_hat * (s / nh)).norm_squared()
+    let p = if nh > 0.0 {
+        x - x_hat * (s / nh)
     } else {
-        0.0
+        x.clone()
     };
-    let d = wedge + 2.0 * n0 * (nh + nx) + 4.0 * n0 * n0;
-    Ok((s, nh + 2.0 * n0, nx + 2.0 * n0, d))
+    let q = if nx > 0.0 {
+        x_hat - x * (s / nx)
+    } else {
+        x_hat.clone()
+    };
+    // ‖x̂‖²‖x‖² − s² = ‖x̂‖²‖p‖² (Lagrange): the projection residual avoids the cancellation of the
+    // plain difference for nearly parallel points of large norm.
+    let d = nh * p.norm_squared() + 2.0 * n0 * (nh + nx) + 4.0 * n0 * n0;
+    Ok(PairTerms {
+        s,
+        a: nh + 2.0 * n0,
+        b: nx + 2.0 * n0,
+        d,
+        p,
+        q,
+    })
 }
 
 /// Θ(x̂, x) of the 2-layer erf-sigmoid network, Jiang & Pehlevan (2020) eq. 6 (App. D.1):
@@ -89,7 +111,7 @@ fn pair_terms(x_hat: &DVector<f64>, x: &DVector<f64>) -> Result<(f64, f64, f64, 
 /// # Ok::<(), ntk::Error>(())
 /// ```
 pub fn sigmoid_erf_ntk(x_hat: &DVector<f64>, x: &DVector<f64>) -> Result<f64> {
-    let (s, _, _, d) = pair_terms(x_hat, x)?;
+    let PairTerms { s, d, .. } = pair_terms(x_hat, x)?;
     let sd = d.sqrt();
     Ok((s / sd + s.atan2(sd)) / (2.0 * PI) + 0.25)
 }
@@ -118,10 +140,14 @@ pub fn sigmoid_erf_ntk(x_hat: &DVector<f64>, x: &DVector<f64>) -> Result<f64> {
 /// # Ok::<(), ntk::Error>(())
 /// ```
 pub fn sigmoid_erf_ntk_gradient(x_hat: &DVector<f64>, x: &DVector<f64>) -> Result<DVector<f64>> {
-    let (s, a, b, d) = pair_terms(x_hat, x)?;
+    let PairTerms { s, a, b, d, p, q } = pair_terms(x_hat, x)?;
+    let n2 = 2.0 * x.len() as f64;
     let sd = d.sqrt();
-    let i1 = (x_hat * b - x * s) / (b * sd);
-    let i2 = (x_hat * (d + s * s) - x * (s * a)) / (d * sd);
+    // The numerators in cancellation-free form (their plain forms lose ~s²/D digits for nearly
+    // parallel points of large norm): b x̂ − s x = ‖x‖² q + 2n₀ x̂ and
+    // D x̂ − s(a x − s x̂) = D x̂ − s(‖x̂‖² p + 2n₀ x).
+    let i1 = (q * (b - n2) + x_hat * n2) / (b * sd);
+    let i2 = (x_hat * d - (p * (a - n2) + x * n2) * s) / (d * sd);
     Ok((i1 + i2) / (2.0 * PI))
 }
 

@@ -204,15 +204,6 @@ pub fn single_example_gradient_flow(
     while (lo - v0).abs() < MAX_SPAN {
         let hi = lo + direction * width;
         let int_hi = int_lo + panel(activation, &nodes, lo, hi)?;
-        if u0 * u0 + 2.0 * int_hi <= 0.0 {
-            return Err(Error::NoSolution {
-                what: "the gradient-flow limit (u, v)".into(),
-                reason: format!(
-                    "u² = u₀² + 2∫φ/φ' reaches 0 before v = {hi}: u passes through 0 and the \
-                     flow of b reverses, outside Theorem 1"
-                ),
-            });
-        }
         let h_hi = h(hi, int_hi);
         if !h_hi.is_finite() {
             return Err(Error::NoSolution {
@@ -226,6 +217,17 @@ pub fn single_example_gradient_flow(
             if phi.signum() == u_sign {
                 return solution(1.0 / (kf * phi), v);
             }
+        }
+        // Checked after the root search: a root inside this panel comes before u² reaches 0,
+        // since u² = 1/(kφ(v))² > 0 there and u² is monotone along a path where φ/φ' keeps its sign.
+        if u0 * u0 + 2.0 * int_hi <= 0.0 {
+            return Err(Error::NoSolution {
+                what: "the gradient-flow limit (u, v)".into(),
+                reason: format!(
+                    "u² = u₀² + 2∫φ/φ' reaches 0 before v = {hi}: u passes through 0 and the \
+                     flow of b reverses, outside Theorem 1"
+                ),
+            });
         }
         lo = hi;
         int_lo = int_hi;
