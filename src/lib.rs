@@ -11,6 +11,10 @@
 //!   and a JSON form.
 //! * [`kernel`]: the layer recursion and the [`Kernel`] trait (entries, cross matrices, Gram matrices,
 //!   diagonals).
+//! * [`meanfield`]: signal-propagation quantities of deep networks — the variance fixed point q*,
+//!   χ₁, the ordered/chaotic phase and the correlation depth scale (Jiang & Pehlevan 2020, §4.2).
+//! * [`jacobian`]: closed forms for trained autoencoder Jacobians — the 2-layer erf-sigmoid NTK,
+//!   its input gradient and large-norm limits, Lemma 6, and single-example gradient flow.
 //!
 //! ```
 //! use nalgebra::DMatrix;
