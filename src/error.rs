@@ -97,6 +97,28 @@ pub enum Error {
         /// Why (the layer and the activation's kink).
         reason: String,
     },
+    /// An equation or iteration that the request relies on has no solution: a mean-field variance
+    /// map without a finite attracting fixed point, a gradient-flow equation without a root.
+    #[error("no solution for {what}: {reason}")]
+    NoSolution {
+        /// The quantity that was sought.
+        what: String,
+        /// Why there is none, and what to change.
+        reason: String,
+    },
+    /// A matrix that must have full column rank does not.
+    #[error(
+        "{what} must have full column rank {required}, but its numerical rank is {rank}: \
+         remove linearly dependent columns"
+    )]
+    RankDeficient {
+        /// Which matrix.
+        what: String,
+        /// The numerical rank found.
+        rank: usize,
+        /// The rank required (the number of columns).
+        required: usize,
+    },
 }
 
 /// `Result` with the crate's [`Error`](enum@Error).

@@ -11,6 +11,13 @@
 //!   and a JSON form.
 //! * [`kernel`]: the layer recursion and the [`Kernel`] trait (entries, cross matrices, Gram matrices,
 //!   diagonals).
+//! * [`meanfield`]: signal-propagation quantities of deep networks — the variance fixed point q*,
+//!   χ₁, the ordered/chaotic phase and the correlation depth scale (Jiang & Pehlevan 2020, §4.2).
+//! * [`jacobian`]: input gradients of the kernels, the trained map f∞ of a wide network and its
+//!   Jacobian J∞ (autoencoders, sequence encoders), spectra, attractors and basins of attraction, and
+//!   the closed forms of Jiang & Pehlevan (2020) and of the thesis's single-example gradient flow.
+//! * [`regression`]: kernel regression, GP posteriors and gradient-descent dynamics at any time.
+//! * [`forward`]: forward-mode derivatives ([`Fwd`]) that carry ∂/∂(inputs) through the recursion.
 //!
 //! ```
 //! use nalgebra::DMatrix;
@@ -35,6 +42,7 @@ pub mod forward;
 pub mod io;
 pub mod jacobian;
 pub mod kernel;
+pub mod meanfield;
 pub mod network;
 pub mod real;
 pub mod regression;

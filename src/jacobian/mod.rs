@@ -8,6 +8,9 @@
 //!   eqs. 2–3), for autoencoders, sequence encoders and any targets, at t = ∞ or any finite time.
 //! * [`spectrum`]: complex eigenvalues, spectral radius, singular values.
 //! * [`attractor`]: fixed-point and attractor tests, iterated maps, basins of attraction.
+//! * [`closed_form`]: the paper's own closed forms — the 2-layer erf-sigmoid NTK (eq. 6), its
+//!   gradient (App. D), the large-r asymptotics (§4.4) and the spectrum of Lemma 6.
+//! * [`gradient_flow`]: the thesis's exact single-example gradient-flow solution (Theorems 1–2, 4).
 //!
 //! ```
 //! use nalgebra::DMatrix;
@@ -24,7 +27,9 @@
 //! ```
 
 pub mod attractor;
+pub mod closed_form;
 pub mod gradient;
+pub mod gradient_flow;
 pub mod map;
 pub mod spectrum;
 
