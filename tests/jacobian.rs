@@ -641,3 +641,77 @@ fn trained_map_rejects_bad_input() {
         Err(Error::ShapeMismatch { .. })
     ));
 }
+
+#[test]
+fn paper_closed_forms_agree_with_the_general_machinery() {
+    use ntk::jacobian::closed_form::{
+        large_norm_asymptotics, lemma6_spectrum, sigmoid_erf_ntk, sigmoid_erf_ntk_gradient,
+    };
+    let mut rng = Rng(12);
+    let net = autoencoder_net(Activation::SigmoidErf);
+    // Eq. 6 and its App. D gradient vs the recursion with forward derivatives, at generic points,
+    // parallel points and x = x̂ (the ray), norms 0.1 … 100·√n0.
+    for n0 in [1usize, 3, 32] {
+        for scale in [0.1, 1.0, 10.0, 100.0] {
+            let s = scale * (n0 as f64).sqrt();
+            let xh = rng.vec(n0, s);
+            let other = rng.vec(n0, s);
+            let half: Vec<f64> = xh.iter().map(|v| 0.5 * v).collect();
+            for x in [other, xh.clone(), half] {
+                let g = net.kernel_gradient(&xh, &x).unwrap();
+                let (xhv, xv) = (DVector::from_vec(xh.clone()), DVector::from_vec(x.clone()));
+                let k6 = sigmoid_erf_ntk(&xhv, &xv).unwrap();
+                let g6 = sigmoid_erf_ntk_gradient(&xhv, &xv).unwrap();
+                // The erf dual's determinant (1 + 2q₁)(1 + 2q₂) − 4c² cancels to 1 + 4q at
+                // parallel inputs: relative rounding ε·q there (the closed form avoids it with
+                // projection residuals); q = scale².
+                let tol = 1e-13 + 10.0 * f64::EPSILON * scale * scale;
+                assert!((g.ntk - k6).abs() <= tol * k6.abs(), "{} vs {k6}", g.ntk);
+                let r = rel(g.ntk_grad.as_ref().unwrap(), &g6);
+                assert!(r <= 100.0 * tol, "n0 {n0}, scale {scale}: {r:e}");
+            }
+        }
+    }
+    // Lemma 6 is the spectrum of J∞ for the affine activation αx + β on a sphere (f₀ = 0), with
+    // c = n0β²/(2α²): X(XᵀX + cB)⁻¹Xᵀ in the paper's column convention.
+    let (n, n0, alpha, beta) = (4, 9, 0.25, 0.5);
+    let x = rng.sphere(n, n0, 1.5);
+    let aff = autoencoder_net(Activation::Affine { alpha, beta });
+    let map = TrainedMap::autoencoder(&aff, &x, FitOptions::default(), None).unwrap();
+    let s = Spectrum::of(&map.jacobian(&rng.vec(n0, 1.0)).unwrap()).unwrap();
+    let l6 = lemma6_spectrum(
+        &x.transpose(),
+        n0 as f64 * beta * beta / (2.0 * alpha * alpha),
+    )
+    .unwrap();
+    let mut ours: Vec<f64> = s.eigenvalues.iter().map(|z| z.re).collect();
+    let mut theirs: Vec<f64> = l6.eigenvalues.iter().copied().collect();
+    ours.sort_by(f64::total_cmp);
+    theirs.sort_by(f64::total_cmp);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!((a - b).abs() <= 1e-10, "{ours:?} vs {theirs:?}");
+    }
+    assert!(s.eigenvalues.iter().all(|z| z.im.abs() <= 1e-10));
+    // §4.4: at large r the spectral radius at a training point approaches the paper's
+    // approximation r·J_k/K̃_ii, which drops the off-diagonal kernel and gradient terms (relative
+    // size O(√n0/r)·|ρ|); for nearly orthogonal data (n0 = 256, |ρ| ≲ 0.2) they agree within 0.5 % from
+    // r = 3000 (5 % at r = 300).
+    for r in [3000.0, 30000.0] {
+        let x = rng.sphere(3, 256, r);
+        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+        let x0: Vec<f64> = x.row(0).iter().copied().collect();
+        let rho = map
+            .attractor_test(&x0, 1e-8 * r)
+            .unwrap()
+            .spectrum
+            .spectral_radius;
+        let implied = large_norm_asymptotics(r, 256)
+            .unwrap()
+            .implied_jacobian_norm;
+        eprintln!("r = {r}: spectral radius {rho}, App. D approximation {implied}");
+        assert!(
+            (rho - implied).abs() <= 0.005 * implied,
+            "r = {r}: {rho} vs {implied}"
+        );
+    }
+}
