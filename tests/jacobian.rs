@@ -715,3 +715,39 @@ fn paper_closed_forms_agree_with_the_general_machinery() {
         );
     }
 }
+
+#[test]
+fn low_rank_spectrum_equals_the_dense_one() {
+    let mut rng = Rng(13);
+    let (n, d) = (6, 40);
+    let x = rng.sphere(n, d, 7.0);
+    for act in [Activation::SigmoidErf, Activation::Tanh] {
+        let net = autoencoder_net(act);
+        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+        for p in [
+            x.row(1).iter().copied().collect::<Vec<_>>(),
+            rng.vec(d, 1.0),
+        ] {
+            let dense = Spectrum::of(&map.jacobian(&p).unwrap()).unwrap();
+            let fast = map.jacobian_spectrum(&p).unwrap();
+            let scale = dense.operator_norm;
+            assert!((dense.spectral_radius - fast.spectral_radius).abs() <= 1e-12 * scale);
+            assert!((&dense.singular_values - &fast.singular_values).amax() <= 1e-12 * scale);
+            // The first n eigenvalues (by modulus) agree; the rest are zero (dense: rounding).
+            for k in 0..n {
+                let z = dense.eigenvalues[k];
+                assert!(
+                    fast.eigenvalues
+                        .iter()
+                        .any(|w| (*w - z).norm() <= 1e-10 * scale),
+                    "{z} not in {:?}",
+                    &fast.eigenvalues[..n]
+                );
+            }
+            assert!(dense.eigenvalues[n..]
+                .iter()
+                .all(|z| z.norm() <= 1e-10 * scale));
+            assert_eq!(fast.eigenvalues.len(), d);
+        }
+    }
+}

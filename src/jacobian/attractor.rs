@@ -82,7 +82,7 @@ impl TrainedMap {
             .map(|(a, b)| (a - b) * (a - b))
             .sum::<f64>()
             .sqrt();
-        let spectrum = Spectrum::of(&self.jacobian(x)?)?;
+        let spectrum = self.jacobian_spectrum(x)?;
         let is_attractor = fixed_point_error <= tol && spectrum.spectral_radius < 1.0;
         Ok(AttractorTest {
             fixed_point_error,
