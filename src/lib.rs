@@ -9,6 +9,8 @@
 //!   by quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, your own).
 //! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width) and activations — with a builder
 //!   and a JSON form.
+//! * [`finite`]: finite-width networks of the same spec — forward passes, input-output Jacobians,
+//!   empirical NNGP/NTK, Monte Carlo kernel estimates and gradient-descent training.
 //! * [`kernel`]: the layer recursion and the [`Kernel`] trait (entries, cross matrices, Gram matrices,
 //!   diagonals).
 //!
@@ -31,6 +33,7 @@
 
 pub mod activation;
 pub mod error;
+pub mod finite;
 pub mod io;
 pub mod kernel;
 pub mod network;
@@ -40,6 +43,7 @@ mod spec;
 
 pub use activation::{Activation, Dual, DualActivation};
 pub use error::{Error, Result};
+pub use finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
 pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
 pub use network::{Dense, Layer, Network, NetworkBuilder, Parameterization};
 pub use real::Real;
