@@ -17,8 +17,9 @@ pub struct EmpiricalKernels {
     /// `empirical_nngp_fn` with `trace_axes=(-1,)`). Its fluctuation does not vanish with width: it
     /// is a single draw of the GP.
     pub nngp: DMatrix<f64>,
-    /// The NNGP with the readout integrated out, a_w²⟨h(x), h(x')⟩ + a_b² where h is the input of
-    /// the last Dense layer (= σ_w²⟨h, h'⟩/n_L + σ_b² in both parameterizations): the expectation of
+    /// The NNGP with the readout integrated out, σ_w²⟨h(x), h(x')⟩/n_L + σ_b² (both
+    /// parameterizations; σ_b = 0 without bias) where h is the input of the last Dense layer and
+    /// n_L its width: the expectation of
     /// f(x)f(x') over the readout weights, which converges to the analytic NNGP as the width grows.
     /// `None` when the network does not end with a Dense layer.
     pub nngp_readout: Option<DMatrix<f64>>,
@@ -88,7 +89,22 @@ impl FiniteNetwork {
             })
             .collect();
         let nngp_readout = match self.stages().last() {
-            Some(Stage::Dense(_)) => factors.last().cloned().flatten(),
+            Some(Stage::Dense(p)) => {
+                let last = self.stages().len() - 1;
+                let mut c = DMatrix::zeros(na, nb);
+                let (w_var, b_var) = p.out_var;
+                gemm(
+                    &mut c,
+                    &ta.inputs[last],
+                    false,
+                    &tbr.inputs[last],
+                    true,
+                    w_var,
+                    par,
+                );
+                c.add_scalar_mut(b_var);
+                Some(c)
+            }
             _ => None,
         };
         let mut ntk = DMatrix::zeros(na, nb);

@@ -77,6 +77,9 @@ pub(crate) struct DenseParams {
     pub(crate) w_mult: f64,
     /// σ_b (ntk) or 1 (standard); 0 without bias.
     pub(crate) b_mult: f64,
+    /// σ_w²/n_in and σ_b² (0 without bias): the variances of the layer's outputs given its input,
+    /// which integrate the readout out of the NNGP in both parameterizations.
+    pub(crate) out_var: (f64, f64),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -169,11 +172,13 @@ impl FiniteNetwork {
                     } else {
                         (scale, d.b_std.unwrap_or(0.0))
                     };
+                    let b_var = d.b_std.map_or(0.0, |s| s * s);
                     stages.push(Stage::Dense(DenseParams {
                         w,
                         b,
                         w_mult,
                         b_mult,
+                        out_var: (scale * scale, b_var),
                     }));
                     fan_in = n_out;
                 }
