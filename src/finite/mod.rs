@@ -94,6 +94,27 @@ pub(crate) enum Stage {
 /// widths, an output dimension k and a seed; the same arguments always give the same parameters
 /// (ChaCha8 stream 0 of the seed, weights drawn row by row, layer by layer, each weight matrix
 /// before its bias). Points are the rows of the input matrices.
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// use ntk::finite::{FiniteNetwork, HiddenWidths, TrainConfig};
+/// use ntk::{Activation, Network};
+///
+/// // A sigmoid autoencoder ℝ⁴ → ℝ⁴ with one hidden layer of width 256 (no widths in the spec).
+/// let spec = Network::builder()
+///     .dense(1.0, None)
+///     .activation(Activation::Sigmoid)
+///     .dense(1.0, None)
+///     .build()?;
+/// let mut net = FiniteNetwork::new(&spec, 4, &HiddenWidths::Uniform(256), 4, 0)?;
+/// let j0 = net.jacobian(&[0.0; 4])?;               // 4 × 4 at initialization
+/// let x = DMatrix::from_row_slice(1, 4, &[0.5, -0.5, 0.2, 0.1]);
+/// let report = net.train_autoencoder(&x, &TrainConfig::default())?;   // η = 1 to loss < 1e-7
+/// assert!(report.converged && report.losses.last().unwrap() < &1e-7);
+/// let j = net.jacobian(x.as_slice())?;             // the trained Jacobian at the example
+/// assert_eq!((j0.shape(), j.shape()), ((4, 4), (4, 4)));
+/// # Ok::<(), ntk::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct FiniteNetwork {
     spec: Network,
