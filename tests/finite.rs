@@ -791,6 +791,11 @@ fn invalid_inputs_are_typed_errors() {
         0,
         0
     )));
+    // A width whose weight matrix cannot be addressed is an error, not an abort.
+    assert!(matches!(
+        FiniteNetwork::new(&no_width, 2, &HiddenWidths::Uniform(usize::MAX / 2), 1, 0),
+        Err(Error::TooLarge { .. })
+    ));
     let mut net = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 0).unwrap();
     let bad_shape = DMatrix::zeros(3, 4);
     assert!(matches!(

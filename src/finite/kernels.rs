@@ -1,7 +1,7 @@
 //! Empirical kernels of one finite network, and Monte Carlo averages over many.
 
 use super::gemm::{gemm, Par};
-use super::{check_output, FiniteNetwork, HiddenWidths, Stage, Trace};
+use super::{check_output, zeros, FiniteNetwork, HiddenWidths, Stage, Trace};
 use crate::error::invalid;
 use crate::network::Network;
 use crate::Result;
@@ -53,7 +53,7 @@ impl FiniteNetwork {
         let tbr = tb.as_ref().unwrap_or(&ta);
         let (na, nb) = (ta.output.nrows(), tbr.output.nrows());
         let k = self.output_dim();
-        let mut nngp = DMatrix::zeros(na, nb);
+        let mut nngp = zeros(na, nb, "the empirical NNGP")?;
         gemm(
             &mut nngp,
             &ta.output,
@@ -70,7 +70,7 @@ impl FiniteNetwork {
             .enumerate()
             .map(|(i, s)| match s {
                 Stage::Dense(p) => {
-                    let mut c = DMatrix::zeros(na, nb);
+                    let mut c = zeros(na, nb, "a layer's NTK factor")?;
                     gemm(
                         &mut c,
                         &ta.inputs[i],
@@ -83,15 +83,15 @@ impl FiniteNetwork {
                     if p.b.is_some() {
                         c.add_scalar_mut(p.b_mult * p.b_mult);
                     }
-                    Some(c)
+                    Ok(Some(c))
                 }
-                Stage::Act(_) => None,
+                Stage::Act(_) => Ok(None),
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let nngp_readout = match self.stages().last() {
             Some(Stage::Dense(p)) => {
                 let last = self.stages().len() - 1;
-                let mut c = DMatrix::zeros(na, nb);
+                let mut c = zeros(na, nb, "the readout-integrated NNGP")?;
                 let (w_var, b_var) = p.out_var;
                 gemm(
                     &mut c,
@@ -107,14 +107,17 @@ impl FiniteNetwork {
             }
             _ => None,
         };
-        let mut ntk = DMatrix::zeros(na, nb);
+        let mut ntk = zeros(na, nb, "the empirical NTK")?;
+        let mut gg = zeros(na, nb, "a product of backpropagated vectors")?;
         for o in 0..k {
-            let ga = backprop_output(self, &ta, o, par);
-            let gb = tb.as_ref().map(|t| backprop_output(self, t, o, par));
+            let ga = backprop_output(self, &ta, o, par)?;
+            let gb = match &tb {
+                Some(t) => Some(backprop_output(self, t, o, par)?),
+                None => None,
+            };
             for (i, c) in factors.iter().enumerate() {
                 let Some(c) = c else { continue };
                 let (a, b) = (&ga[i], gb.as_ref().map_or(&ga[i], |g| &g[i]));
-                let mut gg = DMatrix::zeros(na, nb);
                 gemm(&mut gg, a, false, b, true, 1.0, par);
                 ntk.zip_zip_apply(&gg, c, |t, g, c| *t += g * c);
             }
@@ -135,7 +138,12 @@ impl FiniteNetwork {
 
 /// δ = ∂f_o/∂z at the output of every Dense stage (indexed by stage; empty for activations), for all
 /// points at once (n × width).
-fn backprop_output(net: &FiniteNetwork, t: &Trace, o: usize, par: Par) -> Vec<DMatrix<f64>> {
+fn backprop_output(
+    net: &FiniteNetwork,
+    t: &Trace,
+    o: usize,
+    par: Par,
+) -> Result<Vec<DMatrix<f64>>> {
     let n = t.output.nrows();
     let stages = net.stages();
     let mut out = vec![DMatrix::zeros(0, 0); stages.len()];
@@ -147,7 +155,7 @@ fn backprop_output(net: &FiniteNetwork, t: &Trace, o: usize, par: Par) -> Vec<DM
             Stage::Dense(p) => {
                 // Below the first Dense layer there are no parameters, so no need to go further.
                 let next = if i > 0 {
-                    let mut next = DMatrix::zeros(n, p.w.ncols());
+                    let mut next = zeros(n, p.w.ncols(), "backpropagated vectors")?;
                     gemm(&mut next, &g, false, &p.w, false, p.w_mult, par);
                     Some(next)
                 } else {
@@ -160,7 +168,7 @@ fn backprop_output(net: &FiniteNetwork, t: &Trace, o: usize, par: Par) -> Vec<DM
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Running mean and per-entry sample variance of a kernel over independent networks.

@@ -171,7 +171,7 @@ impl FiniteNetwork {
                     dense_index += 1;
                     let scale = d.w_std / (fan_in as f64).sqrt();
                     // Row-major draw order, so the sample does not depend on nalgebra's layout.
-                    let mut w = DMatrix::zeros(n_out, fan_in);
+                    let mut w = zeros(n_out, fan_in, "a weight matrix")?;
                     for i in 0..n_out {
                         for j in 0..fan_in {
                             let g: f64 = StandardNormal.sample(rng);
@@ -313,7 +313,7 @@ impl FiniteNetwork {
         for stage in &self.stages {
             match stage {
                 Stage::Dense(p) => {
-                    let mut z = DMatrix::zeros(h.nrows(), p.w.nrows());
+                    let mut z = zeros(h.nrows(), p.w.nrows(), "the pre-activations")?;
                     gemm(&mut z, &h, false, &p.w, true, p.w_mult, par);
                     if let Some(b) = &p.b {
                         for (mut col, &bj) in z.column_iter_mut().zip(b.iter()) {
@@ -324,7 +324,7 @@ impl FiniteNetwork {
                     derivs.push(DMatrix::zeros(0, 0));
                 }
                 Stage::Act(a) => {
-                    let mut d = DMatrix::zeros(h.nrows(), h.ncols());
+                    let mut d = zeros(h.nrows(), h.ncols(), "the activation derivatives")?;
                     for (v, dv) in h.iter_mut().zip(d.iter_mut()) {
                         let (f, fp) = a.eval_with_derivative(*v);
                         *v = f;
@@ -452,6 +452,23 @@ pub(crate) fn check_inputs(x: &DMatrix<f64>, d: usize, what: &str) -> Result<()>
         });
     }
     Ok(())
+}
+
+/// An r × c matrix of zeros, or [`Error::TooLarge`] when it cannot be allocated (huge widths or
+/// point counts must not abort the process).
+pub(crate) fn zeros(r: usize, c: usize, what: &str) -> Result<DMatrix<f64>> {
+    let too_large = || Error::TooLarge {
+        what: format!("{what} ({r}×{c})"),
+        bytes: r as u128 * c as u128 * 8,
+    };
+    let len = r
+        .checked_mul(c)
+        .filter(|l| l.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(too_large)?;
+    let mut v: Vec<f64> = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_large())?;
+    v.resize(len, 0.0);
+    Ok(DMatrix::from_vec(r, c, v))
 }
 
 pub(crate) fn check_output(m: &DMatrix<f64>, what: &str) -> Result<()> {
