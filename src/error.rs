@@ -104,7 +104,7 @@ pub enum Error {
     Diverged {
         /// The step at which the loss was not finite.
         step: usize,
-        /// The loss value.
+        /// The loss value (or, if the forward pass itself overflowed, the first non-finite output).
         loss: f64,
     },
 }

@@ -50,3 +50,26 @@ pub(crate) fn gemm(
         par.faer(),
     );
 }
+
+/// out ← alpha · a · aᵀ, computing only the lower triangle (half the flops) and mirroring it, which
+/// also makes the result exactly symmetric.
+pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par: Par) {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    let n = out.nrows();
+    matmul(
+        MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, n),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        view(a),
+        BlockStructure::Rectangular,
+        view(a).transpose(),
+        BlockStructure::Rectangular,
+        alpha,
+        par.faer(),
+    );
+    for j in 1..n {
+        for i in 0..j {
+            out[(i, j)] = out[(j, i)];
+        }
+    }
+}

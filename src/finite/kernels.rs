@@ -1,6 +1,6 @@
 //! Empirical kernels of one finite network, and Monte Carlo averages over many.
 
-use super::gemm::{gemm, Par};
+use super::gemm::{gemm, gemm_aat, Par};
 use super::{check_output, zeros, FiniteNetwork, HiddenWidths, Stage, Trace};
 use crate::error::invalid;
 use crate::network::Network;
@@ -50,16 +50,14 @@ impl FiniteNetwork {
             Some(x) => Some(self.trace(x, "x2", par)?),
             None => None,
         };
-        let tbr = tb.as_ref().unwrap_or(&ta);
-        let (na, nb) = (ta.output.nrows(), tbr.output.nrows());
+        let na = ta.output.nrows();
+        let nb = tb.as_ref().map_or(na, |t| t.output.nrows());
         let k = self.output_dim();
         let mut nngp = zeros(na, nb, "the empirical NNGP")?;
-        gemm(
+        outer(
             &mut nngp,
             &ta.output,
-            false,
-            &tbr.output,
-            true,
+            tb.as_ref().map(|t| &t.output),
             1.0 / k as f64,
             par,
         );
@@ -71,12 +69,10 @@ impl FiniteNetwork {
             .map(|(i, s)| match s {
                 Stage::Dense(p) => {
                     let mut c = zeros(na, nb, "a layer's NTK factor")?;
-                    gemm(
+                    outer(
                         &mut c,
                         &ta.inputs[i],
-                        false,
-                        &tbr.inputs[i],
-                        true,
+                        tb.as_ref().map(|t| &t.inputs[i]),
                         p.w_mult * p.w_mult,
                         par,
                     );
@@ -93,12 +89,10 @@ impl FiniteNetwork {
                 let last = self.stages().len() - 1;
                 let mut c = zeros(na, nb, "the readout-integrated NNGP")?;
                 let (w_var, b_var) = p.out_var;
-                gemm(
+                outer(
                     &mut c,
                     &ta.inputs[last],
-                    false,
-                    &tbr.inputs[last],
-                    true,
+                    tb.as_ref().map(|t| &t.inputs[last]),
                     w_var,
                     par,
                 );
@@ -117,8 +111,7 @@ impl FiniteNetwork {
             };
             for (i, c) in factors.iter().enumerate() {
                 let Some(c) = c else { continue };
-                let (a, b) = (&ga[i], gb.as_ref().map_or(&ga[i], |g| &g[i]));
-                gemm(&mut gg, a, false, b, true, 1.0, par);
+                outer(&mut gg, &ga[i], gb.as_ref().map(|g| &g[i]), 1.0, par);
                 ntk.zip_zip_apply(&gg, c, |t, g, c| *t += g * c);
             }
         }
@@ -133,6 +126,14 @@ impl FiniteNetwork {
             nngp_readout,
             ntk,
         })
+    }
+}
+
+/// out ← alpha·a·bᵀ; `b = None` means b = a (a Gram matrix, computed as a symmetric product).
+fn outer(out: &mut DMatrix<f64>, a: &DMatrix<f64>, b: Option<&DMatrix<f64>>, alpha: f64, par: Par) {
+    match b {
+        Some(b) => gemm(out, a, false, b, true, alpha, par),
+        None => gemm_aat(out, a, alpha, par),
     }
 }
 
