@@ -119,6 +119,28 @@ pub enum Error {
         /// The rank required (the number of columns).
         required: usize,
     },
+    /// A finite-width network produced NaN or ±∞ (forward pass, Jacobian or empirical kernel).
+    #[error(
+        "{what} of the finite network is not finite (value {value}): reduce w_std, b_std or the depth, \
+         or rescale the inputs"
+    )]
+    NonFiniteOutput {
+        /// What was computed.
+        what: String,
+        /// The first non-finite value found.
+        value: f64,
+    },
+    /// Gradient descent on a finite network diverged (the loss became NaN or ±∞).
+    #[error(
+        "gradient descent diverged at step {step} (loss {loss}): lower the learning rate, e.g. below \
+         ntk::max_learning_rate of the network's NTK"
+    )]
+    Diverged {
+        /// The step at which the loss was not finite.
+        step: usize,
+        /// The loss value (or, if the forward pass itself overflowed, the first non-finite output).
+        loss: f64,
+    },
 }
 
 /// `Result` with the crate's [`Error`](enum@Error).

@@ -489,7 +489,7 @@ mod tests {
             ("atan2_fast", |x, y| y.atan2_fast(-x), |x, y| y.atan2(-x)),
             (
                 "asin",
-                |x, y| (y / x / 2.0).asin(),
+                |x, y| (y / x / F::constant(2.0)).asin(),
                 |x, y| (y / x / 2.0).asin(),
             ),
             ("abs", |x, y| (y - x).abs(), |x, y| (y - x).abs()),

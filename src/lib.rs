@@ -9,6 +9,8 @@
 //!   by quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, your own).
 //! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width) and activations — with a builder
 //!   and a JSON form.
+//! * [`finite`]: finite-width networks of the same spec — forward passes, input-output Jacobians,
+//!   empirical NNGP/NTK, Monte Carlo kernel estimates and gradient-descent training.
 //! * [`kernel`]: the layer recursion and the [`Kernel`] trait (entries, cross matrices, Gram matrices,
 //!   diagonals).
 //! * [`meanfield`]: signal-propagation quantities of deep networks — the variance fixed point q*,
@@ -38,6 +40,7 @@
 
 pub mod activation;
 pub mod error;
+pub mod finite;
 pub mod forward;
 pub mod io;
 pub mod jacobian;
@@ -50,6 +53,7 @@ mod spec;
 
 pub use activation::{Activation, Dual, DualActivation, Smoothness};
 pub use error::{Error, Result};
+pub use finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
 pub use forward::Fwd;
 pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
 pub use network::{Dense, Layer, Network, NetworkBuilder, Parameterization};

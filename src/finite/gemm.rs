@@ -1,0 +1,75 @@
+//! Matrix products on nalgebra storage through faer (nalgebra's own product runs on one core).
+
+use faer::{Accum, MatMut, MatRef};
+use nalgebra::DMatrix;
+
+/// Whether a product may use the rayon pool: inside the Monte Carlo loop the samples are already
+/// parallel, so nested parallel products would only add scheduling overhead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Par {
+    Seq,
+    Global,
+}
+
+impl Par {
+    pub(crate) fn global() -> Par {
+        Par::Global
+    }
+
+    fn faer(self) -> faer::Par {
+        match self {
+            Par::Seq => faer::Par::Seq,
+            Par::Global => faer::get_global_parallelism(),
+        }
+    }
+}
+
+fn view(m: &DMatrix<f64>) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols())
+}
+
+/// out ← alpha · op(a) · op(b), op = transpose when the flag is set. `out` must have the right shape.
+pub(crate) fn gemm(
+    out: &mut DMatrix<f64>,
+    a: &DMatrix<f64>,
+    ta: bool,
+    b: &DMatrix<f64>,
+    tb: bool,
+    alpha: f64,
+    par: Par,
+) {
+    let (r, c) = out.shape();
+    let av = if ta { view(a).transpose() } else { view(a) };
+    let bv = if tb { view(b).transpose() } else { view(b) };
+    faer::linalg::matmul::matmul(
+        MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, c),
+        Accum::Replace,
+        av,
+        bv,
+        alpha,
+        par.faer(),
+    );
+}
+
+/// out ← alpha · a · aᵀ, computing only the lower triangle (half the flops) and mirroring it, which
+/// also makes the result exactly symmetric.
+pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par: Par) {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    let n = out.nrows();
+    matmul(
+        MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, n),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        view(a),
+        BlockStructure::Rectangular,
+        view(a).transpose(),
+        BlockStructure::Rectangular,
+        alpha,
+        par.faer(),
+    );
+    for j in 1..n {
+        for i in 0..j {
+            out[(i, j)] = out[(j, i)];
+        }
+    }
+}

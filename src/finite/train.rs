@@ -1,0 +1,260 @@
+//! Full-batch gradient descent on the MSE, and the comparison with the linearized network.
+
+use super::gemm::{gemm, Par};
+use super::{check_inputs, FiniteNetwork, Stage};
+use crate::error::{check_finite_param, invalid, Error};
+use crate::kernel::Kernel;
+use crate::regression::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
+use crate::Result;
+use nalgebra::DMatrix;
+
+/// Settings of full-batch gradient descent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainConfig {
+    /// Learning rate η (> 0). With the loss 1/(2N)‖f − Y‖², N = n·k, the step is
+    /// θ ← θ − (η/N)·Jᵀ(f − Y), and step s corresponds to time t = s of neural-tangents'
+    /// `gradient_descent_mse` (τ = ηt/N).
+    pub learning_rate: f64,
+    /// Largest number of steps.
+    pub max_steps: usize,
+    /// Training stops as soon as the loss is below this value (≥ 0).
+    pub loss_threshold: f64,
+}
+
+impl Default for TrainConfig {
+    /// The autoencoder setting of Jiang & Pehlevan: η = 1 until the loss is below 1e-7 (at most 10⁶
+    /// steps).
+    fn default() -> Self {
+        TrainConfig {
+            learning_rate: 1.0,
+            max_steps: 1_000_000,
+            loss_threshold: 1e-7,
+        }
+    }
+}
+
+/// What happened during training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    /// Loss 1/(2N)‖f − Y‖² before every step, and after the last one (length `steps + 1`).
+    pub losses: Vec<f64>,
+    /// Number of steps taken.
+    pub steps: usize,
+    /// Whether the loss fell below the threshold.
+    pub converged: bool,
+}
+
+impl FiniteNetwork {
+    /// Trains the network in place by full-batch gradient descent on 1/(2N)‖f(X) − Y‖² (N = n·k),
+    /// with `x` n × d and `y` n × k. Errors on bad shapes, non-finite data or settings, and
+    /// [`Error::Diverged`] if the loss becomes NaN or ±∞ (the network is then left as it was at
+    /// that step).
+    pub fn train(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        config: &TrainConfig,
+    ) -> Result<TrainReport> {
+        check_inputs(x, self.input_dim(), "x_train")?;
+        check_inputs(y, self.output_dim(), "y_train")?;
+        if y.nrows() != x.nrows() {
+            return Err(Error::ShapeMismatch {
+                what: "y_train rows (one target per training point)".into(),
+                expected: x.nrows().to_string(),
+                found: y.nrows().to_string(),
+            });
+        }
+        check_finite_param("learning_rate", config.learning_rate)?;
+        if config.learning_rate <= 0.0 {
+            return Err(invalid(
+                "learning_rate",
+                config.learning_rate,
+                "must be > 0",
+            ));
+        }
+        check_finite_param("loss_threshold", config.loss_threshold)?;
+        if config.loss_threshold < 0.0 {
+            return Err(invalid(
+                "loss_threshold",
+                config.loss_threshold,
+                "must be ≥ 0",
+            ));
+        }
+        let n_total = y.len() as f64;
+        let mut losses = Vec::new();
+        let mut steps = 0;
+        loop {
+            let t = match self.trace(x, "x_train", Par::global()) {
+                Ok(t) => t,
+                Err(Error::NonFiniteOutput { value, .. }) => {
+                    return Err(Error::Diverged {
+                        step: steps,
+                        loss: value,
+                    })
+                }
+                Err(e) => return Err(e),
+            };
+            let residual = (&t.output - y) / n_total;
+            // ‖f − Y‖²/(2N) = N·‖(f − Y)/N‖²/2.
+            let loss = 0.5 * n_total * residual.norm_squared();
+            if !loss.is_finite() {
+                return Err(Error::Diverged { step: steps, loss });
+            }
+            losses.push(loss);
+            if loss < config.loss_threshold || steps == config.max_steps {
+                return Ok(TrainReport {
+                    converged: loss < config.loss_threshold,
+                    losses,
+                    steps,
+                });
+            }
+            self.step(&t, residual, config.learning_rate);
+            steps += 1;
+        }
+    }
+
+    /// Autoencoder training: [`FiniteNetwork::train`] with targets Y = X (needs k = d).
+    pub fn train_autoencoder(
+        &mut self,
+        x: &DMatrix<f64>,
+        config: &TrainConfig,
+    ) -> Result<TrainReport> {
+        if self.output_dim() != self.input_dim() {
+            return Err(Error::ShapeMismatch {
+                what: "autoencoder output dimension (must equal the input dimension)".into(),
+                expected: self.input_dim().to_string(),
+                found: self.output_dim().to_string(),
+            });
+        }
+        self.train(x, x, config)
+    }
+
+    /// One gradient step; `g` starts as ∂L/∂f = (f − Y)/N and is backpropagated through the stages.
+    fn step(&mut self, t: &super::Trace, mut g: DMatrix<f64>, lr: f64) {
+        let n_stages = self.stages().len();
+        for i in (0..n_stages).rev() {
+            match &mut self.stages_mut()[i] {
+                Stage::Act(_) => g.component_mul_assign(&t.derivs[i]),
+                Stage::Dense(p) => {
+                    let h = &t.inputs[i];
+                    let mut grad_w = DMatrix::zeros(p.w.nrows(), p.w.ncols());
+                    gemm(&mut grad_w, &g, true, h, false, p.w_mult, Par::global());
+                    let grad_b = p.b.as_ref().map(|_| g.row_sum().transpose() * p.b_mult);
+                    if i > 0 {
+                        // With the weights before this step's update.
+                        let mut next = DMatrix::zeros(g.nrows(), p.w.ncols());
+                        gemm(&mut next, &g, false, &p.w, false, p.w_mult, Par::global());
+                        g = next;
+                    }
+                    p.w.zip_apply(&grad_w, |w, g| *w -= lr * g);
+                    if let (Some(b), Some(gb)) = (p.b.as_mut(), grad_b) {
+                        b.axpy(-lr, &gb, 1.0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A trained finite network next to the prediction of its linearization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearizedComparison {
+    /// The network after training.
+    pub trained: FiniteNetwork,
+    /// Its training run.
+    pub report: TrainReport,
+    /// Time at which the linearized predictions are taken (τ = ηt/N): ∞ if training reached the
+    /// loss threshold, else t = number of steps.
+    pub time: f64,
+    /// f0 on the training points (n × k).
+    pub f0_train: DMatrix<f64>,
+    /// f0 on the test points (m × k).
+    pub f0_test: DMatrix<f64>,
+    /// Outputs of the trained network on the test points.
+    pub trained_test: DMatrix<f64>,
+    /// Linearized prediction on the test points with the analytic NTK and the network's own f0
+    /// ([`EnsembleDynamics::linearized`]).
+    pub linearized_test: DMatrix<f64>,
+    /// The same with the empirical NTK of the network at initialization instead of the analytic one.
+    pub linearized_empirical_test: DMatrix<f64>,
+    /// ‖trained_test − linearized_test‖_F / ‖linearized_test‖_F.
+    pub gap: f64,
+    /// ‖trained_test − linearized_empirical_test‖_F / ‖linearized_empirical_test‖_F.
+    pub gap_empirical: f64,
+    /// ‖θ_t − θ_0‖/‖θ_0‖.
+    pub parameter_change: f64,
+    /// ‖Θ̂_t − Θ̂_0‖_F/‖Θ̂_0‖_F on the training points.
+    pub ntk_change: f64,
+}
+
+/// Trains a copy of `net` on (`x_train`, `y_train`) with `config` and compares its test outputs with
+/// the linearized network f_lin(t) = f0 + Θ(x, X)Θ⁻¹(I − e^{−ηΘt/N})(Y − f0) at the time reached
+/// (t = ∞ if the loss threshold was reached, else t = number of steps), computed by [`EnsembleDynamics::linearized`] with the network's own f0 and
+/// both the analytic NTK of `net.spec()` and the empirical NTK at initialization. Without a ridge,
+/// Θ(X, X) must be positive definite (distinct training points).
+pub fn linearized_prediction(
+    net: &FiniteNetwork,
+    x_train: &DMatrix<f64>,
+    y_train: &DMatrix<f64>,
+    x_test: &DMatrix<f64>,
+    config: &TrainConfig,
+) -> Result<LinearizedComparison> {
+    check_inputs(x_test, net.input_dim(), "x_test")?;
+    let mut trained = net.clone();
+    let report = trained.train(x_train, y_train, config)?;
+    // Discrete steps and gradient flow agree only for ηλ/N ≪ 1; once both have converged they reach
+    // the same point (GD moves θ in the row space of J, like the flow), so a converged run is
+    // compared at t = ∞ whatever the step size.
+    let time = if report.converged {
+        f64::INFINITY
+    } else {
+        report.steps as f64
+    };
+    let f0_train = net.forward(x_train)?;
+    let f0_test = net.forward(x_test)?;
+    let trained_test = trained.forward(x_test)?;
+
+    let predict = |train: TrainKernels, k_td: DMatrix<f64>| -> Result<DMatrix<f64>> {
+        let dyn_ = EnsembleDynamics::fit(
+            &train,
+            y_train,
+            config.learning_rate,
+            Regularization::Absolute(0.0),
+        )?;
+        let out = dyn_.linearized(GpKind::Ntk, &f0_train, Some((&k_td, &f0_test)), &[time])?;
+        out.into_iter()
+            .next()
+            .and_then(|(_, test)| test)
+            .ok_or_else(|| Error::InvalidNetwork("no linearized test prediction".into()))
+    };
+    let spec = net.spec();
+    let analytic_train = TrainKernels::compute(spec, x_train)?;
+    let analytic_td = spec.cross(x_test, x_train)?.ntk;
+    let linearized_test = predict(analytic_train, analytic_td)?;
+
+    let emp0 = net.gram(x_train)?;
+    let emp_td = net.cross(x_test, x_train)?.ntk;
+    let linearized_empirical_test = predict(
+        TrainKernels {
+            nngp: emp0.nngp.clone(),
+            ntk: emp0.ntk.clone(),
+        },
+        emp_td,
+    )?;
+    let emp_t = trained.gram(x_train)?;
+    let rel = |a: &DMatrix<f64>, b: &DMatrix<f64>| (a - b).norm() / b.norm();
+    Ok(LinearizedComparison {
+        gap: rel(&trained_test, &linearized_test),
+        gap_empirical: rel(&trained_test, &linearized_empirical_test),
+        parameter_change: trained.relative_parameter_change(net)?,
+        ntk_change: rel(&emp_t.ntk, &emp0.ntk),
+        trained,
+        report,
+        time,
+        f0_train,
+        f0_test,
+        trained_test,
+        linearized_test,
+        linearized_empirical_test,
+    })
+}
