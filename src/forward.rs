@@ -112,6 +112,8 @@ impl<const N: usize> Sub for Fwd<N> {
     }
 }
 
+// The product and quotient rules mix + and − into * and /.
+#[allow(clippy::suspicious_arithmetic_impl)]
 impl<const N: usize> Mul for Fwd<N> {
     type Output = Self;
     #[inline(always)]
@@ -123,6 +125,7 @@ impl<const N: usize> Mul for Fwd<N> {
     }
 }
 
+#[allow(clippy::suspicious_arithmetic_impl)]
 impl<const N: usize> Div for Fwd<N> {
     type Output = Self;
     #[inline(always)]
@@ -472,7 +475,8 @@ mod tests {
     #[test]
     fn every_function_matches_finite_differences() {
         type F = Fwd<2>;
-        let cases: Vec<(&str, fn(F, F) -> F, fn(f64, f64) -> f64)> = vec![
+        type Case = (&'static str, fn(F, F) -> F, fn(f64, f64) -> f64);
+        let cases: Vec<Case> = vec![
             ("mul", |x, y| x * y, |x, y| x * y),
             ("div", |x, y| x / y, |x, y| x / y),
             ("sub", |x, y| x - y, |x, y| x - y),

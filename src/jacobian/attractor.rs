@@ -145,7 +145,7 @@ impl TrainedMap {
         if copies == 0 {
             return Err(invalid("copies", copies, "need at least one noisy copy"));
         }
-        if !(mse_tol > 0.0) {
+        if mse_tol.is_nan() || mse_tol <= 0.0 {
             return Err(invalid("mse_tol", mse_tol, "must be positive"));
         }
         if let Some(s) = noise.iter().find(|s| !(**s >= 0.0 && s.is_finite())) {
@@ -214,7 +214,7 @@ fn check_criteria(c: IterationCriteria) -> Result<()> {
     if c.max_iter == 0 {
         return Err(invalid("max_iter", 0, "need at least one iteration"));
     }
-    if !(c.step_tol >= 0.0) {
+    if c.step_tol.is_nan() || c.step_tol < 0.0 {
         return Err(invalid("step_tol", c.step_tol, "must be ≥ 0"));
     }
     Ok(())

@@ -175,7 +175,7 @@ impl TrainedMap {
                 (solver.solve(&residual)?, solver.diag_reg())
             }
             Training::Time { t, learning_rate } => {
-                if !(t >= 0.0) || t.is_nan() {
+                if t.is_nan() || t < 0.0 {
                     return Err(crate::error::invalid("t", t, "training time must be ≥ 0"));
                 }
                 if !(learning_rate > 0.0 && learning_rate.is_finite()) {
