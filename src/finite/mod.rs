@@ -480,3 +480,22 @@ pub(crate) fn check_output(m: &DMatrix<f64>, what: &str) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// A finite network at initialization is the f₀ (and J₀) of the trained-map formulas: with it,
+/// [`TrainedMap`](crate::jacobian::TrainedMap) gives the NTK-limit prediction of what gradient descent
+/// will make of this very network, f_∞(x) = f₀(x) + (Y − f₀(X))ᵀ K̃⁻¹ k(x), and its Jacobian
+/// J_∞(x) = J₀(x) + (Y − f₀(X))ᵀ K̃⁻¹ ∂k(x)/∂x (Jiang & Pehlevan 2020, eqs. 2–3).
+impl crate::jacobian::InitialFunction for FiniteNetwork {
+    fn output_dim(&self) -> usize {
+        self.output_dim
+    }
+
+    fn value(&self, x: &[f64]) -> Result<DVector<f64>> {
+        let xm = DMatrix::from_row_slice(1, x.len(), x);
+        Ok(self.forward(&xm)?.row(0).transpose())
+    }
+
+    fn jacobian(&self, x: &[f64]) -> Result<DMatrix<f64>> {
+        FiniteNetwork::jacobian(self, x)
+    }
+}
