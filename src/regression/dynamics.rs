@@ -3,7 +3,8 @@
 
 use super::gp::{check_targets, ntk_cov, Gaussian, GpKind, TestKernels, TrainKernels};
 use super::solve::{
-    add_diag, check_finite, check_shape, check_square, mul, sym_eigen, symmetrize, tr_mul,
+    add_diag, check_finite, check_shape, check_square, ensure_memory, mul, sym_eigen, symmetrize,
+    tr_mul,
 };
 use super::Regularization;
 use crate::error::{check_finite_param, invalid};
@@ -174,6 +175,9 @@ impl EnsembleDynamics {
             }
         };
         cell.get_or_init(|| {
+            let n = k.nrows() as u128;
+            // K + λI, faer's workspace and eigenvectors, and their nalgebra copy.
+            ensure_memory(&format!("eigendecomposing the {n}×{n} {what}"), 3 * n * n)?;
             let diag_reg = self.reg.absolute(k)?;
             let (vals, vecs) = sym_eigen(&add_diag(k, diag_reg), what)?;
             let vty = tr_mul(&vecs, &self.y);
@@ -222,6 +226,15 @@ impl EnsembleDynamics {
         let e = self.eigen(kind)?;
         test.validate(self.nngp_dd.nrows())?;
         let taus = self.taus(times)?;
+        let (n, m) = (
+            self.nngp_dd.nrows() as u128,
+            test.nngp_test_test.nrows() as u128,
+        );
+        // Vᵀ K_dt and per time the scaled block, the products of the covariance, and the result.
+        ensure_memory(
+            &format!("predicting {m} test points at {} times", taus.len()),
+            4 * n * m + (taus.len() as u128 + 3) * m * m,
+        )?;
         if taus.iter().any(|t| t.is_infinite()) && e.vals.min() <= 0.0 {
             return Err(Error::NotPositiveDefinite {
                 what: format!("{kind:?} train-train"),

@@ -2,7 +2,8 @@
 //! NTK, and the NTK-GP of He et al. (2020) — neural-tangents' `gp_inference`.
 
 use super::solve::{
-    check_finite, check_shape, check_square, mul, symmetrize, tr_mul, Fallback, KernelSolver,
+    check_finite, check_shape, check_square, ensure_memory, mul, symmetrize, tr_mul, Fallback,
+    KernelSolver,
 };
 use super::Regularization;
 use crate::{Kernel, Result};
@@ -256,6 +257,12 @@ impl GpInference {
     /// Mean and covariance on a test set.
     pub fn predict(&self, kind: GpKind, test: &TestKernels) -> Result<Gaussian> {
         test.validate(self.nngp.n())?;
+        let (n, m) = (self.nngp.n() as u128, test.nngp_test_test.nrows() as u128);
+        // The solved n × m block, a transpose and the products of the covariance.
+        ensure_memory(
+            &format!("predicting {m} test points from {n} training points"),
+            4 * n * m + 3 * m * m,
+        )?;
         match kind {
             GpKind::Nngp => {
                 let s = self.nngp.solve_unchecked(&test.nngp_test_train.transpose());

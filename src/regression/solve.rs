@@ -147,6 +147,11 @@ impl KernelSolver {
         check_square(k, what)?;
         check_finite(k, what)?;
         let n = k.nrows();
+        // K + λI and its factor.
+        ensure_memory(
+            &format!("factorizing the {n}×{n} {what}"),
+            2 * (n as u128).pow(2),
+        )?;
         let lambda = reg.absolute(k)?;
         let k_reg = add_diag(k, lambda);
         match cholesky(&k_reg) {
@@ -319,6 +324,23 @@ pub(crate) fn sym_eigen(k: &DMatrix<f64>, what: &str) -> Result<(DVector<f64>, D
     ))
 }
 
+/// Fails with [`Error::TooLarge`] (stating the bytes) if `elements` f64 values cannot be allocated
+/// now, instead of letting a later allocation abort the process. The reservation is released at
+/// once: it tests that the allocator can provide the working memory of the step that follows.
+pub(crate) fn ensure_memory(what: &str, elements: u128) -> Result<()> {
+    let bytes = elements.saturating_mul(8);
+    let too_large = || Error::TooLarge {
+        what: what.to_string(),
+        bytes,
+    };
+    let len = usize::try_from(elements)
+        .ok()
+        .filter(|_| bytes <= isize::MAX as u128)
+        .ok_or_else(too_large)?;
+    let mut probe: Vec<f64> = Vec::new();
+    probe.try_reserve_exact(len).map_err(|_| too_large())
+}
+
 pub(crate) fn add_diag(k: &DMatrix<f64>, lambda: f64) -> DMatrix<f64> {
     let mut k = k.clone();
     for i in 0..k.nrows() {
@@ -392,5 +414,20 @@ pub(crate) fn symmetrize(c: &mut DMatrix<f64>) {
             c[(i, j)] = v;
             c[(j, i)] = v;
         }
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    #[test]
+    fn impossible_working_memory_is_a_typed_error() {
+        let e = ensure_memory("factorizing a huge kernel", 1u128 << 70).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { bytes, .. } if bytes == 8u128 << 70));
+        assert!(e.to_string().contains("bytes"), "{e}");
+        let e = ensure_memory("eigendecomposition", 1u128 << 59).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        ensure_memory("a small matrix", 1000).unwrap();
     }
 }
