@@ -15,45 +15,14 @@
 
 mod common;
 
-use common::{line_plot, logspace, out_dir, sphere, write_csv, Series};
-use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
-use ntk::{Activation, Error, Network};
-use rayon::prelude::*;
+use common::{largest_eigenvalue, line_plot, logspace, out_dir, write_csv, Series};
+use ntk::{Activation, Network};
 
 const N0: usize = 32;
 const SEEDS: u64 = 3;
 /// Quadrature nodes of the sigmoid's dual: 16 keeps the largest |eigenvalue| within 1e-6 of a
 /// 128-node rule at every radius here (measured), at a quarter of the default's cost.
 const NODES: usize = 16;
-
-/// The largest |eigenvalue| of J∞ over the training points, averaged over data sets; `None` if K̃ is
-/// singular for every data set.
-fn largest_eigenvalue(net: &Network, n: usize, r: f64) -> Result<Option<f64>, Error> {
-    let per_seed: Vec<Result<Option<f64>, Error>> = (0..SEEDS)
-        .into_par_iter()
-        .map(|seed| {
-            let x = sphere(n, N0, r, 1000 * n as u64 + seed);
-            let map = match TrainedMap::autoencoder(net, &x, FitOptions::default(), None) {
-                Ok(map) => map,
-                Err(Error::NotPositiveDefinite { .. }) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let mut worst: f64 = 0.0;
-            for i in 0..n {
-                let xi: Vec<f64> = x.row(i).iter().copied().collect();
-                worst = worst.max(Spectrum::of(&map.jacobian(&xi)?)?.spectral_radius);
-            }
-            Ok(Some(worst))
-        })
-        .collect();
-    let mut values = Vec::new();
-    for v in per_seed {
-        if let Some(v) = v? {
-            values.push(v);
-        }
-    }
-    Ok((!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64))
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
@@ -79,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut row = vec![r];
         let mut line = format!("{r:>9.2}");
         for (k, &n) in ns.iter().enumerate() {
-            match largest_eigenvalue(&net, n, r)? {
+            match largest_eigenvalue(&net, n, N0, r, SEEDS, 1000 * n as u64)? {
                 Some(v) => {
                     row.push(v);
                     series[k].points.push((r, v));

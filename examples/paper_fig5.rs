@@ -12,32 +12,12 @@
 
 mod common;
 
-use common::{line_plot, logspace, out_dir, sphere, write_csv, Series};
-use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
-use ntk::{Activation, Error, Network};
+use common::{largest_eigenvalue, line_plot, logspace, out_dir, write_csv, Series};
+use ntk::{Activation, Network};
 
 const N0: usize = 32;
 const N: usize = 20;
 const SEEDS: u64 = 2;
-
-fn largest(net: &Network, r: f64) -> Result<Option<f64>, Error> {
-    let mut values = Vec::new();
-    for seed in 0..SEEDS {
-        let x = sphere(N, N0, r, 500 + seed);
-        let map = match TrainedMap::autoencoder(net, &x, FitOptions::default(), None) {
-            Ok(map) => map,
-            Err(Error::NotPositiveDefinite { .. }) => continue,
-            Err(e) => return Err(e),
-        };
-        let mut worst: f64 = 0.0;
-        for i in 0..N {
-            let xi: Vec<f64> = x.row(i).iter().copied().collect();
-            worst = worst.max(Spectrum::of(&map.jacobian(&xi)?)?.spectral_radius);
-        }
-        values.push(worst);
-    }
-    Ok((!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64))
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
@@ -84,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (k, &r) in radii.iter().enumerate() {
         print!("{r:>8.1}");
         for (a, net) in nets.iter().enumerate() {
-            match largest(net, r)? {
+            match largest_eigenvalue(net, N, N0, r, SEEDS, 500)? {
                 Some(v) => {
                     print!(" {v:>12.4}");
                     rows[k].push(v);

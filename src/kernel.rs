@@ -350,8 +350,14 @@ unsafe impl Sync for SharedPtr {}
 /// 4 KiB pages the page faults of two fresh n × n outputs cost about a fifth of a depth-1 kernel at
 /// n = 4000.
 fn output_matrix(n1: usize, n2: usize) -> Result<DMatrix<f64>> {
+    alloc_matrix(n1, n2, "kernel matrix")
+}
+
+/// An n1 × n2 matrix of zeros, or [`Error::TooLarge`] (with the bytes) when it cannot be allocated:
+/// huge point counts or widths must not abort the process. Large ones are backed by huge pages.
+pub(crate) fn alloc_matrix(n1: usize, n2: usize, what: &str) -> Result<DMatrix<f64>> {
     let too_large = || Error::TooLarge {
-        what: format!("a {n1}×{n2} kernel matrix"),
+        what: format!("a {n1}×{n2} {what}"),
         bytes: n1 as u128 * n2 as u128 * 8,
     };
     let len = n1

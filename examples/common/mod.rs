@@ -3,10 +3,13 @@
 #![allow(dead_code)] // each example uses part of it
 
 use nalgebra::DMatrix;
+use ntk::jacobian::{FitOptions, TrainedMap};
+use ntk::Network;
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
@@ -129,4 +132,42 @@ pub fn line_plot(
     }
     root.present()?;
     Ok(())
+}
+
+/// The largest |eigenvalue| of the autoencoder's J∞ over its training points (n random points of
+/// norm r in ℝ^d, f₀ = 0), averaged over `seeds` data sets (seeded from `seed0`); `None` if the
+/// train kernel is numerically singular for every data set (the paper skipped settings that did not
+/// train).
+pub fn largest_eigenvalue(
+    net: &Network,
+    n: usize,
+    d: usize,
+    r: f64,
+    seeds: u64,
+    seed0: u64,
+) -> Result<Option<f64>, ntk::Error> {
+    let per_seed: Vec<Result<Option<f64>, ntk::Error>> = (0..seeds)
+        .into_par_iter()
+        .map(|seed| {
+            let x = sphere(n, d, r, seed0 + seed);
+            let map = match TrainedMap::autoencoder(net, &x, FitOptions::default(), None) {
+                Ok(map) => map,
+                Err(ntk::Error::NotPositiveDefinite { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let mut worst: f64 = 0.0;
+            for i in 0..n {
+                let xi: Vec<f64> = x.row(i).iter().copied().collect();
+                worst = worst.max(map.jacobian_spectrum(&xi)?.spectral_radius);
+            }
+            Ok(Some(worst))
+        })
+        .collect();
+    let mut values = Vec::new();
+    for v in per_seed {
+        if let Some(v) = v? {
+            values.push(v);
+        }
+    }
+    Ok((!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64))
 }

@@ -236,10 +236,7 @@ fn parse_kernel_args(args: &[OsString]) -> Result<Command, CliError> {
             "--out" => &mut out,
             _ => return Err(usage(format!("unknown flag `{name}` for `ntk kernel`"))),
         };
-        let value = take_value(&name, inline_value, &mut rest, "a file path")?;
-        if slot.replace(PathBuf::from(value)).is_some() {
-            return Err(usage(format!("flag `{name}` given more than once")));
-        }
+        set_path(&name, inline_value, &mut rest, slot)?;
     }
     let required = |slot: Option<PathBuf>, name: &str, what: &str| {
         slot.ok_or_else(|| usage(format!("missing required flag `{name}` ({what})")))
@@ -255,6 +252,35 @@ fn parse_kernel_args(args: &[OsString]) -> Result<Command, CliError> {
 const KERNEL_PATH_FLAGS: &str = "--spec, --x1, --x2, --out";
 const PREDICT_PATH_FLAGS: &str = "--spec, --train-x, --train-y, --test-x, --out";
 const JACOBIAN_PATH_FLAGS: &str = "--spec, --train-x, --at, --out";
+
+/// Sets a switch flag (no value) once.
+fn set_switch(
+    name: &str,
+    inline_value: &Option<OsString>,
+    switch: &mut bool,
+) -> Result<(), CliError> {
+    if inline_value.is_some() {
+        return Err(usage(format!("flag `{name}` takes no value")));
+    }
+    if std::mem::replace(switch, true) {
+        return Err(usage(format!("flag `{name}` given more than once")));
+    }
+    Ok(())
+}
+
+/// Sets a path flag once from its inline value or the next argument.
+fn set_path<'a>(
+    name: &str,
+    inline_value: Option<OsString>,
+    rest: &mut impl Iterator<Item = &'a OsString>,
+    slot: &mut Option<PathBuf>,
+) -> Result<(), CliError> {
+    let value = take_value(name, inline_value, rest, "a file path")?;
+    if slot.replace(PathBuf::from(value)).is_some() {
+        return Err(usage(format!("flag `{name}` given more than once")));
+    }
+    Ok(())
+}
 
 /// The value of flag `name`: the inline `--flag=value` part, or else the next argument.
 fn take_value<'a>(
@@ -302,12 +328,7 @@ fn parse_predict_args(args: &[OsString]) -> Result<Command, CliError> {
             _ => None,
         };
         if let Some(switch) = switch {
-            if inline_value.is_some() {
-                return Err(usage(format!("flag `{name}` takes no value")));
-            }
-            if std::mem::replace(switch, true) {
-                return Err(usage(format!("flag `{name}` given more than once")));
-            }
+            set_switch(&name, &inline_value, switch)?;
             continue;
         }
         let path_slot = match name.as_str() {
@@ -319,10 +340,7 @@ fn parse_predict_args(args: &[OsString]) -> Result<Command, CliError> {
             _ => None,
         };
         if let Some(slot) = path_slot {
-            let value = take_value(&name, inline_value, &mut rest, "a file path")?;
-            if slot.replace(PathBuf::from(value)).is_some() {
-                return Err(usage(format!("flag `{name}` given more than once")));
-            }
+            set_path(&name, inline_value, &mut rest, slot)?;
             continue;
         }
         let once = |done: bool| {
@@ -435,12 +453,7 @@ fn parse_jacobian_args(args: &[OsString]) -> Result<Command, CliError> {
         }
         let (name, inline_value) = split_flag(arg, JACOBIAN_PATH_FLAGS)?;
         if name == "--diag-reg-absolute" {
-            if inline_value.is_some() {
-                return Err(usage(format!("flag `{name}` takes no value")));
-            }
-            if std::mem::replace(&mut absolute, true) {
-                return Err(usage(format!("flag `{name}` given more than once")));
-            }
+            set_switch(&name, &inline_value, &mut absolute)?;
             continue;
         }
         let path_slot = match name.as_str() {
@@ -451,10 +464,7 @@ fn parse_jacobian_args(args: &[OsString]) -> Result<Command, CliError> {
             _ => None,
         };
         if let Some(slot) = path_slot {
-            let value = take_value(&name, inline_value, &mut rest, "a file path")?;
-            if slot.replace(PathBuf::from(value)).is_some() {
-                return Err(usage(format!("flag `{name}` given more than once")));
-            }
+            set_path(&name, inline_value, &mut rest, slot)?;
             continue;
         }
         let (slot, what, ok): (&mut Option<f64>, &str, fn(f64) -> bool) = match name.as_str() {

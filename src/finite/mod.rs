@@ -454,21 +454,9 @@ pub(crate) fn check_inputs(x: &DMatrix<f64>, d: usize, what: &str) -> Result<()>
     Ok(())
 }
 
-/// An r × c matrix of zeros, or [`Error::TooLarge`] when it cannot be allocated (huge widths or
-/// point counts must not abort the process).
+/// An r × c matrix of zeros, or [`Error::TooLarge`] when it cannot be allocated.
 pub(crate) fn zeros(r: usize, c: usize, what: &str) -> Result<DMatrix<f64>> {
-    let too_large = || Error::TooLarge {
-        what: format!("{what} ({r}×{c})"),
-        bytes: r as u128 * c as u128 * 8,
-    };
-    let len = r
-        .checked_mul(c)
-        .filter(|l| l.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
-        .ok_or_else(too_large)?;
-    let mut v: Vec<f64> = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| too_large())?;
-    v.resize(len, 0.0);
-    Ok(DMatrix::from_vec(r, c, v))
+    crate::kernel::alloc_matrix(r, c, what)
 }
 
 pub(crate) fn check_output(m: &DMatrix<f64>, what: &str) -> Result<()> {
