@@ -197,6 +197,27 @@ impl TrainedMap {
             .collect()
     }
 
+    /// The end point fᵏ(x₀) of `steps` iterations and the Jacobian of the k-fold map there by the
+    /// chain rule along the orbit: J(fᵏ)(x₀) = J(xₖ₋₁)···J(x₁)J(x₀) with xⱼ₊₁ = f(xⱼ). For a sequence
+    /// encoder ([`TrainedMap::sequence`]) started at x₀ of a sequence of length k, the orbit is the
+    /// cycle x₀ → x₁ → … → x₀ and the cycle is stable when the spectral radius of this product is below
+    /// 1 (Radhakrishnan 2020, thesis ch. 2, Prop. 2).
+    pub fn orbit_jacobian(
+        &self,
+        x0: &[f64],
+        steps: usize,
+    ) -> Result<(DVector<f64>, nalgebra::DMatrix<f64>)> {
+        self.check_square()?;
+        let d = self.input_dim();
+        let mut x = DVector::from_column_slice(x0);
+        let mut j = nalgebra::DMatrix::identity(d, d);
+        for _ in 0..steps {
+            j = self.jacobian(x.as_slice())? * j;
+            x = self.eval(x.as_slice())?;
+        }
+        Ok((x, j))
+    }
+
     fn check_square(&self) -> Result<()> {
         if self.input_dim() == self.output_dim() {
             Ok(())
