@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{largest_eigenvalue, line_plot, logspace, out_dir, write_csv, Series};
+use common::{largest_eigenvalue, logspace, save, Figure, Series};
 use ntk::{Activation, Network};
 
 const N0: usize = 32;
@@ -63,20 +63,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{line}");
         rows.push(row);
     }
-    let dir = out_dir()?;
-    write_csv(&dir.join("paper_fig3.csv"), "r,n5,n20,n40", &rows)?;
-    line_plot(
-        &dir.join("paper_fig3.svg"),
-        "Largest |eigenvalue| of J∞ at the training points (sigmoid, n0 = 32)",
-        ("input radius r", "largest |eigenvalue|"),
+    save(
+        &Figure {
+            name: "paper_fig3",
+            title: "Largest |eigenvalue| of J∞ at the training points (sigmoid, n0 = 32)",
+            axes: ("input radius r", "largest |eigenvalue|"),
+            log_x: true,
+            hlines: &[1.0, 0.5],
+        },
+        "r,n5,n20,n40",
+        &rows,
         &series,
-        true,
-        &[1.0, 0.5],
+        start,
     )?;
-    println!(
-        "\nwrote {} and paper_fig3.svg ({:.1} s)",
-        dir.join("paper_fig3.csv").display(),
-        start.elapsed().as_secs_f64()
-    );
     Ok(())
 }

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{line_plot, logspace, out_dir, sphere, write_csv, Series};
+use common::{logspace, save, sphere, Figure, Series};
 use ntk::jacobian::{FitOptions, IterationCriteria, TrainedMap};
 use ntk::{Activation, Network};
 
@@ -60,24 +60,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!();
     }
-    let dir = out_dir()?;
-    write_csv(
-        &dir.join("paper_fig4a.csv"),
+    save(
+        &Figure {
+            name: "paper_fig4a",
+            title: "Recovery rate of noisy training points (sigmoid, n0 = 32, n = 5)",
+            axes: ("noise σ", "recovery rate"),
+            log_x: true,
+            hlines: &[],
+        },
         "noise,r5,r10,r20,r40,r80",
         &rows,
-    )?;
-    line_plot(
-        &dir.join("paper_fig4a.svg"),
-        "Recovery rate of noisy training points (sigmoid, n0 = 32, n = 5)",
-        ("noise σ", "recovery rate"),
         &series,
-        true,
-        &[],
+        start,
     )?;
-    println!(
-        "\nwrote {} and paper_fig4a.svg ({:.1} s)",
-        dir.join("paper_fig4a.csv").display(),
-        start.elapsed().as_secs_f64()
-    );
     Ok(())
 }

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{largest_eigenvalue, line_plot, logspace, out_dir, write_csv, Series};
+use common::{largest_eigenvalue, logspace, save, Figure, Series};
 use ntk::{Activation, Network};
 
 const N0: usize = 32;
@@ -78,24 +78,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!();
     }
-    let dir = out_dir()?;
-    write_csv(
-        &dir.join("paper_fig5.csv"),
+    save(
+        &Figure {
+            name: "paper_fig5",
+            title: "Largest |eigenvalue| of J∞, sigmoidal activations (n0 = 32, n = 20)",
+            axes: ("input radius r", "largest |eigenvalue|"),
+            log_x: true,
+            hlines: &[1.0, 0.5],
+        },
         "r,sigmoid,sigmoid_erf,sigmoid_like,erf,tanh",
         &rows,
-    )?;
-    line_plot(
-        &dir.join("paper_fig5.svg"),
-        "Largest |eigenvalue| of J∞, sigmoidal activations (n0 = 32, n = 20)",
-        ("input radius r", "largest |eigenvalue|"),
         &series,
-        true,
-        &[1.0, 0.5],
+        start,
     )?;
-    println!(
-        "\nwrote {} and paper_fig5.svg ({:.1} s)",
-        dir.join("paper_fig5.csv").display(),
-        start.elapsed().as_secs_f64()
-    );
     Ok(())
 }

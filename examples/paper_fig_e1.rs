@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{line_plot, out_dir, sphere, write_csv, Series};
+use common::{save, sphere, Figure, Series};
 use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
 use ntk::{Activation, Network, Parameterization};
 
@@ -72,20 +72,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
         });
     }
-    let dir = out_dir()?;
-    write_csv(&dir.join("paper_fig_e1.csv"), "n,abs_eigenvalue", &rows)?;
-    line_plot(
-        &dir.join("paper_fig_e1.svg"),
-        "|eigenvalues| of J∞ in the linear region (sigmoid, n0 = 10, r = 1)",
-        ("fraction of eigenvalues (sorted)", "|eigenvalue|"),
+    save(
+        &Figure {
+            name: "paper_fig_e1",
+            title: "|eigenvalues| of J∞ in the linear region (sigmoid, n0 = 10, r = 1)",
+            axes: ("fraction of eigenvalues (sorted)", "|eigenvalue|"),
+            log_x: false,
+            hlines: &[1.0],
+        },
+        "n,abs_eigenvalue",
+        &rows,
         &series,
-        false,
-        &[1.0],
+        start,
     )?;
-    println!(
-        "\nwrote {} and paper_fig_e1.svg ({:.1} s)",
-        dir.join("paper_fig_e1.csv").display(),
-        start.elapsed().as_secs_f64()
-    );
     Ok(())
 }

@@ -171,3 +171,40 @@ pub fn largest_eigenvalue(
     }
     Ok((!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64))
 }
+
+/// What a figure example writes: `<name>.csv` (with `header`) and `<name>.svg`.
+pub struct Figure<'a> {
+    pub name: &'a str,
+    pub title: &'a str,
+    pub axes: (&'a str, &'a str),
+    pub log_x: bool,
+    pub hlines: &'a [f64],
+}
+
+/// Writes the figure's CSV and SVG to [`out_dir`] and says where, with the time since `start`.
+pub fn save(
+    fig: &Figure,
+    header: &str,
+    rows: &[Vec<f64>],
+    series: &[Series],
+    start: std::time::Instant,
+) -> Result<(), Box<dyn Error>> {
+    let dir = out_dir()?;
+    let csv = dir.join(format!("{}.csv", fig.name));
+    write_csv(&csv, header, rows)?;
+    line_plot(
+        &dir.join(format!("{}.svg", fig.name)),
+        fig.title,
+        fig.axes,
+        series,
+        fig.log_x,
+        fig.hlines,
+    )?;
+    println!(
+        "\nwrote {} and {}.svg ({:.1} s)",
+        csv.display(),
+        fig.name,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
