@@ -88,6 +88,7 @@ pub fn line_plot(
     builder
         .caption(title, ("sans-serif", 20))
         .margin(12)
+        .margin_right(36)
         .x_label_area_size(45)
         .y_label_area_size(60);
     macro_rules! draw {
@@ -120,6 +121,7 @@ pub fn line_plot(
             }
             chart
                 .configure_series_labels()
+                .position(SeriesLabelPosition::LowerLeft)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .draw()?;
