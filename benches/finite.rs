@@ -8,22 +8,14 @@
 //! * `train_steps`: 100 full-batch gradient-descent steps of the depth-3 width-1024 network on
 //!   100 points.
 
+mod common;
+
+use common::uniform;
 use criterion::{criterion_group, criterion_main, Criterion};
-use nalgebra::DMatrix;
 use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
 use ntk::{Activation, Kernel, Network, Parameterization};
 use std::hint::black_box;
 use std::time::Duration;
-
-fn uniform(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
-    let mut s = seed;
-    DMatrix::from_fn(n, d, |_, _| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    })
-}
 
 fn spec(depth: usize, width: usize) -> Network {
     Network::mlp(

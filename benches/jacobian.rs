@@ -1,6 +1,9 @@
 //! J∞ of an autoencoder and its spectrum at MNIST size: n = 40 training points in ℝ⁷⁸⁴ (norm √784,
 //! unit variance per pixel), one hidden layer (the paper's 2-layer network), σ_w = 1, no bias.
 
+mod common;
+
+use common::uniform;
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::DMatrix;
 use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
@@ -8,13 +11,7 @@ use ntk::{Activation, Network, Parameterization};
 use std::hint::black_box;
 
 fn data(n: usize, d: usize) -> DMatrix<f64> {
-    let mut s = 0x2545_f491_4f6c_dd1du64;
-    let mut x = DMatrix::from_fn(n, d, |_, _| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    });
+    let mut x = uniform(n, d, 0x2545_f491_4f6c_dd1d);
     for mut row in x.row_iter_mut() {
         let norm = row.norm();
         row *= (d as f64).sqrt() / norm;

@@ -6,24 +6,16 @@
 //! * `end_to_end`: the t = ∞ prediction with covariance including the kernels (n = 2000), the setting of
 //!   neural-tangents' 1.49 s in `shared/reference/README.md` §6.
 
+mod common;
+
+use common::uniform;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use nalgebra::DMatrix;
 use ntk::{
     Activation, EnsembleDynamics, GpInference, GpKind, KernelSolver, Network, Parameterization,
     Regularization, TestKernels, TrainKernels,
 };
 use std::hint::black_box;
 use std::time::Duration;
-
-fn uniform(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
-    let mut s = seed;
-    DMatrix::from_fn(n, d, |_, _| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    })
-}
 
 fn net() -> Network {
     Network::mlp(

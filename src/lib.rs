@@ -49,6 +49,7 @@ pub mod meanfield;
 pub mod network;
 pub mod real;
 pub mod regression;
+mod roots;
 mod spec;
 
 pub use activation::{Activation, Dual, DualActivation, Smoothness};

@@ -256,24 +256,13 @@ fn refine_by_bisection(f: &dyn Fn(f64) -> f64, x: f64, lo: f64, hi: f64) -> Opti
         // g keeps its sign down to `lo`: the only candidate left is `lo` itself if g(lo) = 0.
         return (gx < 0.0 && g(lo) == 0.0).then_some(lo);
     }
-    let (mut a, mut b) = (near, far);
-    let ga = g(a);
-    for _ in 0..2200 {
-        let m = 0.5 * (a + b);
-        if m == a || m == b || (b - a).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs()) {
-            break;
-        }
-        let gm = g(m);
-        if gm == 0.0 {
-            return Some(m);
-        }
-        if gm.signum() == ga.signum() {
-            a = m;
-        } else {
-            b = m;
-        }
-    }
-    Some(0.5 * (a + b))
+    crate::roots::bisect(
+        |x| Ok::<f64, std::convert::Infallible>(g(x)),
+        near,
+        far,
+        g(near),
+    )
+    .ok()
 }
 
 /// Central (one-sided at the domain ends) difference of f at x.

@@ -253,25 +253,8 @@ fn bisect_panel(
     int_lo: f64,
 ) -> Result<f64> {
     let value = |v: f64| -> Result<f64> { Ok(h(v, int_lo + panel(activation, nodes, lo, v)?)) };
-    let (mut a, mut b) = (lo, hi);
-    let ha = value(a)?;
-    if value(b)? == 0.0 {
-        return Ok(b);
+    if value(hi)? == 0.0 {
+        return Ok(hi);
     }
-    for _ in 0..200 {
-        let m = 0.5 * (a + b);
-        if m == a || m == b || (b - a).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs()) {
-            break;
-        }
-        let hm = value(m)?;
-        if hm == 0.0 {
-            return Ok(m);
-        }
-        if hm.signum() == ha.signum() {
-            a = m;
-        } else {
-            b = m;
-        }
-    }
-    Ok(0.5 * (a + b))
+    crate::roots::bisect(value, lo, hi, value(lo)?)
 }
