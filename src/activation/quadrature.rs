@@ -219,7 +219,9 @@ impl QuadratureDual {
     /// expectation is written in polar coordinates, (1/2π)∫dψ∫r e^{−r²/2}φ(u)φ(v) dr. The kink lines
     /// u = 0 and v = 0 are rays, so the angle is split at them into four sectors, on each of which the
     /// integrand is smooth: Gauss–Legendre with ⌈n/2⌉ angles per sector and n radii on [0, 10]
-    /// (2n² evaluations per entry) converges exponentially.
+    /// (2n² evaluations per entry) converges exponentially. At large variances the radii and angles
+    /// are split into graded panels where φ changes fast (see `radial_panels`, `angular_panels`),
+    /// which multiplies the cost by the number of panels, O(log q).
     pub fn polar(
         name: impl Into<String>,
         f: ScalarFn,
@@ -311,8 +313,8 @@ const MAX_GRADING: usize = 16;
 
 /// Panel ends on the angular sector [lo, hi] between two kink lines. Near a kink line a coordinate
 /// is w ≈ s·k·(ψ − ψ_cut) with k = √q of that coordinate, so at a large variance φ(w) changes within
-/// |ψ − ψ_cut| ≲ 10/(s·k): a boundary layer one rule per sector misses (the 32-node rule put the
-/// sigmoid's E[φ'(u)²] 40 % low at q = 3·10⁴). Panels at distances 4ʲ/k from each end (while below
+/// |ψ − ψ_cut| ≲ 10/(s·k): a boundary layer one rule per sector misses (with the radial panels
+/// alone, the 32-node rule still put the sigmoid network's Θ(x, x) 37 % low at q = 3·10⁴). Panels at distances 4ʲ/k from each end (while below
 /// a quarter of the sector) resolve it; for q ≲ 1 there are none and the rule is the plain one.
 /// `k` bounds the scale of both coordinates.
 fn angular_panels<F: Real>(lo: F, hi: F, k: F) -> ([F; 2 * MAX_GRADING + 2], usize) {

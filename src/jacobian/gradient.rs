@@ -74,6 +74,7 @@ struct Chain {
     ntk: Fwd<2>,
     nngp_kink: Option<String>,
     ntk_kink: Option<String>,
+    mode: Mode,
 }
 
 impl Network {
@@ -109,8 +110,7 @@ impl Network {
         let q = x.iter().map(|v| v * v).sum::<f64>() / d as f64;
         let slots = self.point_slots(q, d)?;
         let chain = self.pair_partials(x_fixed, x, q, &slots)?;
-        let grads = [Which::Nngp, Which::Ntk]
-            .map(|w| self.assemble(&chain, w, x_fixed, x, q, slots.mode_for(x_fixed, x, q)));
+        let grads = [Which::Nngp, Which::Ntk].map(|w| self.assemble(&chain, w, x_fixed, x, q));
         let [nngp_grad, ntk_grad] = grads;
         Ok(KernelGradient {
             nngp: chain.nngp.v,
@@ -171,9 +171,8 @@ impl Network {
                     Which::Nngp => chain.nngp.v,
                     Which::Ntk => chain.ntk.v,
                 };
-                let mode = slots.mode_for(&xi, x, q);
                 let g = self
-                    .assemble(&chain, which, &xi, x, q, mode)
+                    .assemble(&chain, which, &xi, x, q)
                     .map_err(|e| match e {
                         Error::NotDifferentiable { what, reason } => Error::NotDifferentiable {
                             what: format!("{what} against training point {i}"),
@@ -208,20 +207,27 @@ impl Network {
         let d = slots.d;
         let c0 = xi.iter().zip(x).map(|(a, b)| a * b).sum::<f64>() / d as f64;
         let qi = xi.iter().map(|v| v * v).sum::<f64>() / d as f64;
-        let mode = slots.mode_for(xi, x, q);
+        let mode = Mode::for_pair(c0, qi, q);
         let (c0, s2) = match mode {
             Mode::Partials => (Fwd::new(c0, [1.0, 0.0]), &slots.partial),
             Mode::Ray => (Fwd::new(c0, [c0, 0.0]), &slots.ray),
         };
         let mut s1 = vec![Fwd::<2>::constant(0.0); self.n_slots()];
         self.point_chain(Fwd::constant(qi), d, &mut s1)?;
-        self.gradient_chain(c0, d, &s1, s2)
+        self.gradient_chain(c0, d, &s1, s2, mode)
     }
 
     /// The pair recursion on forward derivatives, without the identical-point shortcut (the two
     /// points differ at first order), noting the first layer where a degenerate pair meets an
     /// activation that is not smooth enough.
-    fn gradient_chain(&self, c0: Fwd<2>, d: usize, s1: &[Fwd<2>], s2: &[Fwd<2>]) -> Result<Chain> {
+    fn gradient_chain(
+        &self,
+        c0: Fwd<2>,
+        d: usize,
+        s1: &[Fwd<2>],
+        s2: &[Fwd<2>],
+        mode: Mode,
+    ) -> Result<Chain> {
         let mut c = c0;
         let mut th = Fwd::<2>::constant(0.0);
         let (mut nngp_kink, mut ntk_kink) = (None, None);
@@ -283,6 +289,7 @@ impl Network {
             ntk: th,
             nngp_kink,
             ntk_kink,
+            mode,
         })
     }
 
@@ -295,7 +302,6 @@ impl Network {
         xi: &[f64],
         x: &[f64],
         q: f64,
-        mode: Mode,
     ) -> Result<DVector<f64>> {
         let (k, kink, name) = match which {
             Which::Nngp => (chain.nngp, &chain.nngp_kink, "the NNGP Σ(x', x)"),
@@ -314,7 +320,7 @@ impl Network {
             });
         }
         let d = x.len() as f64;
-        Ok(match mode {
+        Ok(match chain.mode {
             Mode::Partials => {
                 DVector::from_fn(x.len(), |j, _| k.d[0] * xi[j] / d + k.d[1] * 2.0 * x[j] / d)
             }
@@ -333,14 +339,11 @@ struct Slots {
     ray: Vec<Fwd<2>>,
 }
 
-impl Slots {
-    /// The ray is used when x ≠ 0 is (anti)parallel to x' to working precision: there the partials
-    /// do not exist separately but the derivative along x does.
-    fn mode_for(&self, xi: &[f64], x: &[f64], q: f64) -> Mode {
-        let d = self.d as f64;
-        let c0 = xi.iter().zip(x).map(|(a, b)| a * b).sum::<f64>() / d;
-        let qi = xi.iter().map(|v| v * v).sum::<f64>() / d;
-        let p = qi * q;
+impl Mode {
+    /// The ray is used when x ≠ 0 is (anti)parallel to x' to working precision (c₀² = q'q up to the
+    /// angle floor): there the partials do not exist separately but the derivative along x does.
+    fn for_pair(c0: f64, q_fixed: f64, q: f64) -> Mode {
+        let p = q_fixed * q;
         if q > 0.0 && p > 0.0 && p - c0 * c0 <= ANGLE_FLOOR * p {
             Mode::Ray
         } else {

@@ -23,7 +23,8 @@ use crate::jacobian::gradient::Which;
 use crate::jacobian::spectrum::Spectrum;
 use crate::kernel::Kernel;
 use crate::network::Network;
-use crate::regression::solve::{check_finite, sym_eigen};
+use crate::regression::dynamics::scale_rows;
+use crate::regression::solve::{add_diag, check_finite, sym_eigen};
 use crate::regression::{inv_expm1, KernelSolver, Regularization};
 use crate::Result;
 use nalgebra::{DMatrix, DVector};
@@ -186,16 +187,13 @@ impl TrainedMap {
                     ));
                 }
                 let diag_reg = options.regularization.absolute(&k)?;
-                let mut kr = k.clone();
-                for i in 0..n {
-                    kr[(i, i)] += diag_reg;
-                }
-                let (vals, vecs) = sym_eigen(&kr, "train kernel")?;
+                let (vals, vecs) = sym_eigen(&add_diag(&k, diag_reg), "train kernel")?;
                 let tau = learning_rate * t / (n * k_out) as f64;
                 let proj = vecs.tr_mul(&residual);
-                let scaled =
-                    DMatrix::from_fn(n, k_out, |i, o| inv_expm1(vals[i], tau) * proj[(i, o)]);
-                (&vecs * scaled, diag_reg)
+                (
+                    &vecs * scale_rows(&proj, &vals, |l| inv_expm1(l, tau)),
+                    diag_reg,
+                )
             }
         };
         Ok(TrainedMap {

@@ -40,6 +40,19 @@ pub fn inv_expm1(lambda: f64, tau: f64) -> f64 {
     }
 }
 
+/// Row i of `m` times g(λᵢ): g(K) applied to a matrix already expressed in K's eigenbasis.
+pub(crate) fn scale_rows(
+    m: &DMatrix<f64>,
+    vals: &DVector<f64>,
+    g: impl Fn(f64) -> f64,
+) -> DMatrix<f64> {
+    let mut out = m.clone();
+    for (mut row, &l) in out.row_iter_mut().zip(vals.iter()) {
+        row *= g(l);
+    }
+    out
+}
+
 /// The largest learning rate for which full-batch gradient descent on the loss 1/(2N)‖f − Y‖² of an
 /// infinitely wide network converges: 2N/λ_max(Θ_train), with N = n_train·k = `y_train_size`.
 ///
@@ -248,13 +261,7 @@ impl EnsembleDynamics {
         };
         // W = Vᵀ K_dt (n × m).
         let w = mul(k_td, &e.vecs).transpose();
-        let scaled = |tau: f64, m: &DMatrix<f64>| {
-            let mut out = m.clone();
-            for (mut row, l) in out.row_iter_mut().zip(e.vals.iter()) {
-                row *= inv_expm1(*l, tau);
-            }
-            out
-        };
+        let scaled = |tau: f64, m: &DMatrix<f64>| scale_rows(m, &e.vals, |l| inv_expm1(l, tau));
         taus.iter()
             .map(|&tau| {
                 let mean = tr_mul(&w, &scaled(tau, &e.vty));
@@ -365,13 +372,7 @@ impl EnsembleDynamics {
         // Vᵀ(Y − f0), and K_td V for the test outputs.
         let r = tr_mul(&e.vecs, &(&self.y - f0_train));
         let kv = test.map(|(k_td, _)| mul(k_td, &e.vecs));
-        let scaled = |f: &dyn Fn(f64) -> f64| {
-            let mut out = r.clone();
-            for (mut row, &l) in out.row_iter_mut().zip(e.vals.iter()) {
-                row *= f(l);
-            }
-            out
-        };
+        let scaled = |f: &dyn Fn(f64) -> f64| scale_rows(&r, &e.vals, f);
         Ok(taus
             .iter()
             .map(|&tau| {
