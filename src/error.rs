@@ -154,6 +154,35 @@ pub(crate) fn invalid(name: &str, value: impl std::fmt::Display, reason: &str) -
     }
 }
 
+/// Rejects NaN and ±∞ in a matrix, naming the first one by its 0-based row and column.
+pub(crate) fn check_finite_matrix(m: &nalgebra::DMatrix<f64>, what: &str) -> Result<()> {
+    // Column-major: index k is row k % n, column k / n.
+    match m.as_slice().iter().position(|v| !v.is_finite()) {
+        Some(k) => Err(Error::NonFinite {
+            what: what.into(),
+            location: format!(
+                "row index {}, column index {} (0-based)",
+                k % m.nrows(),
+                k / m.nrows()
+            ),
+            value: m.as_slice()[k],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Rejects NaN and ±∞ in a vector, naming the first one by its 0-based index.
+pub(crate) fn check_finite_slice(x: &[f64], what: &str) -> Result<()> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(k) => Err(Error::NonFinite {
+            what: what.into(),
+            location: format!("index {k}"),
+            value: x[k],
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Rejects NaN and infinities in a named hyper-parameter.
 pub(crate) fn check_finite_param(name: &str, value: f64) -> Result<()> {
     if value.is_finite() {

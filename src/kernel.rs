@@ -293,16 +293,7 @@ fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
             found: format!("{}×0", x.nrows()),
         });
     }
-    // Column-major: index k is row k % n, column k / n.
-    if let Some(k) = x.as_slice().iter().position(|v| !v.is_finite()) {
-        let n = x.nrows();
-        return Err(Error::NonFinite {
-            what: what.into(),
-            location: format!("row index {}, column index {} (0-based)", k % n, k / n),
-            value: x.as_slice()[k],
-        });
-    }
-    Ok(())
+    crate::error::check_finite_matrix(x, what)
 }
 
 /// x1·x2ᵀ/d into `out` (n1 × n2, column-major), column blocks in parallel. With `upper` (x1 = x2) only
@@ -427,15 +418,8 @@ impl Kernel for Network {
                 found: format!("{}", x2.len()),
             });
         }
-        for (what, x) in [("x1", x1), ("x2", x2)] {
-            if let Some(k) = x.iter().position(|v| !v.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: what.into(),
-                    location: format!("index {k}"),
-                    value: x[k],
-                });
-            }
-        }
+        crate::error::check_finite_slice(x1, "x1")?;
+        crate::error::check_finite_slice(x2, "x2")?;
         let d = x1.len();
         let dot =
             |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;

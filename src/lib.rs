@@ -45,6 +45,7 @@ pub mod forward;
 pub mod io;
 pub mod jacobian;
 pub mod kernel;
+mod linalg;
 pub mod meanfield;
 pub mod network;
 pub mod real;

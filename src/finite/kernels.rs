@@ -1,8 +1,8 @@
 //! Empirical kernels of one finite network, and Monte Carlo averages over many.
 
-use super::gemm::{gemm, gemm_aat, Par};
 use super::{check_output, zeros, FiniteNetwork, HiddenWidths, Stage, Trace};
 use crate::error::invalid;
+use crate::linalg::{gemm, gemm_aat, Par};
 use crate::network::Network;
 use crate::Result;
 use nalgebra::DMatrix;
@@ -31,12 +31,12 @@ pub struct EmpiricalKernels {
 impl FiniteNetwork {
     /// Empirical kernels between the rows of `x` and themselves (symmetric n × n).
     pub fn gram(&self, x: &DMatrix<f64>) -> Result<EmpiricalKernels> {
-        self.kernels(x, None, Par::global())
+        self.kernels(x, None, Par::Global)
     }
 
     /// Empirical kernels between the rows of `x1` and the rows of `x2` (n1 × n2).
     pub fn cross(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> Result<EmpiricalKernels> {
-        self.kernels(x1, Some(x2), Par::global())
+        self.kernels(x1, Some(x2), Par::Global)
     }
 
     pub(crate) fn kernels(

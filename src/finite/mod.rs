@@ -38,7 +38,6 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
-mod gemm;
 mod kernels;
 mod train;
 
@@ -47,9 +46,9 @@ pub use train::{linearized_prediction, LinearizedComparison, TrainConfig, TrainR
 
 use crate::activation::Activation;
 use crate::error::{invalid, Error};
+use crate::linalg::{gemm, Par};
 use crate::network::{Layer, Network, Parameterization};
 use crate::Result;
-use gemm::{gemm, Par};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -274,7 +273,7 @@ impl FiniteNetwork {
 
     /// Outputs f(x) for every row of `x` (n × d), as an n × k matrix.
     pub fn forward(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
-        Ok(self.trace(x, "x", Par::global())?.output)
+        Ok(self.trace(x, "x", Par::Global)?.output)
     }
 
     /// The input-output Jacobian J(x) = ∂f/∂x (k × d) at one point `x` (length d), by
@@ -444,14 +443,7 @@ pub(crate) fn check_inputs(x: &DMatrix<f64>, d: usize, what: &str) -> Result<()>
             found: format!("{} × {}", x.nrows(), x.ncols()),
         });
     }
-    if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            what: what.to_string(),
-            location: format!("row {}, column {}", i % x.nrows(), i / x.nrows()),
-            value: *v,
-        });
-    }
-    Ok(())
+    crate::error::check_finite_matrix(x, what)
 }
 
 /// An r × c matrix of zeros, or [`Error::TooLarge`] when it cannot be allocated.

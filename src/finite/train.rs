@@ -1,9 +1,9 @@
 //! Full-batch gradient descent on the MSE, and the comparison with the linearized network.
 
-use super::gemm::{gemm, Par};
 use super::{check_inputs, FiniteNetwork, Stage};
 use crate::error::{check_finite_param, invalid, Error};
 use crate::kernel::Kernel;
+use crate::linalg::{gemm, Par};
 use crate::regression::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
 use crate::Result;
 use nalgebra::DMatrix;
@@ -84,7 +84,7 @@ impl FiniteNetwork {
         let mut losses = Vec::new();
         let mut steps = 0;
         loop {
-            let t = match self.trace(x, "x_train", Par::global()) {
+            let t = match self.trace(x, "x_train", Par::Global) {
                 Ok(t) => t,
                 Err(Error::NonFiniteOutput { value, .. }) => {
                     return Err(Error::Diverged {
@@ -138,12 +138,12 @@ impl FiniteNetwork {
                 Stage::Dense(p) => {
                     let h = &t.inputs[i];
                     let mut grad_w = DMatrix::zeros(p.w.nrows(), p.w.ncols());
-                    gemm(&mut grad_w, &g, true, h, false, p.w_mult, Par::global());
+                    gemm(&mut grad_w, &g, true, h, false, p.w_mult, Par::Global);
                     let grad_b = p.b.as_ref().map(|_| g.row_sum().transpose() * p.b_mult);
                     if i > 0 {
                         // With the weights before this step's update.
                         let mut next = DMatrix::zeros(g.nrows(), p.w.ncols());
-                        gemm(&mut next, &g, false, &p.w, false, p.w_mult, Par::global());
+                        gemm(&mut next, &g, false, &p.w, false, p.w_mult, Par::Global);
                         g = next;
                     }
                     p.w.zip_apply(&grad_w, |w, g| *w -= lr * g);

@@ -31,14 +31,7 @@ use nalgebra::{DMatrix, DVector};
 use std::f64::consts::PI;
 
 fn check_vector(what: &str, v: &DVector<f64>) -> Result<()> {
-    if let Some((i, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(Error::NonFinite {
-            what: what.to_string(),
-            location: format!("index {i}"),
-            value,
-        });
-    }
-    Ok(())
+    crate::error::check_finite_slice(v.as_slice(), what)
 }
 
 /// The pieces of eq. 6 for a pair: s = x̂ᵀx, a = ‖x̂‖² + 2n₀, b = ‖x‖² + 2n₀, D = ab − s², and the
@@ -296,13 +289,7 @@ pub fn lemma6_spectrum(x: &DMatrix<f64>, c: f64) -> Result<Lemma6Spectrum> {
             found: format!("{k} × {m}"),
         });
     }
-    if let Some((i, &value)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            what: "X".into(),
-            location: format!("row {}, column {}", i % k, i / k),
-            value,
-        });
-    }
+    crate::error::check_finite_matrix(x, "X")?;
     if !c.is_finite() {
         return Err(Error::NonFinite {
             what: "c".into(),

@@ -147,17 +147,7 @@ impl Network {
                 found: format!("{} × {}", x_train.nrows(), x_train.ncols()),
             });
         }
-        if let Some((k, v)) = x_train.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: "training points".into(),
-                location: format!(
-                    "row {}, column {}",
-                    k % x_train.nrows(),
-                    k / x_train.nrows()
-                ),
-                value: *v,
-            });
-        }
+        crate::error::check_finite_matrix(x_train, "training points")?;
         let (n, d) = x_train.shape();
         let q = x.iter().map(|v| v * v).sum::<f64>() / d as f64;
         let slots = self.point_slots(q, d)?;
@@ -360,12 +350,5 @@ fn check_vector(what: &str, x: &[f64]) -> Result<()> {
             found: "an empty vector".into(),
         });
     }
-    if let Some(k) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            what: what.into(),
-            location: format!("index {k}"),
-            value: x[k],
-        });
-    }
-    Ok(())
+    crate::error::check_finite_slice(x, what)
 }

@@ -369,14 +369,7 @@ impl TrainedMap {
                 found: format!("length {}", x.len()),
             });
         }
-        if let Some(k) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: "point".into(),
-                location: format!("index {k}"),
-                value: x[k],
-            });
-        }
-        Ok(())
+        crate::error::check_finite_slice(x, "point")
     }
 }
 

@@ -5,7 +5,8 @@
 //! spectral radius from above.
 
 use crate::error::Error;
-use crate::regression::solve::{check_finite, view};
+use crate::linalg::view;
+use crate::regression::solve::check_finite;
 use crate::Result;
 use nalgebra::{Complex, DMatrix, DVector};
 

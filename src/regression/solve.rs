@@ -3,9 +3,10 @@
 //! sides, and the validation shared by the whole [`regression`](super) module.
 
 use crate::error::{check_finite_param, invalid};
+use crate::linalg::{gemm, view, Par};
 use crate::{Error, Result};
 use faer::linalg::solvers::{Llt, Solve};
-use faer::{MatMut, MatRef, Side};
+use faer::{MatMut, Side};
 use nalgebra::{DMatrix, DVector};
 
 /// The diagonal regularizer added to a train-train kernel: K_reg = K + λI.
@@ -264,34 +265,19 @@ impl KernelSolver {
     }
 }
 
-/// A view of a nalgebra matrix as a faer matrix (no copy).
-pub(crate) fn view(m: &DMatrix<f64>) -> MatRef<'_, f64> {
-    MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols())
-}
-
-fn product(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> DMatrix<f64> {
-    let mut out = DMatrix::zeros(a.nrows(), b.ncols());
-    let (r, c) = out.shape();
-    faer::linalg::matmul::matmul(
-        MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, c),
-        faer::Accum::Replace,
-        a,
-        b,
-        1.0,
-        faer::get_global_parallelism(),
-    );
-    out
-}
-
 /// a·b through faer (parallel; nalgebra's product runs on one core), for the O(n²m) and O(n³)
 /// products of predictions.
 pub(crate) fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    product(view(a), view(b))
+    let mut out = DMatrix::zeros(a.nrows(), b.ncols());
+    gemm(&mut out, a, false, b, false, 1.0, Par::Global);
+    out
 }
 
 /// aᵀ·b through faer, without forming aᵀ.
 pub(crate) fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    product(view(a).transpose(), view(b))
+    let mut out = DMatrix::zeros(a.ncols(), b.ncols());
+    gemm(&mut out, a, true, b, false, 1.0, Par::Global);
+    out
 }
 
 /// The Cholesky factor of K, or `None` if K is not positive definite to working precision: a pivot
@@ -390,19 +376,7 @@ pub(crate) fn check_rows(m: &DMatrix<f64>, rows: usize, what: &str) -> Result<()
 }
 
 pub(crate) fn check_finite(m: &DMatrix<f64>, what: &str) -> Result<()> {
-    for j in 0..m.ncols() {
-        for i in 0..m.nrows() {
-            let v = m[(i, j)];
-            if !v.is_finite() {
-                return Err(Error::NonFinite {
-                    what: what.to_string(),
-                    location: format!("({i}, {j})"),
-                    value: v,
-                });
-            }
-        }
-    }
-    Ok(())
+    crate::error::check_finite_matrix(m, what)
 }
 
 /// (C + Cᵀ)/2, so that returned covariances are exactly symmetric.

@@ -1,4 +1,5 @@
-//! Matrix products on nalgebra storage through faer (nalgebra's own product runs on one core).
+//! The bridge from nalgebra storage to faer: zero-copy views and matrix products (nalgebra's own
+//! product runs on one core).
 
 use faer::{Accum, MatMut, MatRef};
 use nalgebra::DMatrix;
@@ -12,10 +13,6 @@ pub(crate) enum Par {
 }
 
 impl Par {
-    pub(crate) fn global() -> Par {
-        Par::Global
-    }
-
     fn faer(self) -> faer::Par {
         match self {
             Par::Seq => faer::Par::Seq,
@@ -24,7 +21,8 @@ impl Par {
     }
 }
 
-fn view(m: &DMatrix<f64>) -> MatRef<'_, f64> {
+/// A view of a nalgebra matrix as a faer matrix (no copy).
+pub(crate) fn view(m: &DMatrix<f64>) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols())
 }
 
