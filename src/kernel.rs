@@ -231,8 +231,11 @@ impl Network {
     /// input dimension (used by the standard parameterization's first layer). Returns
     /// (Σ(x, x'), Θ(x, x'), Σ(x, x), Σ(x', x')).
     ///
-    /// Generic over the scalar so that a dual-number type carries ∂/∂(c0, q1, q2) through every layer;
-    /// for fully connected networks the kernel depends on the inputs only through these three numbers.
+    /// Generic over the scalar, so a [`Fwd`](crate::Fwd) number carries ∂/∂(c0, q1, q2) through every
+    /// layer; for fully connected networks the kernel depends on the inputs only through these three
+    /// numbers. Where c0 = q1 = q2 (a point with itself) the diagonal formulas are used, whose
+    /// derivatives are those along c0 = q1 = q2 only, and at perfectly correlated pairs the partials
+    /// may not exist: for input gradients use [`Network::kernel_gradient`], which handles both.
     pub fn kernel_from_input_kernel<F: Real>(
         &self,
         c0: F,
