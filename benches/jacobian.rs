@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
                 (0..n)
                     .map(|i| {
                         let xi: Vec<f64> = x.row(i).iter().copied().collect();
-                        map.jacobian_spectrum(&xi).unwrap().spectral_radius
+                        map.jacobian_spectrum(&xi).unwrap().spectral_radius()
                     })
                     .fold(0.0, f64::max)
             })

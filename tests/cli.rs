@@ -756,7 +756,7 @@ fn jacobian_matches_the_library_bit_for_bit() {
             .unwrap();
         assert_eq!(&jac[16 * i..16 * (i + 1)], row_major(&j).as_slice());
         let s = Spectrum::of(&j).unwrap();
-        assert_eq!(radius[i], s.spectral_radius);
+        assert_eq!(radius[i], s.spectral_radius());
         assert_eq!(eig[8 * i], s.eigenvalues[0].re);
     }
     // At given points, at a finite time with ridge, written to a file.

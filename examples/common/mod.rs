@@ -160,7 +160,7 @@ pub fn largest_eigenvalue(
             let mut worst: f64 = 0.0;
             for i in 0..n {
                 let xi: Vec<f64> = x.row(i).iter().copied().collect();
-                worst = worst.max(map.jacobian_spectrum(&xi)?.spectral_radius);
+                worst = worst.max(map.jacobian_spectrum(&xi)?.spectral_radius());
             }
             Ok(Some(worst))
         })

@@ -666,12 +666,12 @@ fn render_jacobians(jacobians: &[DMatrix<f64>], spectra: &[Spectrum]) -> ntk::Re
     }
     out.push_str("  ],\n  \"spectral_radius\": ");
     out.push_str(&list_json(
-        spectra.iter().map(|s| s.spectral_radius),
+        spectra.iter().map(|s| s.spectral_radius()),
         "spectral radius",
     )?);
     out.push_str(",\n  \"operator_norm\": ");
     out.push_str(&list_json(
-        spectra.iter().map(|s| s.operator_norm),
+        spectra.iter().map(|s| s.operator_norm()),
         "operator norm",
     )?);
     out.push_str("\n}\n");

@@ -83,7 +83,7 @@ impl TrainedMap {
             .sum::<f64>()
             .sqrt();
         let spectrum = self.jacobian_spectrum(x)?;
-        let is_attractor = fixed_point_error <= tol && spectrum.spectral_radius < 1.0;
+        let is_attractor = fixed_point_error <= tol && spectrum.spectral_radius() < 1.0;
         Ok(AttractorTest {
             fixed_point_error,
             spectrum,

@@ -329,8 +329,6 @@ impl TrainedMap {
         eigenvalues.resize(d, nalgebra::Complex::new(0.0, 0.0));
         sv.resize(d, 0.0);
         Ok(Spectrum {
-            spectral_radius: s.spectral_radius,
-            operator_norm: sv[0],
             eigenvalues,
             singular_values: DVector::from_vec(sv),
         })

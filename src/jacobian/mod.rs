@@ -22,7 +22,7 @@
 //! let x = DMatrix::from_row_slice(2, 4, &[8.0, 0.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0]);
 //! let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
 //! let test = map.attractor_test(&[8.0, 0.0, 0.0, 0.0], 1e-9)?;
-//! assert!(test.is_attractor && test.spectrum.spectral_radius < 1.0);
+//! assert!(test.is_attractor && test.spectrum.spectral_radius() < 1.0);
 //! # Ok::<(), ntk::Error>(())
 //! ```
 

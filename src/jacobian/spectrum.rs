@@ -18,8 +18,8 @@ use nalgebra::{Complex, DMatrix, DVector};
 /// // A rotation by 90° scaled by ½: eigenvalues ±i/2.
 /// let j = DMatrix::from_row_slice(2, 2, &[0.0, -0.5, 0.5, 0.0]);
 /// let s = Spectrum::of(&j)?;
-/// assert!((s.spectral_radius - 0.5).abs() < 1e-15);
-/// assert!((s.operator_norm - 0.5).abs() < 1e-15);
+/// assert!((s.spectral_radius() - 0.5).abs() < 1e-15);
+/// assert!((s.operator_norm() - 0.5).abs() < 1e-15);
 /// assert_eq!(s.count_near(Complex::new(0.0, 0.5), 1e-12), 1);
 /// # Ok::<(), ntk::Error>(())
 /// ```
@@ -29,10 +29,6 @@ pub struct Spectrum {
     pub eigenvalues: Vec<Complex<f64>>,
     /// Singular values, decreasing.
     pub singular_values: DVector<f64>,
-    /// max |λ|.
-    pub spectral_radius: f64,
-    /// ‖J‖₂ = σ_max.
-    pub operator_norm: f64,
 }
 
 impl Spectrum {
@@ -58,14 +54,20 @@ impl Spectrum {
             .singular_values()
             .map_err(|_| Error::NoConvergence("singular values of the Jacobian".into()))?;
         sv.sort_by(|a, b| b.total_cmp(a));
-        let spectral_radius = eigenvalues.first().map_or(0.0, |z| z.norm());
-        let operator_norm = sv.first().copied().unwrap_or(0.0);
         Ok(Spectrum {
             eigenvalues,
             singular_values: DVector::from_vec(sv),
-            spectral_radius,
-            operator_norm,
         })
+    }
+
+    /// The spectral radius max |λ|.
+    pub fn spectral_radius(&self) -> f64 {
+        self.eigenvalues.first().map_or(0.0, |z| z.norm())
+    }
+
+    /// The operator norm ‖J‖₂ = σ_max.
+    pub fn operator_norm(&self) -> f64 {
+        self.singular_values.iter().copied().fold(0.0, f64::max)
     }
 
     /// How many eigenvalues lie within `tol` of `target` in the complex plane.
