@@ -202,8 +202,10 @@ impl Network {
             Mode::Partials => (Fwd::new(c0, [1.0, 0.0]), &slots.partial),
             Mode::Ray => (Fwd::new(c0, [c0, 0.0]), &slots.ray),
         };
-        let mut s1 = vec![Fwd::<2>::constant(0.0); self.n_slots()];
-        self.point_chain(Fwd::constant(qi), d, &mut s1)?;
+        // x' is fixed: its variances carry no derivatives, so the f64 recursion serves.
+        let mut s1 = vec![0.0; self.n_slots()];
+        self.point_chain(qi, d, &mut s1)?;
+        let s1: Vec<Fwd<2>> = s1.into_iter().map(Fwd::constant).collect();
         self.gradient_chain(c0, d, &s1, s2, mode)
     }
 
