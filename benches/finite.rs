@@ -11,7 +11,7 @@
 mod common;
 
 use common::uniform;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
 use ntk::{Activation, Kernel, Network, Parameterization};
 use std::hint::black_box;

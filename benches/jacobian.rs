@@ -4,7 +4,7 @@
 mod common;
 
 use common::uniform;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
 use ntk::{Activation, Network, Parameterization};

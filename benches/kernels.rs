@@ -3,7 +3,7 @@
 //! depth-3 ReLU (σ_w = √2, σ_b = 0.1) and Erf (σ_w = 1.5, σ_b = 0.1) at n ∈ {500, 1000, 2000, 4000},
 //! and depth ∈ {1, 3, 10, 30, 100} at n = 2000.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 use ntk::{Activation, Kernel, Network, Parameterization};
 use std::hint::black_box;

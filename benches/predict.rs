@@ -9,7 +9,7 @@
 mod common;
 
 use common::uniform;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ntk::{
     Activation, EnsembleDynamics, GpInference, GpKind, KernelSolver, Network, Parameterization,
     Regularization, TestKernels, TrainKernels,

@@ -8,7 +8,7 @@
 //! 4. The input-output Jacobian of a sigmoid autoencoder at 0 (Jiang & Pehlevan §4.1).
 
 use nalgebra::DMatrix;
-use ntk::finite::{linearized_prediction, FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
+use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig, linearized_prediction};
 use ntk::{Activation, Kernel, Network, Parameterization};
 
 fn main() -> Result<(), ntk::Error> {

@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{largest_eigenvalue, logspace, save, Figure, Series};
+use common::{Figure, Series, largest_eigenvalue, logspace, save};
 use ntk::{Activation, Network};
 
 const N0: usize = 32;
@@ -42,7 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             points: Vec::new(),
         })
         .collect();
-    println!("Largest |eigenvalue| of J∞ at the training points (sigmoid, n0 = {N0}, mean of {SEEDS} data sets)");
+    println!(
+        "Largest |eigenvalue| of J∞ at the training points (sigmoid, n0 = {N0}, mean of {SEEDS} data sets)"
+    );
     println!("{:>9} {:>9} {:>9} {:>9}", "r", "n = 5", "n = 20", "n = 40");
     for &r in &radii {
         let mut row = vec![r];

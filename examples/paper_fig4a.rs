@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{logspace, save, sphere, Figure, Series};
+use common::{Figure, Series, logspace, save, sphere};
 use ntk::jacobian::{FitOptions, IterationCriteria, TrainedMap};
 use ntk::{Activation, Network};
 

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{largest_eigenvalue, logspace, save, Figure, Series};
+use common::{Figure, Series, largest_eigenvalue, logspace, save};
 use ntk::{Activation, Network};
 
 const N0: usize = 32;

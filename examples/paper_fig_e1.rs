@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{save, sphere, Figure, Series};
+use common::{Figure, Series, save, sphere};
 use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
 use ntk::{Activation, Network, Parameterization};
 

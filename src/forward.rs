@@ -373,11 +373,7 @@ impl<const N: usize> Float for Fwd<N> {
             v: self.v.atan2(x.v),
             d: std::array::from_fn(|k| {
                 let num = x.v * self.d[k] - self.v * x.d[k];
-                if num == 0.0 {
-                    0.0
-                } else {
-                    num / r2
-                }
+                if num == 0.0 { 0.0 } else { num / r2 }
             }),
         }
     }

@@ -61,6 +61,6 @@ pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
 pub use network::{Dense, Layer, Network, NetworkBuilder, Parameterization};
 pub use real::Real;
 pub use regression::{
-    max_learning_rate, EnsembleDynamics, Fallback, Gaussian, GpInference, GpKind, KernelSolver,
-    Regularization, TestKernels, TrainKernels,
+    EnsembleDynamics, Fallback, Gaussian, GpInference, GpKind, KernelSolver, Regularization,
+    TestKernels, TrainKernels, max_learning_rate,
 };

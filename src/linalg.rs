@@ -52,7 +52,7 @@ pub(crate) fn gemm(
 /// out ← alpha · a · aᵀ, computing only the lower triangle (half the flops) and mirroring it, which
 /// also makes the result exactly symmetric.
 pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par: Par) {
-    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
     let n = out.nrows();
     matmul(
         MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, n),

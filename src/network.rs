@@ -21,10 +21,10 @@
 //! assert_eq!(same, net);
 //! ```
 
-use crate::activation::{Activation, Dual, DEFAULT_NODES};
-use crate::error::{invalid, Error};
-use crate::real::Real;
 use crate::Result;
+use crate::activation::{Activation, DEFAULT_NODES, Dual};
+use crate::error::{Error, invalid};
+use crate::real::Real;
 use serde::{Deserialize, Serialize};
 
 /// How a Dense layer's weights are scaled (neural-tangents' `parameterization`).

@@ -10,9 +10,9 @@
 //! parameters take neural-tangents' defaults (Erf a = 1, b = 1, c = 0; Sin/Cos a = 1, b = 1, c = 0;
 //! Rbf γ = 1; Exp a = 1, b = 1; Gaussian a = 1, b = −1; Affine α = 1, β = 0; Elu α = 1).
 
+use crate::Error;
 use crate::activation::{Activation, DEFAULT_NODES};
 use crate::network::{Dense, Layer, Network, Parameterization};
-use crate::Error;
 use serde::{Deserialize, Serialize};
 
 fn one() -> f64 {
@@ -146,7 +146,7 @@ impl From<LayerSpec> for Layer {
                     w_std: d.w_std,
                     b_std: d.b_std,
                     width: d.width,
-                })
+                });
             }
             S::Relu {} => A::Relu,
             S::LeakyRelu { alpha } => A::LeakyRelu { alpha },
@@ -188,7 +188,7 @@ fn layer_spec(l: &Layer) -> Result<LayerSpec, Error> {
                 w_std: d.w_std,
                 b_std: d.b_std,
                 width: d.width,
-            }))
+            }));
         }
         Layer::Activation(a) => a,
     };
@@ -224,7 +224,7 @@ fn layer_spec(l: &Layer) -> Result<LayerSpec, Error> {
             return Err(Error::InvalidNetwork(format!(
                 "the custom activation `{}` is code and has no JSON form",
                 q.name()
-            )))
+            )));
         }
     })
 }

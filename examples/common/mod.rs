@@ -3,8 +3,8 @@
 #![allow(dead_code)] // each example uses part of it
 
 use nalgebra::DMatrix;
-use ntk::jacobian::{FitOptions, TrainedMap};
 use ntk::Network;
+use ntk::jacobian::{FitOptions, TrainedMap};
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -27,15 +27,15 @@ pub mod smooth;
 
 pub use erf::{ErfDual, GeluDual};
 pub use exp::{ExpDual, GaborDual, GaussianDual, RbfDual, SinDual};
-pub use poly::{AffineDual, PolynomialDual, MAX_POLY_DEGREE};
+pub use poly::{AffineDual, MAX_POLY_DEGREE, PolynomialDual};
 pub use quadrature::{
-    gauss_hermite, gauss_legendre, PairFn, QuadratureDual, ScalarFn, DEFAULT_NODES, MAX_NODES,
+    DEFAULT_NODES, MAX_NODES, PairFn, QuadratureDual, ScalarFn, gauss_hermite, gauss_legendre,
 };
-pub use relu::{AbReluDual, RectifiedMonomialDual, SignDual, MAX_RECTIFIED_DEGREE};
+pub use relu::{AbReluDual, MAX_RECTIFIED_DEGREE, RectifiedMonomialDual, SignDual};
 
+use crate::Result;
 use crate::error::{check_finite_param, invalid};
 use crate::real::Real;
-use crate::Result;
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, SQRT_2};
 use std::sync::Arc;
 
@@ -477,8 +477,8 @@ impl Activation {
 
     /// (φ(x), φ'(x)).
     pub fn eval_with_derivative(&self, x: f64) -> (f64, f64) {
-        use libm::erf;
         use Activation as A;
+        use libm::erf;
         let abrelu = |a: f64, b: f64| {
             if x > 0.0 {
                 (b * x, b)

@@ -2,7 +2,7 @@
 //! arc-cosine kernels of the rectified monomials.
 
 use super::DualActivation;
-use crate::real::{angle, Real};
+use crate::real::{Real, angle};
 
 /// Dual of φ(x) = a·min(x, 0) + b·max(x, 0).
 ///

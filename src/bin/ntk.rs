@@ -361,7 +361,7 @@ fn parse_predict_args(args: &[OsString]) -> Result<Command, CliError> {
                     other => {
                         return Err(usage(format!(
                             "unknown kernel `{other}` for `--kernel` (expected nngp, ntk or ntkgp)"
-                        )))
+                        )));
                     }
                 });
             }

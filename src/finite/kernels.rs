@@ -1,10 +1,10 @@
 //! Empirical kernels of one finite network, and Monte Carlo averages over many.
 
-use super::{check_output, zeros, FiniteNetwork, HiddenWidths, Stage, Trace};
-use crate::error::invalid;
-use crate::linalg::{gemm, gemm_aat, Par};
-use crate::network::Network;
+use super::{FiniteNetwork, HiddenWidths, Stage, Trace, check_output, zeros};
 use crate::Result;
+use crate::error::invalid;
+use crate::linalg::{Par, gemm, gemm_aat};
+use crate::network::Network;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

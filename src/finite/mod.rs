@@ -42,13 +42,13 @@ mod kernels;
 mod train;
 
 pub use kernels::{EmpiricalKernels, KernelStats, MonteCarlo, MonteCarloEstimate};
-pub use train::{linearized_prediction, LinearizedComparison, TrainConfig, TrainReport};
+pub use train::{LinearizedComparison, TrainConfig, TrainReport, linearized_prediction};
 
-use crate::activation::Activation;
-use crate::error::{invalid, Error};
-use crate::linalg::{gemm, Par};
-use crate::network::{Layer, Network, Parameterization};
 use crate::Result;
+use crate::activation::Activation;
+use crate::error::{Error, invalid};
+use crate::linalg::{Par, gemm};
+use crate::network::{Layer, Network, Parameterization};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -180,11 +180,7 @@ impl FiniteNetwork {
                     let b = d.b_std.map(|s| {
                         DVector::from_fn(n_out, |_, _| {
                             let g: f64 = StandardNormal.sample(rng);
-                            if standard {
-                                s * g
-                            } else {
-                                g
-                            }
+                            if standard { s * g } else { g }
                         })
                     });
                     let (w_mult, b_mult) = if standard {

@@ -1,11 +1,11 @@
 //! Full-batch gradient descent on the MSE, and the comparison with the linearized network.
 
-use super::{check_inputs, FiniteNetwork, Stage};
-use crate::error::{check_finite_param, invalid, Error};
-use crate::kernel::Kernel;
-use crate::linalg::{gemm, Par};
-use crate::regression::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
+use super::{FiniteNetwork, Stage, check_inputs};
 use crate::Result;
+use crate::error::{Error, check_finite_param, invalid};
+use crate::kernel::Kernel;
+use crate::linalg::{Par, gemm};
+use crate::regression::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
 use nalgebra::DMatrix;
 
 /// Settings of full-batch gradient descent.
@@ -90,7 +90,7 @@ impl FiniteNetwork {
                     return Err(Error::Diverged {
                         step: steps,
                         loss: value,
-                    })
+                    });
                 }
                 Err(e) => return Err(e),
             };

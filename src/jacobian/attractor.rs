@@ -6,10 +6,10 @@
 //! recovery when the iterate's mean squared error to the original is below 10⁻² within 50
 //! iterations; the thesis (Radhakrishnan 2020, ch. 2) stops when a step ‖f(x) − x‖ is below 10⁻⁸.
 
-use crate::error::{invalid, Error};
+use crate::Result;
+use crate::error::{Error, invalid};
 use crate::jacobian::map::TrainedMap;
 use crate::jacobian::spectrum::Spectrum;
-use crate::Result;
 use nalgebra::DVector;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -18,12 +18,12 @@
 //! is [`Error::NotDifferentiable`]. The same holds for a zero input without bias (a layer sees an
 //! identically zero pre-activation), where φ itself must be smooth at 0.
 
+use crate::Result;
 use crate::activation::{DualActivation, Smoothness};
 use crate::error::Error;
 use crate::forward::Fwd;
 use crate::network::{Layer, Network, Stage};
 use crate::real::ANGLE_FLOOR;
-use crate::Result;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 

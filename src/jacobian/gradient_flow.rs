@@ -22,7 +22,7 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
-use crate::activation::{gauss_legendre, Activation};
+use crate::activation::{Activation, gauss_legendre};
 use crate::error::{check_finite_param, invalid};
 use crate::{Error, Result};
 

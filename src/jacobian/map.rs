@@ -18,6 +18,7 @@
 //! With [`Which::Nngp`] the same formulas give the NNGP posterior mean (Bayesian inference of the
 //! last layer alone).
 
+use crate::Result;
 use crate::error::Error;
 use crate::jacobian::gradient::Which;
 use crate::jacobian::spectrum::Spectrum;
@@ -25,8 +26,7 @@ use crate::kernel::Kernel;
 use crate::network::Network;
 use crate::regression::dynamics::scale_rows;
 use crate::regression::solve::{add_diag, check_finite, sym_eigen};
-use crate::regression::{inv_expm1, KernelSolver, Regularization};
-use crate::Result;
+use crate::regression::{KernelSolver, Regularization, inv_expm1};
 use nalgebra::{DMatrix, DVector};
 use std::fmt;
 use std::sync::Arc;

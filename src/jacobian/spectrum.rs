@@ -4,10 +4,10 @@
 //! modulus below 1 (Jiang & Pehlevan 2020, Prop. 1); the operator norm ‖J‖₂ = σ_max bounds the
 //! spectral radius from above.
 
+use crate::Result;
 use crate::error::Error;
 use crate::linalg::view;
 use crate::regression::solve::check_finite;
-use crate::Result;
 use nalgebra::{Complex, DMatrix, DVector};
 
 /// The eigenvalues and singular values of a square matrix.

@@ -1,12 +1,12 @@
 //! Training dynamics of an infinite ensemble of infinitely wide networks trained by full-batch gradient
 //! flow on the MSE loss — neural-tangents' `gradient_descent_mse_ensemble` — and `max_learning_rate`.
 
-use super::gp::{check_targets, ntk_cov, Gaussian, GpKind, TestKernels, TrainKernels};
+use super::Regularization;
+use super::gp::{Gaussian, GpKind, TestKernels, TrainKernels, check_targets, ntk_cov};
 use super::solve::{
     add_diag, check_finite, check_shape, check_square, ensure_memory, mul, sym_eigen, symmetrize,
     tr_mul,
 };
-use super::Regularization;
 use crate::error::{check_finite_param, invalid};
 use crate::{Error, Kernel, Result};
 use nalgebra::{DMatrix, DVector};
@@ -184,7 +184,7 @@ impl EnsembleDynamics {
                     "kind",
                     "NtkGp",
                     "training dynamics exist for GpKind::Nngp and GpKind::Ntk only",
-                ))
+                ));
             }
         };
         cell.get_or_init(|| {

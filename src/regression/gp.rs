@@ -1,11 +1,11 @@
 //! Exact Bayesian inference with the NNGP (a GP), the infinite-time gradient-descent ensemble with the
 //! NTK, and the NTK-GP of He et al. (2020) — neural-tangents' `gp_inference`.
 
-use super::solve::{
-    check_finite, check_shape, check_square, ensure_memory, mul, symmetrize, tr_mul, Fallback,
-    KernelSolver,
-};
 use super::Regularization;
+use super::solve::{
+    Fallback, KernelSolver, check_finite, check_shape, check_square, ensure_memory, mul,
+    symmetrize, tr_mul,
+};
 use crate::{Kernel, Result};
 use nalgebra::DMatrix;
 

@@ -38,6 +38,6 @@ pub mod dynamics;
 pub mod gp;
 pub mod solve;
 
-pub use dynamics::{inv_expm1, max_learning_rate, EnsembleDynamics};
+pub use dynamics::{EnsembleDynamics, inv_expm1, max_learning_rate};
 pub use gp::{Gaussian, GpInference, GpKind, TestKernels, TrainKernels};
 pub use solve::{Fallback, KernelSolver, Regularization};

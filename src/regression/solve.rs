@@ -3,7 +3,7 @@
 //! sides, and the validation shared by the whole [`regression`](super) module.
 
 use crate::error::{check_finite_param, invalid};
-use crate::linalg::{gemm, view, Par};
+use crate::linalg::{Par, gemm, view};
 use crate::{Error, Result};
 use faer::linalg::solvers::{Llt, Solve};
 use faer::{MatMut, Side};
@@ -161,7 +161,7 @@ impl KernelSolver {
                     factor: Factor::Cholesky(llt),
                     diag_reg: lambda,
                     n,
-                })
+                });
             }
             None => match fallback {
                 Fallback::Error => {}

@@ -19,8 +19,8 @@
 
 use nalgebra::DMatrix;
 use ntk::{
-    max_learning_rate, Activation, EnsembleDynamics, Error, Fallback, Gaussian, GpInference,
-    GpKind, KernelSolver, Network, Parameterization, Regularization, TestKernels, TrainKernels,
+    Activation, EnsembleDynamics, Error, Fallback, Gaussian, GpInference, GpKind, KernelSolver,
+    Network, Parameterization, Regularization, TestKernels, TrainKernels, max_learning_rate,
 };
 use serde_json::Value;
 
@@ -445,21 +445,24 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
     )
     .unwrap();
     assert!(j.diag_reg() > 0.0 && j.diag_reg() < 1e-2);
-    assert!(j
-        .solve(&DMatrix::from_element(3, 1, 1.0))
-        .unwrap()
-        .iter()
-        .all(|v| v.is_finite()));
+    assert!(
+        j.solve(&DMatrix::from_element(3, 1, 1.0))
+            .unwrap()
+            .iter()
+            .all(|v| v.is_finite())
+    );
     // Jitter cannot fix an indefinite matrix within its budget.
-    assert!(KernelSolver::fit_with(
-        &k,
-        Regularization::Absolute(0.0),
-        Fallback::Jitter {
-            initial: 1e-10,
-            max_tries: 3
-        }
-    )
-    .is_err());
+    assert!(
+        KernelSolver::fit_with(
+            &k,
+            Regularization::Absolute(0.0),
+            Fallback::Jitter {
+                initial: 1e-10,
+                max_tries: 3
+            }
+        )
+        .is_err()
+    );
     // Dynamics: finite t stays finite (negative directions are not trained); t = ∞ is an error.
     let test = TestKernels {
         nngp_test_train: DMatrix::from_row_slice(1, 2, &[0.5, 0.5]),
@@ -470,21 +473,23 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
     let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Absolute(0.0)).unwrap();
     for kind in [GpKind::Nngp, GpKind::Ntk] {
         let g = d.predict(kind, &test, &[0.0, 1.0, 1e6]).unwrap();
-        assert!(g.iter().all(|g| g
-            .mean
-            .iter()
-            .chain(g.covariance.iter())
-            .all(|v| v.is_finite())));
+        assert!(g.iter().all(|g| {
+            g.mean
+                .iter()
+                .chain(g.covariance.iter())
+                .all(|v| v.is_finite())
+        }));
         assert!(matches!(
             d.predict(kind, &test, &[f64::INFINITY]),
             Err(Error::NotPositiveDefinite { .. })
         ));
         let tr = d.predict_train(kind, &[0.0, 2.0, f64::INFINITY]).unwrap();
-        assert!(tr.iter().all(|g| g
-            .mean
-            .iter()
-            .chain(g.covariance.iter())
-            .all(|v| v.is_finite())));
+        assert!(tr.iter().all(|g| {
+            g.mean
+                .iter()
+                .chain(g.covariance.iter())
+                .all(|v| v.is_finite())
+        }));
     }
 }
 

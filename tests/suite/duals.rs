@@ -236,11 +236,7 @@ impl Estimate {
     /// How many standard errors `x` is from the estimate (0 when both agree exactly).
     fn z(&self, x: f64) -> f64 {
         let d = (x - self.mean).abs();
-        if d == 0.0 {
-            0.0
-        } else {
-            d / self.se
-        }
+        if d == 0.0 { 0.0 } else { d / self.se }
     }
 }
 

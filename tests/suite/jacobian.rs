@@ -748,9 +748,11 @@ fn low_rank_spectrum_equals_the_dense_one() {
                     &fast.eigenvalues[..n]
                 );
             }
-            assert!(dense.eigenvalues[n..]
-                .iter()
-                .all(|z| z.norm() <= 1e-10 * scale));
+            assert!(
+                dense.eigenvalues[n..]
+                    .iter()
+                    .all(|z| z.norm() <= 1e-10 * scale)
+            );
             assert_eq!(fast.eigenvalues.len(), d);
         }
     }

@@ -5,7 +5,7 @@
 //! `--nocapture`) are quoted in README.md.
 
 use nalgebra::DMatrix;
-use ntk::finite::{linearized_prediction, FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
+use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig, linearized_prediction};
 use ntk::{Activation, Error, Kernel, Network, Parameterization};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;

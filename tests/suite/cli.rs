@@ -448,9 +448,10 @@ fn assert_single(json: &str, g: &Gaussian, with_cov: bool) {
     assert_eq!(keys, want);
     let rows = object["mean"].as_array().unwrap();
     assert_eq!(rows.len(), g.mean.nrows());
-    assert!(rows
-        .iter()
-        .all(|r| r.as_array().map(Vec::len) == Some(g.mean.ncols())));
+    assert!(
+        rows.iter()
+            .all(|r| r.as_array().map(Vec::len) == Some(g.mean.ncols()))
+    );
     assert_eq!(
         bits_of(&exact_numbers(json, "mean")),
         bits_of(&row_major(&g.mean))
