@@ -13,20 +13,17 @@ mod common;
 use common::uniform;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
-use ntk::{Activation, Kernel, Network, Parameterization};
+use ntk::{Activation, Kernel, Network};
 use std::hint::black_box;
 use std::time::Duration;
 
 fn spec(depth: usize, width: usize) -> Network {
-    Network::mlp(
-        depth,
-        Activation::Relu,
-        2f64.sqrt(),
-        Some(0.1),
-        Parameterization::Ntk,
-        width,
-    )
-    .unwrap()
+    Network::mlp(depth, Activation::Relu)
+        .w_std(2f64.sqrt())
+        .b_std(0.1)
+        .width(width)
+        .build()
+        .unwrap()
 }
 
 fn bench(c: &mut Criterion) {

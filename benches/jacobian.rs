@@ -7,7 +7,7 @@ use common::uniform;
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
-use ntk::{Activation, Network, Parameterization};
+use ntk::{Activation, Network};
 use std::hint::black_box;
 
 fn data(n: usize, d: usize) -> DMatrix<f64> {
@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
         ("sigmoid_erf", Activation::SigmoidErf),
         ("sigmoid", Activation::Sigmoid),
     ] {
-        let net = Network::mlp(1, act, 1.0, None, Parameterization::Ntk, 1000).unwrap();
+        let net = Network::mlp(1, act).w_std(1.0).width(1000).build().unwrap();
         group.bench_function(format!("{name}/fit"), |b| {
             b.iter(|| TrainedMap::autoencoder(&net, black_box(&x), FitOptions::default(), None))
         });
@@ -48,15 +48,11 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    let net = Network::mlp(
-        1,
-        Activation::SigmoidErf,
-        1.0,
-        None,
-        Parameterization::Ntk,
-        1000,
-    )
-    .unwrap();
+    let net = Network::mlp(1, Activation::SigmoidErf)
+        .w_std(1.0)
+        .width(1000)
+        .build()
+        .unwrap();
     let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
     let j = map.jacobian(&x0).unwrap();
     group.bench_function("dense_spectrum_784", |b| {

@@ -5,7 +5,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
-use ntk::{Activation, Kernel, Network, Parameterization};
+use ntk::{Activation, Kernel, Network};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ fn by_size(c: &mut Criterion) {
     let mut g = c.benchmark_group("kernels_depth3");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     for (name, act, w) in nets() {
-        let net = Network::mlp(3, act, w, Some(0.1), Parameterization::Ntk, 512).unwrap();
+        let net = Network::mlp(3, act).w_std(w).b_std(0.1).build().unwrap();
         for n in [500, 1000, 2000, 4000] {
             let x = inputs(n, 100);
             g.bench_with_input(BenchmarkId::new(name, n), &x, |b, x| {
@@ -57,8 +57,11 @@ fn by_depth(c: &mut Criterion) {
     let x = inputs(2000, 100);
     for (name, act, w) in nets() {
         for depth in [1, 3, 10, 30, 100] {
-            let net =
-                Network::mlp(depth, act.clone(), w, Some(0.1), Parameterization::Ntk, 512).unwrap();
+            let net = Network::mlp(depth, act.clone())
+                .w_std(w)
+                .b_std(0.1)
+                .build()
+                .unwrap();
             g.bench_with_input(BenchmarkId::new(name, depth), &x, |b, x| {
                 b.iter(|| black_box(net.gram(x).unwrap()))
             });

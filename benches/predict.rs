@@ -11,22 +11,18 @@ mod common;
 use common::uniform;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ntk::{
-    Activation, EnsembleDynamics, GpInference, GpKind, KernelSolver, Network, Parameterization,
-    Regularization, TestKernels, TrainKernels,
+    Activation, EnsembleDynamics, GpInference, GpKind, KernelSolver, Network, Regularization,
+    TestKernels, TrainKernels,
 };
 use std::hint::black_box;
 use std::time::Duration;
 
 fn net() -> Network {
-    Network::mlp(
-        3,
-        Activation::Relu,
-        2f64.sqrt(),
-        Some(0.1),
-        Parameterization::Ntk,
-        512,
-    )
-    .unwrap()
+    Network::mlp(3, Activation::Relu)
+        .w_std(2f64.sqrt())
+        .b_std(0.1)
+        .build()
+        .unwrap()
 }
 
 const REG: Regularization = Regularization::Relative(1e-4);

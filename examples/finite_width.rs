@@ -9,7 +9,7 @@
 
 use nalgebra::DMatrix;
 use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig, linearized_prediction};
-use ntk::{Activation, Kernel, Network, Parameterization};
+use ntk::{Activation, Kernel, Network};
 
 fn main() -> Result<(), ntk::Error> {
     let x = DMatrix::from_row_slice(
@@ -27,7 +27,11 @@ fn main() -> Result<(), ntk::Error> {
 
     println!("1. relative Frobenius error of the empirical NTK (depth 2, Erf, mean of 4 seeds)");
     for width in [64usize, 256, 1024, 4096] {
-        let spec = Network::mlp(2, erf.clone(), 1.5, Some(0.1), Parameterization::Ntk, width)?;
+        let spec = Network::mlp(2, erf.clone())
+            .w_std(1.5)
+            .b_std(0.1)
+            .width(width)
+            .build()?;
         let exact = spec.gram(&x)?.ntk;
         let mut err = 0.0;
         for seed in 0..4 {
@@ -41,7 +45,11 @@ fn main() -> Result<(), ntk::Error> {
     }
 
     println!("2. Monte Carlo NTK, 64 networks of width 512, entry (0, 1)");
-    let spec = Network::mlp(2, erf.clone(), 1.5, Some(0.1), Parameterization::Ntk, 512)?;
+    let spec = Network::mlp(2, erf.clone())
+        .w_std(1.5)
+        .b_std(0.1)
+        .width(512)
+        .build()?;
     let exact = spec.gram(&x)?;
     let mc = MonteCarlo::new(&spec, HiddenWidths::FromSpec, 1, 0)?;
     for est in mc.estimate(&x, None, &[4, 16, 64])? {
@@ -55,7 +63,11 @@ fn main() -> Result<(), ntk::Error> {
     }
 
     println!("3. gradient descent vs the linearized network (one hidden layer, Erf, width 4096)");
-    let spec = Network::mlp(1, erf, 1.5, Some(0.1), Parameterization::Ntk, 4096)?;
+    let spec = Network::mlp(1, erf)
+        .w_std(1.5)
+        .b_std(0.1)
+        .width(4096)
+        .build()?;
     let y = DMatrix::from_column_slice(4, 1, &[0.5, -0.3, 0.8, -0.9]);
     let x_test = DMatrix::from_row_slice(2, 3, &[0.5, -1.2, 1.0, -1.4, 0.2, 0.9]);
     let lr = 0.5 * ntk::max_learning_rate(&spec.gram(&x)?.ntk, 4)?;

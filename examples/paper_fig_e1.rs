@@ -14,7 +14,7 @@ mod common;
 
 use common::{Figure, Series, save, sphere};
 use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
-use ntk::{Activation, Network, Parameterization};
+use ntk::{Activation, Network};
 
 const N0: usize = 10;
 const DATA_SETS: u64 = 20;
@@ -25,14 +25,10 @@ const NEAR: f64 = 0.1;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
-    let net = Network::mlp(
-        1,
-        Activation::Sigmoid,
-        1.0,
-        None,
-        Parameterization::Ntk,
-        1000,
-    )?;
+    let net = Network::mlp(1, Activation::Sigmoid)
+        .w_std(1.0)
+        .width(1000)
+        .build()?;
     let mut rows = Vec::new();
     let mut series = Vec::new();
     println!("Share of eigenvalues of J∞ with |λ| within {NEAR} of 1 (sigmoid, n0 = {N0}, r = 1)");

@@ -4,7 +4,7 @@
 
 use nalgebra::DMatrix;
 use ntk::activation::DualActivation;
-use ntk::{Activation, Kernel, Network, Parameterization};
+use ntk::{Activation, Kernel, Network};
 use std::time::Instant;
 
 /// n points on a circle of radius √d in ℝᵈ (d = 2), so every input has x·x/d = 1.
@@ -80,14 +80,9 @@ fn main() -> Result<(), ntk::Error> {
     println!("\nReLU (σ_w = √2, no bias), two orthogonal points, NTK/(2(L+1)):");
     let pair = DMatrix::from_row_slice(2, 2, &[2f64.sqrt(), 0.0, 0.0, 2f64.sqrt()]);
     for depth in [1, 10, 100, 1000] {
-        let net = Network::mlp(
-            depth,
-            Activation::Relu,
-            2f64.sqrt(),
-            None,
-            Parameterization::Ntk,
-            512,
-        )?;
+        let net = Network::mlp(depth, Activation::Relu)
+            .w_std(2f64.sqrt())
+            .build()?;
         let k = net.gram(&pair)?;
         let l1 = 2.0 * (depth as f64 + 1.0);
         println!(
@@ -99,14 +94,10 @@ fn main() -> Result<(), ntk::Error> {
 
     // 4. A full 2000 × 2000 NNGP + NTK of a depth-3 ReLU network on 100-dimensional inputs.
     let x = cloud(2000, 100);
-    let net = Network::mlp(
-        3,
-        Activation::Relu,
-        2f64.sqrt(),
-        Some(0.1),
-        Parameterization::Ntk,
-        512,
-    )?;
+    let net = Network::mlp(3, Activation::Relu)
+        .w_std(2f64.sqrt())
+        .b_std(0.1)
+        .build()?;
     let t = Instant::now();
     let k = net.gram(&x)?;
     println!(

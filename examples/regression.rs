@@ -19,8 +19,8 @@
 
 use nalgebra::DMatrix;
 use ntk::{
-    Activation, EnsembleDynamics, GpInference, GpKind, Network, Parameterization, Regularization,
-    TestKernels, TrainKernels,
+    Activation, EnsembleDynamics, GpInference, GpKind, Network, Regularization, TestKernels,
+    TrainKernels,
 };
 use std::time::Instant;
 
@@ -102,14 +102,10 @@ fn moons(n: usize, noise: f64, rng: &mut Rng) -> (Vec<Vec<f64>>, DMatrix<f64>) {
 fn main() -> ntk::Result<()> {
     let start = Instant::now();
     // A depth-2 ReLU network (two hidden layers) in NTK parameterization; He-scaled weights.
-    let net = Network::mlp(
-        2,
-        Activation::Relu,
-        2f64.sqrt(),
-        Some(0.1),
-        Parameterization::Ntk,
-        512,
-    )?;
+    let net = Network::mlp(2, Activation::Relu)
+        .w_std(2f64.sqrt())
+        .b_std(0.1)
+        .build()?;
     let reg = Regularization::Relative(1e-6);
     let times = [0.0, 1e1, 1e2, 1e3, 1e4, 1e5, f64::INFINITY];
 

@@ -16,7 +16,7 @@
 //! ```
 //! use nalgebra::DMatrix;
 //! use ntk::{Activation, Kernel, Network, Parameterization};
-//! let net = Network::mlp(1, Activation::Relu, 2f64.sqrt(), None, Parameterization::Ntk, 512).unwrap();
+//! let net = Network::mlp(1, Activation::Relu).w_std(2f64.sqrt()).build().unwrap();
 //! // Two orthogonal unit-variance points (x·x/d = 1).
 //! let x = DMatrix::from_row_slice(2, 2, &[2f64.sqrt(), 0.0, 0.0, 2f64.sqrt()]);
 //! let k = net.gram(&x).unwrap();
@@ -70,6 +70,16 @@ pub struct KernelDiagonal {
     pub nngp: DVector<f64>,
     /// Θ(xᵢ, xᵢ).
     pub ntk: DVector<f64>,
+}
+
+/// Which of the two kernels: the NNGP Σ or the NTK Θ. Every API that picks one of them takes this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KernelKind {
+    /// The NNGP Σ: the prior covariance of the network's outputs (Bayesian inference, or training
+    /// the readout alone).
+    Nngp,
+    /// The NTK Θ: gradient descent on every layer.
+    Ntk,
 }
 
 /// A pair of kernels (NNGP Σ and NTK Θ) between points of ℝᵈ, given as rows of a matrix.
@@ -344,42 +354,7 @@ unsafe impl Sync for SharedPtr {}
 /// 4 KiB pages the page faults of two fresh n × n outputs cost about a fifth of a depth-1 kernel at
 /// n = 4000.
 fn output_matrix(n1: usize, n2: usize) -> Result<DMatrix<f64>> {
-    alloc_matrix(n1, n2, "kernel matrix")
-}
-
-/// An n1 × n2 matrix of zeros, or [`Error::TooLarge`] (with the bytes) when it cannot be allocated:
-/// huge point counts or widths must not abort the process. Large ones are backed by huge pages.
-pub(crate) fn alloc_matrix(n1: usize, n2: usize, what: &str) -> Result<DMatrix<f64>> {
-    let too_large = || Error::TooLarge {
-        what: format!("a {n1}×{n2} {what}"),
-        bytes: n1 as u128 * n2 as u128 * 8,
-    };
-    let len = n1
-        .checked_mul(n2)
-        .filter(|l| l.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
-        .ok_or_else(too_large)?;
-    let mut v: Vec<f64> = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| too_large())?;
-    #[cfg(target_os = "linux")]
-    if len * 8 >= 1 << 22 {
-        let page = 1usize << 21;
-        let start = v.as_mut_ptr() as usize;
-        let aligned = start.div_ceil(page) * page;
-        let end = start + len * 8;
-        if end > aligned + page {
-            // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only changes how the
-            // kernel backs it, never its contents. A failure (e.g. THP disabled) is harmless.
-            unsafe {
-                libc::madvise(
-                    aligned as *mut libc::c_void,
-                    (end - aligned) / page * page,
-                    libc::MADV_HUGEPAGE,
-                );
-            }
-        }
-    }
-    v.resize(len, 0.0);
-    Ok(DMatrix::from_vec(n1, n2, v))
+    crate::linalg::alloc_matrix(n1, n2, "kernel matrix")
 }
 
 /// Side of the square tiles in which the triangle is mirrored (a 64×64 tile of f64 is 32 KiB).

@@ -57,8 +57,8 @@ pub use activation::{Activation, Dual, DualActivation, Smoothness};
 pub use error::{Error, Result};
 pub use finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
 pub use forward::Fwd;
-pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
-pub use network::{Dense, Layer, Network, NetworkBuilder, Parameterization};
+pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelKind, KernelMatrices};
+pub use network::{Dense, Layer, MlpBuilder, Network, NetworkBuilder, Parameterization};
 pub use real::Real;
 pub use regression::{
     EnsembleDynamics, Fallback, Gaussian, GpInference, GpKind, KernelSolver, Regularization,

@@ -1,6 +1,8 @@
-//! The bridge from nalgebra storage to faer: zero-copy views and matrix products (nalgebra's own
-//! product runs on one core).
+//! Numeric helpers shared by the whole crate: the bridge from nalgebra storage to faer (zero-copy
+//! views and matrix products; nalgebra's own product runs on one core) and checked allocation of
+//! large matrices.
 
+use crate::{Error, Result};
 use faer::{Accum, MatMut, MatRef};
 use nalgebra::DMatrix;
 
@@ -70,4 +72,39 @@ pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par
             out[(i, j)] = out[(j, i)];
         }
     }
+}
+
+/// An n1 × n2 matrix of zeros, or [`Error::TooLarge`] (with the bytes) when it cannot be allocated:
+/// huge point counts or widths must not abort the process. Large ones are backed by huge pages.
+pub(crate) fn alloc_matrix(n1: usize, n2: usize, what: &str) -> Result<DMatrix<f64>> {
+    let too_large = || Error::TooLarge {
+        what: format!("a {n1}×{n2} {what}"),
+        bytes: n1 as u128 * n2 as u128 * 8,
+    };
+    let len = n1
+        .checked_mul(n2)
+        .filter(|l| l.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(too_large)?;
+    let mut v: Vec<f64> = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_large())?;
+    #[cfg(target_os = "linux")]
+    if len * 8 >= 1 << 22 {
+        let page = 1usize << 21;
+        let start = v.as_mut_ptr() as usize;
+        let aligned = start.div_ceil(page) * page;
+        let end = start + len * 8;
+        if end > aligned + page {
+            // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only changes how the
+            // kernel backs it, never its contents. A failure (e.g. THP disabled) is harmless.
+            unsafe {
+                libc::madvise(
+                    aligned as *mut libc::c_void,
+                    (end - aligned) / page * page,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    v.resize(len, 0.0);
+    Ok(DMatrix::from_vec(n1, n2, v))
 }

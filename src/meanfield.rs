@@ -404,7 +404,7 @@ pub fn mean_field(activation: &Activation, w_std: f64, b_std: f64, q0: f64) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Kernel, Network, Parameterization};
+    use crate::{Kernel, Network};
 
     #[test]
     fn relu_critical_line() {
@@ -501,7 +501,12 @@ mod tests {
         let x = [1.2, -0.4, 0.9];
         let s_in = x.iter().map(|v| v * v).sum::<f64>() / 3.0;
         for (act, w, b) in cases {
-            let net = Network::mlp(200, act.clone(), w, Some(b), Parameterization::Ntk, 1).unwrap();
+            let net = Network::mlp(200, act.clone())
+                .w_std(w)
+                .b_std(b)
+                .width(1)
+                .build()
+                .unwrap();
             // After the readout Dense the NNGP variance is F(q₂₀₀) = q₂₀₁.
             let from_net = net.entry(&x, &x).unwrap().nngp;
             let q0 = w * w * s_in + b * b;

@@ -149,20 +149,25 @@ pub struct NetworkBuilder {
 
 impl NetworkBuilder {
     /// Appends a Dense layer with weight std `w_std` and bias std `b_std` (`None`: no bias).
-    pub fn dense(mut self, w_std: f64, b_std: Option<f64>) -> Self {
+    pub fn dense(mut self, w_std: f64, b_std: impl Into<Option<f64>>) -> Self {
         self.layers.push(Layer::Dense(Dense {
             w_std,
-            b_std,
+            b_std: b_std.into(),
             width: None,
         }));
         self
     }
 
     /// Appends a Dense layer with an output width (needed by the standard parameterization).
-    pub fn dense_with_width(mut self, w_std: f64, b_std: Option<f64>, width: usize) -> Self {
+    pub fn dense_with_width(
+        mut self,
+        w_std: f64,
+        b_std: impl Into<Option<f64>>,
+        width: usize,
+    ) -> Self {
         self.layers.push(Layer::Dense(Dense {
             w_std,
-            b_std,
+            b_std: b_std.into(),
             width: Some(width),
         }));
         self
@@ -203,29 +208,108 @@ impl NetworkBuilder {
     }
 }
 
+/// The parameters of [`Network::mlp`], checked when the network is built.
+#[derive(Debug, Clone)]
+#[must_use = "call `.build()` to get the network"]
+pub struct MlpBuilder {
+    depth: usize,
+    activation: Activation,
+    w_std: f64,
+    b_std: Option<f64>,
+    parameterization: Parameterization,
+    width: Option<usize>,
+    quadrature_nodes: Option<usize>,
+}
+
+impl MlpBuilder {
+    /// σ_w of every Dense layer (default 1).
+    pub fn w_std(mut self, w_std: f64) -> Self {
+        self.w_std = w_std;
+        self
+    }
+
+    /// σ_b of every Dense layer; `None` (the default) means no bias parameters.
+    pub fn b_std(mut self, b_std: impl Into<Option<f64>>) -> Self {
+        self.b_std = b_std.into();
+        self
+    }
+
+    /// The parameterization (default [`Parameterization::Ntk`]).
+    pub fn parameterization(mut self, p: Parameterization) -> Self {
+        self.parameterization = p;
+        self
+    }
+
+    /// The width of every hidden Dense layer (the readout has width 1). Only the standard
+    /// parameterization's kernel depends on it, and finite networks sampled with
+    /// [`HiddenWidths::FromSpec`](crate::finite::HiddenWidths::FromSpec) read it.
+    pub fn width(mut self, width: usize) -> Self {
+        self.width = Some(width);
+        self
+    }
+
+    /// Quadrature nodes per dimension of the named quadrature activations (default
+    /// [`DEFAULT_NODES`]).
+    pub fn quadrature_nodes(mut self, nodes: usize) -> Self {
+        self.quadrature_nodes = Some(nodes);
+        self
+    }
+
+    /// Checks the parameters and builds the network.
+    pub fn build(self) -> Result<Network> {
+        let mut b = Network::builder().parameterization(self.parameterization);
+        if let Some(n) = self.quadrature_nodes {
+            b = b.quadrature_nodes(n);
+        }
+        let dense = |width: Option<usize>| {
+            Layer::Dense(Dense {
+                w_std: self.w_std,
+                b_std: self.b_std,
+                width,
+            })
+        };
+        for _ in 0..self.depth {
+            b = b
+                .layer(dense(self.width))
+                .activation(self.activation.clone());
+        }
+        b.layer(dense(self.width.map(|_| 1))).build()
+    }
+}
+
 impl Network {
     /// A builder for a network.
     pub fn builder() -> NetworkBuilder {
         NetworkBuilder::default()
     }
 
-    /// The usual multilayer perceptron `[Dense(width), φ] × depth, Dense(1)`, every Dense with the same
-    /// σ_w and σ_b — the networks of the neural-tangents reference data. `depth = 0` is the readout alone.
-    pub fn mlp(
-        depth: usize,
-        activation: Activation,
-        w_std: f64,
-        b_std: Option<f64>,
-        parameterization: Parameterization,
-        width: usize,
-    ) -> Result<Network> {
-        let mut b = Network::builder().parameterization(parameterization);
-        for _ in 0..depth {
-            b = b
-                .dense_with_width(w_std, b_std, width)
-                .activation(activation.clone());
+    /// The usual multilayer perceptron `[Dense, φ] × depth, Dense`, every Dense layer with the same
+    /// σ_w and σ_b (the networks of the neural-tangents reference data); `depth = 0` is the readout
+    /// alone. The returned [`MlpBuilder`] names the other parameters: σ_w (default 1), σ_b (default
+    /// none: no bias), the parameterization (default ntk) and the hidden width (needed only by the
+    /// standard parameterization; the readout has width 1).
+    ///
+    /// ```
+    /// use ntk::{Activation, Network, Parameterization};
+    /// let net = Network::mlp(2, Activation::Relu).w_std(1.5).b_std(0.1).build()?;
+    /// assert_eq!(net.layers().len(), 5);
+    /// let standard = Network::mlp(2, Activation::Relu)
+    ///     .parameterization(Parameterization::Standard)
+    ///     .width(512)
+    ///     .build()?;
+    /// assert_eq!(standard.parameterization(), Parameterization::Standard);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn mlp(depth: usize, activation: Activation) -> MlpBuilder {
+        MlpBuilder {
+            depth,
+            activation,
+            w_std: 1.0,
+            b_std: None,
+            parameterization: Parameterization::Ntk,
+            width: None,
+            quadrature_nodes: None,
         }
-        b.dense_with_width(w_std, b_std, 1).build()
     }
 
     /// Validates `layers` and compiles the recursion.

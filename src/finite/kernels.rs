@@ -246,9 +246,9 @@ pub struct MonteCarloEstimate {
 /// ```
 /// use nalgebra::DMatrix;
 /// use ntk::finite::{HiddenWidths, MonteCarlo};
-/// use ntk::{Activation, Kernel, Network, Parameterization};
-/// let spec = Network::mlp(1, Activation::Erf { a: 1.0, b: 1.0, c: 0.0 }, 1.5, Some(0.1),
-///                         Parameterization::Ntk, 256)?;
+/// use ntk::{Activation, Kernel, Network};
+/// let erf = Activation::Erf { a: 1.0, b: 1.0, c: 0.0 };
+/// let spec = Network::mlp(1, erf).w_std(1.5).b_std(0.1).width(256).build()?;
 /// let x = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.6, 0.8]);
 /// let mc = MonteCarlo::new(&spec, HiddenWidths::FromSpec, 1, 42)?;
 /// let est = mc.estimate(&x, None, &[8, 32])?;          // running means after 8 and 32 networks

@@ -25,7 +25,7 @@
 //! use ntk::finite::{FiniteNetwork, HiddenWidths};
 //! use ntk::{Activation, Kernel, Network, Parameterization};
 //!
-//! let spec = Network::mlp(2, Activation::Relu, 1.4, Some(0.1), Parameterization::Ntk, 512)?;
+//! let spec = Network::mlp(2, Activation::Relu).w_std(1.4).b_std(0.1).width(512).build()?;
 //! let net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, 7)?;
 //! let x = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, -1.0, 0.5, 0.5, 0.5]);
 //! let f0 = net.forward(&x)?;                 // 2 × 1 outputs at initialization
@@ -444,7 +444,7 @@ pub(crate) fn check_inputs(x: &DMatrix<f64>, d: usize, what: &str) -> Result<()>
 
 /// An r × c matrix of zeros, or [`Error::TooLarge`] when it cannot be allocated.
 pub(crate) fn zeros(r: usize, c: usize, what: &str) -> Result<DMatrix<f64>> {
-    crate::kernel::alloc_matrix(r, c, what)
+    crate::linalg::alloc_matrix(r, c, what)
 }
 
 pub(crate) fn check_output(m: &DMatrix<f64>, what: &str) -> Result<()> {

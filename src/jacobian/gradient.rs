@@ -86,7 +86,7 @@ impl Network {
     /// ```
     /// use ntk::{Activation, Network, Parameterization};
     /// let erf = Activation::Erf { a: 1.0, b: 1.0, c: 0.0 };
-    /// let net = Network::mlp(2, erf, 1.5, Some(0.1), Parameterization::Ntk, 512)?;
+    /// let net = Network::mlp(2, erf).w_std(1.5).b_std(0.1).build()?;
     /// let (xi, x) = ([1.0, 0.5, -0.3], [0.2, -0.4, 0.9]);
     /// let g = net.kernel_gradient(&xi, &x)?;
     /// let grad = g.ntk_grad?;
@@ -127,7 +127,7 @@ impl Network {
     /// ```
     /// use nalgebra::DMatrix;
     /// use ntk::{jacobian::Which, Activation, Network, Parameterization};
-    /// let net = Network::mlp(1, Activation::SigmoidErf, 1.0, None, Parameterization::Ntk, 512)?;
+    /// let net = Network::mlp(1, Activation::SigmoidErf).w_std(1.0).build()?;
     /// let x_train = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
     /// let kj = net.kernel_jacobian(&x_train, &[1.0, 0.0, 0.0], Which::Ntk)?;
     /// assert_eq!(kj.jacobian.shape(), (2, 3));

@@ -88,7 +88,7 @@ impl Default for FitOptions {
 /// use ntk::{Activation, Network, Parameterization};
 ///
 /// // A one-hidden-layer sigmoid autoencoder trained on two points of R³ (the paper's setting).
-/// let net = Network::mlp(1, Activation::SigmoidErf, 1.0, None, Parameterization::Ntk, 1000)?;
+/// let net = Network::mlp(1, Activation::SigmoidErf).w_std(1.0).width(1000).build()?;
 /// let x = DMatrix::from_row_slice(2, 3, &[3.0, 0.0, 0.0, 0.0, 0.0, 3.0]);
 /// let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
 /// let fx = map.eval(&[3.0, 0.0, 0.0])?;

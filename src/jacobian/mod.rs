@@ -18,7 +18,7 @@
 //! use ntk::{Activation, Network, Parameterization};
 //!
 //! // Two points of norm r = 8 in R⁴, a one-hidden-layer sigmoid-like network.
-//! let net = Network::mlp(1, Activation::SigmoidErf, 1.0, None, Parameterization::Ntk, 1000)?;
+//! let net = Network::mlp(1, Activation::SigmoidErf).w_std(1.0).width(1000).build()?;
 //! let x = DMatrix::from_row_slice(2, 4, &[8.0, 0.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0]);
 //! let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
 //! let test = map.attractor_test(&[8.0, 0.0, 0.0, 0.0], 1e-9)?;

@@ -36,7 +36,7 @@ pub struct Gaussian {
 /// ```
 /// use nalgebra::DMatrix;
 /// use ntk::{Activation, Network, Parameterization, TrainKernels};
-/// let net = Network::mlp(1, Activation::Relu, 1.5, Some(0.1), Parameterization::Ntk, 512)?;
+/// let net = Network::mlp(1, Activation::Relu).w_std(1.5).b_std(0.1).build()?;
 /// let x = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]);
 /// let train = TrainKernels::compute(&net, &x)?;
 /// assert_eq!(train.ntk.shape(), (2, 2));
@@ -75,7 +75,8 @@ impl TrainKernels {
 /// ```
 /// use nalgebra::DMatrix;
 /// use ntk::{Activation, Network, Parameterization, TestKernels};
-/// let net = Network::mlp(1, Activation::Erf { a: 1.0, b: 1.0, c: 0.0 }, 1.5, Some(0.1), Parameterization::Ntk, 512)?;
+/// let erf = Activation::Erf { a: 1.0, b: 1.0, c: 0.0 };
+/// let net = Network::mlp(1, erf).w_std(1.5).b_std(0.1).build()?;
 /// let x_train = DMatrix::from_row_slice(3, 1, &[-1.0, 0.0, 1.0]);
 /// let x_test = DMatrix::from_row_slice(2, 1, &[0.5, 2.0]);
 /// let test = TestKernels::compute(&net, &x_test, &x_train)?;
@@ -170,7 +171,7 @@ pub(crate) fn ntk_cov(
 /// ```
 /// use nalgebra::DMatrix;
 /// use ntk::{Activation, GpInference, GpKind, Network, Parameterization, Regularization};
-/// let net = Network::mlp(2, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk, 512)?;
+/// let net = Network::mlp(2, Activation::Relu).w_std(2f64.sqrt()).b_std(0.1).build()?;
 /// let x_train = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, -1.0, 0.5]);
 /// let y_train = DMatrix::from_row_slice(3, 1, &[1.0, -1.0, 0.5]);
 /// let gp = GpInference::from_kernel(&net, &x_train, &y_train, Regularization::Relative(0.0))?;

@@ -20,7 +20,7 @@
 //! ```
 //! use nalgebra::DMatrix;
 //! use ntk::{Activation, EnsembleDynamics, GpInference, GpKind, Network, Parameterization, Regularization};
-//! let net = Network::mlp(2, Activation::Relu, 2f64.sqrt(), Some(0.1), Parameterization::Ntk, 512)?;
+//! let net = Network::mlp(2, Activation::Relu).w_std(2f64.sqrt()).b_std(0.1).build()?;
 //! let x_train = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 0.0, 1.0, -1.0, 0.5, 0.3, -0.7]);
 //! let y_train = DMatrix::from_row_slice(4, 1, &[1.0, -1.0, 0.5, 0.0]);
 //! let x_test = DMatrix::from_row_slice(1, 2, &[0.5, 0.5]);

@@ -4,15 +4,11 @@ use nalgebra::DMatrix;
 use ntk::{Activation, Error, Kernel, Layer, Network, Parameterization};
 
 fn relu() -> Network {
-    Network::mlp(
-        2,
-        Activation::Relu,
-        1.5,
-        Some(0.1),
-        Parameterization::Ntk,
-        512,
-    )
-    .unwrap()
+    Network::mlp(2, Activation::Relu)
+        .w_std(1.5)
+        .b_std(0.1)
+        .build()
+        .unwrap()
 }
 
 #[test]

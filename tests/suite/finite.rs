@@ -179,7 +179,7 @@ proptest! {
             if p >= 2 && depth > 2 {
                 continue;
             }
-            let spec = Network::mlp(depth, act.clone(), 1.2, b_std, param, MC_WIDTH).unwrap();
+            let spec = Network::mlp(depth, act.clone()).w_std(1.2).b_std(b_std).parameterization(param).width(MC_WIDTH).build().unwrap();
             let exact = spec.gram(&x).unwrap();
             let mc = MonteCarlo::new(&spec, HiddenWidths::FromSpec, MC_OUTPUTS, seed).unwrap();
             let est = mc.estimate(&x, None, &[MC_SAMPLES]).unwrap().pop().unwrap();
@@ -226,15 +226,12 @@ fn empirical_ntk_error_decays_like_inverse_sqrt_width() {
     let widths = [64usize, 256, 1024, 4096];
     let mut errs = Vec::new();
     for &w in &widths {
-        let spec = Network::mlp(
-            2,
-            Activation::Relu,
-            2f64.sqrt(),
-            Some(0.1),
-            Parameterization::Ntk,
-            w,
-        )
-        .unwrap();
+        let spec = Network::mlp(2, Activation::Relu)
+            .w_std(2f64.sqrt())
+            .b_std(0.1)
+            .width(w)
+            .build()
+            .unwrap();
         let exact = spec.gram(&x).unwrap().ntk;
         let e: f64 = (0..6)
             .map(|s| {
@@ -304,7 +301,13 @@ fn empirical_error_statistics_match_neural_tangents() {
             if width > 2048 {
                 continue; // 8192 costs seconds per network; two widths suffice for a ratio check
             }
-            let spec = Network::mlp(2, act.clone(), w_std, b_std, param, width).unwrap();
+            let spec = Network::mlp(2, act.clone())
+                .w_std(w_std)
+                .b_std(b_std)
+                .parameterization(param)
+                .width(width)
+                .build()
+                .unwrap();
             let exact = spec.gram(&x).unwrap();
             let n_seeds = e["jax_prng_seeds"].as_array().unwrap().len();
             let (mut e_ntk, mut e_nngp) = (0.0, 0.0);
@@ -399,8 +402,12 @@ fn linearized_prediction_matches_trained_network() {
         Activation::Relu,
     ] {
         for width in [1024usize, 4096, 16384] {
-            let spec =
-                Network::mlp(1, act.clone(), 1.5, Some(0.1), Parameterization::Ntk, width).unwrap();
+            let spec = Network::mlp(1, act.clone())
+                .w_std(1.5)
+                .b_std(0.1)
+                .width(width)
+                .build()
+                .unwrap();
             let theta = spec.gram(&x_train).unwrap().ntk;
             let theta_td = spec.cross(&x_test, &x_train).unwrap().ntk;
             // Half the largest stable rate of the infinite network (2N/λ_max): the discrete steps
@@ -461,11 +468,11 @@ fn ntk_and_weights_move_less_with_width() {
                 b: 1.0,
                 c: 0.0,
             },
-            1.5,
-            Some(0.1),
-            Parameterization::Ntk,
-            w,
         )
+        .w_std(1.5)
+        .b_std(0.1)
+        .width(w)
+        .build()
         .unwrap();
         let theta = spec.gram(&x_train).unwrap().ntk;
         let lr = 0.5 * ntk::max_learning_rate(&theta, 6).unwrap();
@@ -600,7 +607,13 @@ fn autoencoder_trains_to_paper_threshold() {
 #[test]
 fn gradient_step_moves_outputs_by_the_empirical_ntk() {
     for param in [Parameterization::Ntk, Parameterization::Standard] {
-        let spec = Network::mlp(2, Activation::Tanh, 1.3, Some(0.3), param, 64).unwrap();
+        let spec = Network::mlp(2, Activation::Tanh)
+            .w_std(1.3)
+            .b_std(0.3)
+            .parameterization(param)
+            .width(64)
+            .build()
+            .unwrap();
         let (x, y, _) = regression_data();
         let mut net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, 9).unwrap();
         let f0 = net.forward(&x).unwrap();
@@ -627,15 +640,12 @@ fn gradient_step_moves_outputs_by_the_empirical_ntk() {
 /// kernels must equal the off-diagonal block of the joint Gram matrix, and Σ̂ = f·f'ᵀ/k.
 #[test]
 fn multi_output_kernels_average_the_outputs() {
-    let spec = Network::mlp(
-        2,
-        Activation::Gelu,
-        1.2,
-        Some(0.1),
-        Parameterization::Ntk,
-        32,
-    )
-    .unwrap();
+    let spec = Network::mlp(2, Activation::Gelu)
+        .w_std(1.2)
+        .b_std(0.1)
+        .width(32)
+        .build()
+        .unwrap();
     let (x, _, x2) = regression_data();
     let (n, k) = (6, 3);
     let net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, k, 1).unwrap();
@@ -709,15 +719,12 @@ fn jacobian_matches_finite_differences() {
 /// depend on how samples are split into running-mean checkpoints.
 #[test]
 fn sampling_is_reproducible() {
-    let spec = Network::mlp(
-        1,
-        Activation::Relu,
-        1.0,
-        Some(0.1),
-        Parameterization::Ntk,
-        16,
-    )
-    .unwrap();
+    let spec = Network::mlp(1, Activation::Relu)
+        .w_std(1.0)
+        .b_std(0.1)
+        .width(16)
+        .build()
+        .unwrap();
     let a = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 42).unwrap();
     let b = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 42).unwrap();
     let c = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 43).unwrap();
@@ -734,15 +741,13 @@ fn sampling_is_reproducible() {
 
 #[test]
 fn invalid_inputs_are_typed_errors() {
-    let spec = Network::mlp(
-        1,
-        Activation::Relu,
-        1.0,
-        Some(0.1),
-        Parameterization::Standard,
-        16,
-    )
-    .unwrap();
+    let spec = Network::mlp(1, Activation::Relu)
+        .w_std(1.0)
+        .b_std(0.1)
+        .parameterization(Parameterization::Standard)
+        .width(16)
+        .build()
+        .unwrap();
     let no_width = Network::builder()
         .dense(1.0, None)
         .activation(Activation::Relu)
@@ -854,15 +859,11 @@ fn invalid_inputs_are_typed_errors() {
         Err(Error::ShapeMismatch { .. })
     ));
     // Overflowing activations are reported, not returned as inf.
-    let exp = Network::mlp(
-        3,
-        Activation::Exp { a: 1.0, b: 30.0 },
-        3.0,
-        None,
-        Parameterization::Ntk,
-        8,
-    )
-    .unwrap();
+    let exp = Network::mlp(3, Activation::Exp { a: 1.0, b: 30.0 })
+        .w_std(3.0)
+        .width(8)
+        .build()
+        .unwrap();
     let big = FiniteNetwork::new(&exp, 2, &HiddenWidths::FromSpec, 1, 0).unwrap();
     assert!(matches!(
         big.gram(&DMatrix::from_row_slice(1, 2, &[5.0, 5.0])),

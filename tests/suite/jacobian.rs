@@ -95,7 +95,13 @@ fn net(act: &Activation, depth: usize, bias: Option<f64>, p: Parameterization) -
         Activation::Relu | Activation::Abs => 1.4,
         _ => 1.1,
     };
-    Network::mlp(depth, act.clone(), w, bias, p, 64).unwrap()
+    Network::mlp(depth, act.clone())
+        .w_std(w)
+        .b_std(bias)
+        .parameterization(p)
+        .width(64)
+        .build()
+        .unwrap()
 }
 
 /// Richardson-extrapolated central difference of x ↦ K(x', x) along every coordinate,
@@ -299,7 +305,7 @@ fn gradients_along_parallel_points_and_at_zero() {
 }
 
 fn autoencoder_net(act: Activation) -> Network {
-    Network::mlp(1, act, 1.0, None, Parameterization::Ntk, 1000).unwrap()
+    Network::mlp(1, act).w_std(1.0).width(1000).build().unwrap()
 }
 
 /// J of `map` at x by central differences of f (step 1e-6·(1 + ‖x‖)).
@@ -379,7 +385,11 @@ fn trained_jacobian_matches_finite_differences_of_the_trained_map() {
 fn relu_ntk_jacobian_at_a_training_point_is_a_typed_error() {
     let mut rng = Rng(5);
     let x = rng.sphere(3, 6, 2.0);
-    let relu = Network::mlp(1, Activation::Relu, 1.4, None, Parameterization::Ntk, 1000).unwrap();
+    let relu = Network::mlp(1, Activation::Relu)
+        .w_std(1.4)
+        .width(1000)
+        .build()
+        .unwrap();
     let map = TrainedMap::autoencoder(&relu, &x, FitOptions::default(), None).unwrap();
     let x0: Vec<f64> = x.row(0).iter().copied().collect();
     let err = map.jacobian(&x0).unwrap_err();
@@ -554,15 +564,11 @@ fn single_example_gradient_ratio_falls_with_depth_for_sigmoid() {
     let x1 = rng.vec(16, 1.0);
     let mut last = f64::INFINITY;
     for depth in 1..=8 {
-        let n = Network::mlp(
-            depth,
-            Activation::Sigmoid,
-            1.0,
-            None,
-            Parameterization::Ntk,
-            1000,
-        )
-        .unwrap();
+        let n = Network::mlp(depth, Activation::Sigmoid)
+            .w_std(1.0)
+            .width(1000)
+            .build()
+            .unwrap();
         let g = n.kernel_gradient(&x1, &x1).unwrap();
         let ratio = g.ntk_grad.unwrap().norm() / g.ntk;
         assert!(ratio < last, "depth {depth}: {ratio} ≥ {last}");

@@ -1,19 +1,15 @@
 //! Deep networks, degenerate inputs and overflow.
 
 use nalgebra::DMatrix;
-use ntk::{Activation, Error, Kernel, Network, Parameterization};
+use ntk::{Activation, Error, Kernel, Network};
 use serde_json::Value;
 
 fn relu_net(depth: usize, b: Option<f64>) -> Network {
-    Network::mlp(
-        depth,
-        Activation::Relu,
-        2f64.sqrt(),
-        b,
-        Parameterization::Ntk,
-        512,
-    )
-    .unwrap()
+    Network::mlp(depth, Activation::Relu)
+        .w_std(2f64.sqrt())
+        .b_std(b)
+        .build()
+        .unwrap()
 }
 
 /// Two unit-variance points (x·x/d = 1) at angle `a`.
@@ -47,15 +43,11 @@ fn depth_1000_matches_a_60_digit_recursion() {
             },
             other => panic!("{other}"),
         };
-        let net = Network::mlp(
-            case["depth"].as_u64().unwrap() as usize,
-            act,
-            case["w_std"].as_f64().unwrap(),
-            case["b_std"].as_f64(),
-            Parameterization::Ntk,
-            512,
-        )
-        .unwrap();
+        let net = Network::mlp(case["depth"].as_u64().unwrap() as usize, act)
+            .w_std(case["w_std"].as_f64().unwrap())
+            .b_std(case["b_std"].as_f64())
+            .build()
+            .unwrap();
         let v = |k: &str| -> Vec<f64> {
             case[k]
                 .as_array()
@@ -202,15 +194,10 @@ fn zero_norm_and_degenerate_inputs_are_finite() {
 fn overflow_is_an_error_not_nan() {
     let x = pair(0.5);
     // σ_w = 1000 multiplies the ReLU variance by 5e5 per layer: f64 overflows after ~55 layers.
-    let net = Network::mlp(
-        100,
-        Activation::Relu,
-        1000.0,
-        None,
-        Parameterization::Ntk,
-        512,
-    )
-    .unwrap();
+    let net = Network::mlp(100, Activation::Relu)
+        .w_std(1000.0)
+        .build()
+        .unwrap();
     for r in [
         net.gram(&x).map(|_| ()),
         net.cross(&x, &x).map(|_| ()),
@@ -226,26 +213,18 @@ fn overflow_is_an_error_not_nan() {
         Err(Error::Overflow { .. })
     ));
     // Exp's variance e^{2b²q} explodes after a few layers.
-    let exp = Network::mlp(
-        6,
-        Activation::Exp { a: 1.0, b: 1.0 },
-        2.0,
-        None,
-        Parameterization::Ntk,
-        1,
-    )
-    .unwrap();
+    let exp = Network::mlp(6, Activation::Exp { a: 1.0, b: 1.0 })
+        .w_std(2.0)
+        .width(1)
+        .build()
+        .unwrap();
     assert!(matches!(exp.gram(&x), Err(Error::Overflow { .. })));
     // a·e^{b x²} with b > 0 has no finite second moment once 4bq ≥ 1.
-    let gauss = Network::mlp(
-        1,
-        Activation::Gaussian { a: 1.0, b: 0.5 },
-        1.0,
-        None,
-        Parameterization::Ntk,
-        1,
-    )
-    .unwrap();
+    let gauss = Network::mlp(1, Activation::Gaussian { a: 1.0, b: 0.5 })
+        .w_std(1.0)
+        .width(1)
+        .build()
+        .unwrap();
     match gauss.gram(&x) {
         Err(Error::Overflow {
             layer, activation, ..
@@ -270,11 +249,10 @@ fn chaotic_phase_self_kernel_stays_on_the_diagonal() {
             b: 1.0,
             c: 0.0,
         },
-        1.5,
-        Some(0.1),
-        Parameterization::Ntk,
-        512,
     )
+    .w_std(1.5)
+    .b_std(0.1)
+    .build()
     .unwrap();
     let x = DMatrix::from_row_slice(3, 2, &[1.0, 0.5, -0.3, 2.0, 0.7, 0.7]);
     let diag = net.diagonal(&x).unwrap();

@@ -10,7 +10,7 @@ use ntk::jacobian::closed_form::{
 use ntk::jacobian::gradient_flow::{
     lambda1, sequence_encoder_lambda1, single_example_gradient_flow,
 };
-use ntk::{Activation, Error, Kernel, Network, Parameterization};
+use ntk::{Activation, Error, Kernel, Network};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -278,8 +278,11 @@ fn lemma5_sigmoid_ntk_diagonal_is_at_least_a_quarter() {
     let x = DMatrix::from_fn(rows.len(), d, |i, j| rows[i][j]);
     for act in [Activation::Sigmoid, Activation::SigmoidErf] {
         for depth in 1..=20 {
-            let net =
-                Network::mlp(depth, act.clone(), 1.0, None, Parameterization::Ntk, 1).unwrap();
+            let net = Network::mlp(depth, act.clone())
+                .w_std(1.0)
+                .width(1)
+                .build()
+                .unwrap();
             let diag = net.diagonal(&x).unwrap();
             for (i, &t) in diag.ntk.iter().enumerate() {
                 // Θ ≥ Σ^(L+1) = E[σ²] ≥ ¼ exactly; 4 ulp allow for the rounding of E[σ²] itself

@@ -20,7 +20,7 @@
 use nalgebra::DMatrix;
 use ntk::{
     Activation, EnsembleDynamics, Error, Fallback, Gaussian, GpInference, GpKind, KernelSolver,
-    Network, Parameterization, Regularization, TestKernels, TrainKernels, max_learning_rate,
+    Network, Regularization, TestKernels, TrainKernels, max_learning_rate,
 };
 use serde_json::Value;
 
@@ -55,15 +55,12 @@ fn network(cfg: &Value) -> Network {
         other => panic!("activation {other} missing from the test mapping"),
     };
     assert_eq!(cfg["parameterization"], "ntk");
-    Network::mlp(
-        cfg["depth"].as_u64().unwrap() as usize,
-        activation,
-        cfg["W_std"].as_f64().unwrap(),
-        cfg["b_std"].as_f64(),
-        Parameterization::Ntk,
-        cfg["hidden_width"].as_u64().unwrap() as usize,
-    )
-    .unwrap()
+    Network::mlp(cfg["depth"].as_u64().unwrap() as usize, activation)
+        .w_std(cfg["W_std"].as_f64().unwrap())
+        .b_std(cfg["b_std"].as_f64())
+        .width(cfg["hidden_width"].as_u64().unwrap() as usize)
+        .build()
+        .unwrap()
 }
 
 /// Worst scaled error of `ours` against `reference` (see the module docs).

@@ -90,15 +90,13 @@ struct NetCfg {
 
 impl NetCfg {
     fn build(&self, act: &Activation) -> Network {
-        Network::mlp(
-            self.depth,
-            act.clone(),
-            self.w_std,
-            self.b_std,
-            self.param,
-            WIDTH,
-        )
-        .unwrap()
+        Network::mlp(self.depth, act.clone())
+            .w_std(self.w_std)
+            .b_std(self.b_std)
+            .parameterization(self.param)
+            .width(WIDTH)
+            .build()
+            .unwrap()
     }
 }
 
@@ -585,8 +583,11 @@ fn zero_input_without_bias_through_relu_is_zero() {
         Activation::LeakyRelu { alpha: 0.2 },
     ] {
         for depth in 1..=3 {
-            let net =
-                Network::mlp(depth, act.clone(), 1.3, None, Parameterization::Ntk, WIDTH).unwrap();
+            let net = Network::mlp(depth, act.clone())
+                .w_std(1.3)
+                .width(WIDTH)
+                .build()
+                .unwrap();
             let g = net.gram(&x).unwrap();
             for j in 0..x.nrows() {
                 assert_eq!(
@@ -624,7 +625,11 @@ fn relu_ntk_of_parallel_inputs_is_exact_and_psd() {
         ],
     );
     let w: f64 = 0.5;
-    let net = Network::mlp(2, Activation::Relu, w, None, Parameterization::Ntk, WIDTH).unwrap();
+    let net = Network::mlp(2, Activation::Relu)
+        .w_std(w)
+        .width(WIDTH)
+        .build()
+        .unwrap();
     let g = net.gram(&x).unwrap();
     let xxt = &x * x.transpose();
     for i in 0..3 {
@@ -681,15 +686,12 @@ fn gram_identical_rows_get_the_diagonal_values() {
     };
     for (act, depth, w_std, b_std) in [(Activation::Relu, 1, 1.0, None), (erf, 100, 2.5, Some(0.1))]
     {
-        let net = Network::mlp(
-            depth,
-            act.clone(),
-            w_std,
-            b_std,
-            Parameterization::Ntk,
-            WIDTH,
-        )
-        .unwrap();
+        let net = Network::mlp(depth, act.clone())
+            .w_std(w_std)
+            .b_std(b_std)
+            .width(WIDTH)
+            .build()
+            .unwrap();
         let g = net.gram(&x).unwrap();
         let c = net.cross(&x, &x).unwrap();
         // cross already does this exactly; gram must agree with it.

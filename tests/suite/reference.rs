@@ -116,11 +116,12 @@ fn network(cfg: &Value) -> Network {
     Network::mlp(
         cfg["depth"].as_u64().unwrap() as usize,
         activation(&cfg["activation"]),
-        cfg["W_std"].as_f64().unwrap(),
-        cfg["b_std"].as_f64(),
-        param,
-        cfg["hidden_width"].as_u64().unwrap() as usize,
     )
+    .w_std(cfg["W_std"].as_f64().unwrap())
+    .b_std(cfg["b_std"].as_f64())
+    .parameterization(param)
+    .width(cfg["hidden_width"].as_u64().unwrap() as usize)
+    .build()
     .unwrap()
 }
 
