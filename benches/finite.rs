@@ -12,7 +12,7 @@ mod common;
 
 use common::uniform;
 use criterion::{Criterion, criterion_group, criterion_main};
-use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
+use ntk::finite::{FiniteNetwork, LossNormalization, MonteCarlo, TrainConfig};
 use ntk::{Activation, Kernel, Network};
 use std::hint::black_box;
 use std::time::Duration;
@@ -31,14 +31,19 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(20));
     let deep = spec(3, 1024);
     g.bench_function("sample/depth3_w1024_d100", |b| {
-        b.iter(|| FiniteNetwork::new(black_box(&deep), 100, &HiddenWidths::FromSpec, 1, 1).unwrap())
+        b.iter(|| {
+            FiniteNetwork::builder(black_box(&deep), 100)
+                .seed(1)
+                .build()
+                .unwrap()
+        })
     });
-    let net = FiniteNetwork::new(&deep, 100, &HiddenWidths::FromSpec, 1, 1).unwrap();
+    let net = FiniteNetwork::builder(&deep, 100).seed(1).build().unwrap();
     let x = uniform(1000, 100, 7);
     g.bench_function("empirical_ntk/depth3_w1024_n1000_d100", |b| {
-        b.iter(|| net.gram(black_box(&x)).unwrap())
+        b.iter(|| net.empirical_kernels(black_box(&x), None).unwrap())
     });
-    let mc = MonteCarlo::new(&spec(2, 512), HiddenWidths::FromSpec, 1, 3).unwrap();
+    let mc = MonteCarlo::new(&FiniteNetwork::builder(&spec(2, 512), 100).seed(3)).unwrap();
     let x100 = uniform(100, 100, 9);
     g.bench_function("monte_carlo/100_samples_depth2_w512_n100_d100", |b| {
         b.iter(|| mc.estimate(black_box(&x100), None, &[100]).unwrap())
@@ -50,6 +55,7 @@ fn bench(c: &mut Criterion) {
         learning_rate: lr,
         max_steps: 100,
         loss_threshold: 0.0,
+        loss: LossNormalization::PerEntry,
     };
     g.bench_function("train_steps/100_steps_depth3_w1024_n100_d100", |b| {
         b.iter(|| {

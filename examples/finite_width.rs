@@ -8,7 +8,9 @@
 //! 4. The input-output Jacobian of a sigmoid autoencoder at 0 (Jiang & Pehlevan §4.1).
 
 use nalgebra::DMatrix;
-use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig, linearized_prediction};
+use ntk::finite::{
+    FiniteNetwork, HiddenWidths, LossNormalization, MonteCarlo, TrainConfig, linearized_prediction,
+};
 use ntk::{Activation, Kernel, Network};
 
 fn main() -> Result<(), ntk::Error> {
@@ -35,7 +37,7 @@ fn main() -> Result<(), ntk::Error> {
         let exact = spec.gram(&x)?.ntk;
         let mut err = 0.0;
         for seed in 0..4 {
-            let net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, seed)?;
+            let net = FiniteNetwork::builder(&spec, 3).seed(seed).build()?;
             err += (&net.gram(&x)?.ntk - &exact).norm() / exact.norm() / 4.0;
         }
         println!(
@@ -51,7 +53,7 @@ fn main() -> Result<(), ntk::Error> {
         .width(512)
         .build()?;
     let exact = spec.gram(&x)?;
-    let mc = MonteCarlo::new(&spec, HiddenWidths::FromSpec, 1, 0)?;
+    let mc = MonteCarlo::new(&FiniteNetwork::builder(&spec, 3))?;
     for est in mc.estimate(&x, None, &[4, 16, 64])? {
         println!(
             "   S = {:2}: {:.4} ± {:.4}   (analytic {:.4})",
@@ -71,11 +73,13 @@ fn main() -> Result<(), ntk::Error> {
     let y = DMatrix::from_column_slice(4, 1, &[0.5, -0.3, 0.8, -0.9]);
     let x_test = DMatrix::from_row_slice(2, 3, &[0.5, -1.2, 1.0, -1.4, 0.2, 0.9]);
     let lr = 0.5 * ntk::max_learning_rate(&spec.gram(&x)?.ntk, 4)?;
-    let net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, 1)?;
+    let net = FiniteNetwork::builder(&spec, 3).seed(1).build()?;
     let cfg = TrainConfig {
         learning_rate: lr,
         max_steps: 10_000,
         loss_threshold: 1e-12,
+        // One output: the same as per example; named for the neural-tangents rate above.
+        loss: LossNormalization::PerEntry,
     };
     let cmp = linearized_prediction(&net, &x, &y, &x_test, &cfg)?;
     println!(
@@ -99,7 +103,11 @@ fn main() -> Result<(), ntk::Error> {
             b = b.dense(1.0, None).activation(Activation::Sigmoid);
         }
         let spec = b.dense(1.0, None).build()?;
-        let net = FiniteNetwork::new(&spec, 200, &HiddenWidths::Uniform(4000), 200, 2)?;
+        let net = FiniteNetwork::builder(&spec, 200)
+            .hidden(HiddenWidths::Uniform(4000))
+            .output_dim(200)
+            .seed(2)
+            .build()?;
         let j = net.jacobian(&[0.0; 200])?;
         println!(
             "   {} Dense layers: ‖J0‖ = {:.4}",

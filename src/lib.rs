@@ -55,7 +55,9 @@ mod spec;
 
 pub use activation::{Activation, Dual, DualActivation, Smoothness};
 pub use error::{Error, Result};
-pub use finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig};
+pub use finite::{
+    FiniteNetwork, FiniteNetworkBuilder, HiddenWidths, LossNormalization, MonteCarlo, TrainConfig,
+};
 pub use forward::Fwd;
 pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelKind, KernelMatrices};
 pub use network::{Dense, Layer, MlpBuilder, Network, NetworkBuilder, Parameterization};

@@ -20,13 +20,17 @@
 //! a_b = σ_b (ntk) or a_w = a_b = 1 (standard; a_b = 0 without bias), through matrix products over all
 //! points at once.
 //!
+//! A finite network is a [`Kernel`](crate::Kernel) too: its `gram`, `cross`, `entry` and `diagonal`
+//! are the empirical NNGP Σ̂ and NTK Θ̂ above (with the variances Σ̂(x, x) as `cov1`/`cov2`), so it can
+//! stand wherever the analytic kernel does, e.g. in [`GpInference::from_kernel`](crate::GpInference).
+//!
 //! ```
 //! use nalgebra::DMatrix;
-//! use ntk::finite::{FiniteNetwork, HiddenWidths};
-//! use ntk::{Activation, Kernel, Network, Parameterization};
+//! use ntk::finite::FiniteNetwork;
+//! use ntk::{Activation, Kernel, Network};
 //!
 //! let spec = Network::mlp(2, Activation::Relu).w_std(1.4).b_std(0.1).width(512).build()?;
-//! let net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, 7)?;
+//! let net = FiniteNetwork::builder(&spec, 3).seed(7).build()?;   // hidden widths from the spec
 //! let x = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, -1.0, 0.5, 0.5, 0.5]);
 //! let f0 = net.forward(&x)?;                 // 2 × 1 outputs at initialization
 //! let emp = net.gram(&x)?;                   // empirical NNGP and NTK, 2 × 2
@@ -41,8 +45,12 @@
 mod kernels;
 mod train;
 
-pub use kernels::{EmpiricalKernels, KernelStats, MonteCarlo, MonteCarloEstimate};
-pub use train::{LinearizedComparison, TrainConfig, TrainReport, linearized_prediction};
+pub use kernels::{
+    ConfidenceInterval, EmpiricalKernels, KernelStats, MonteCarlo, MonteCarloEstimate,
+};
+pub use train::{
+    LinearizedComparison, LossNormalization, TrainConfig, TrainReport, linearized_prediction,
+};
 
 use crate::Result;
 use crate::activation::Activation;
@@ -89,10 +97,11 @@ pub(crate) enum Stage {
 
 /// A fully connected network of finite width with sampled parameters.
 ///
-/// Built from a [`Network`] spec (see the [module documentation](self) for the conventions), hidden
-/// widths, an output dimension k and a seed; the same arguments always give the same parameters
-/// (ChaCha8 stream 0 of the seed, weights drawn row by row, layer by layer, each weight matrix
-/// before its bias). Points are the rows of the input matrices.
+/// Built by [`FiniteNetwork::builder`] from a [`Network`] spec (see the
+/// [module documentation](self) for the conventions), an input dimension, hidden widths, an output
+/// dimension k and a seed; the same parameters always give the same network (ChaCha8 stream 0 of
+/// the seed, weights drawn row by row, layer by layer, each weight matrix before its bias). Points
+/// are the rows of the input matrices.
 ///
 /// ```
 /// use nalgebra::DMatrix;
@@ -105,7 +114,10 @@ pub(crate) enum Stage {
 ///     .activation(Activation::Sigmoid)
 ///     .dense(1.0, None)
 ///     .build()?;
-/// let mut net = FiniteNetwork::new(&spec, 4, &HiddenWidths::Uniform(256), 4, 0)?;
+/// let mut net = FiniteNetwork::builder(&spec, 4)
+///     .hidden(HiddenWidths::Uniform(256))
+///     .output_dim(4)
+///     .build()?;
 /// let j0 = net.jacobian(&[0.0; 4])?;               // 4 × 4 at initialization
 /// let x = DMatrix::from_row_slice(1, 4, &[0.5, -0.5, 0.2, 0.1]);
 /// let report = net.train_autoencoder(&x, &TrainConfig::default())?;   // η = 1 to loss < 1e-7
@@ -132,36 +144,92 @@ pub(crate) struct Trace {
     pub(crate) output: DMatrix<f64>,
 }
 
-impl FiniteNetwork {
-    /// Samples a network with input dimension `input_dim`, the given hidden widths and `output_dim`
-    /// outputs from `spec`, seeded by `seed`.
-    ///
-    /// The readout (last Dense layer) has `output_dim` outputs whatever its spec `width`: the kernels
-    /// are per output, so k is free. Errors: a zero dimension, hidden widths that disagree with the
-    /// spec or are missing, or a network with a non-finite parameter.
-    pub fn new(
-        spec: &Network,
-        input_dim: usize,
-        hidden: &HiddenWidths,
-        output_dim: usize,
-        seed: u64,
-    ) -> Result<FiniteNetwork> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        Self::with_rng(spec, input_dim, hidden, output_dim, &mut rng)
+/// The parameters of a [`FiniteNetwork`] before it is sampled: the spec and input dimension d
+/// (required, given to [`FiniteNetwork::builder`]), the hidden widths (default
+/// [`HiddenWidths::FromSpec`]), the output dimension k (default 1) and the seed (default 0).
+///
+/// As with linfa's checked hyper-parameters, nothing is sampled until the parameters have been
+/// checked: [`check`](Self::check) validates them without drawing anything (the
+/// [`MonteCarlo`] estimator checks once for all its networks) and [`build`](Self::build) checks,
+/// then samples. Every mistake is a typed error: a zero dimension or width
+/// ([`Error::InvalidParameter`]), hidden widths missing from the spec ([`Error::InvalidNetwork`]),
+/// a width that disagrees with the spec's `width` or a wrong number of them
+/// ([`Error::ShapeMismatch`]), and a weight matrix too large to allocate ([`Error::TooLarge`], at
+/// `build`).
+///
+/// ```
+/// use ntk::finite::{FiniteNetwork, HiddenWidths};
+/// use ntk::{Activation, Error, Network};
+///
+/// let spec = Network::mlp(2, Activation::Tanh).w_std(1.2).build()?;   // no widths in the spec
+/// let params = FiniteNetwork::builder(&spec, 3).output_dim(2).seed(11);
+/// assert!(matches!(params.check(), Err(Error::InvalidNetwork(_))));    // they must be given
+/// let net = params.hidden(HiddenWidths::PerLayer(vec![64, 32])).build()?;
+/// assert_eq!(net.widths(), vec![64, 32, 2]);
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiniteNetworkBuilder {
+    spec: Network,
+    input_dim: usize,
+    hidden: HiddenWidths,
+    output_dim: usize,
+    seed: u64,
+}
+
+impl FiniteNetworkBuilder {
+    /// The hidden widths (default [`HiddenWidths::FromSpec`]).
+    pub fn hidden(mut self, hidden: HiddenWidths) -> Self {
+        self.hidden = hidden;
+        self
     }
 
-    /// Resolves the widths and draws the parameters from `rng`.
-    pub(crate) fn with_rng(
-        spec: &Network,
-        input_dim: usize,
-        hidden: &HiddenWidths,
-        output_dim: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<FiniteNetwork> {
-        let widths = resolve_widths(spec, input_dim, hidden, output_dim)?;
+    /// The output dimension k, the width of the readout whatever its spec `width` (default 1): the
+    /// kernels are per output, so k is free.
+    pub fn output_dim(mut self, output_dim: usize) -> Self {
+        self.output_dim = output_dim;
+        self
+    }
+
+    /// The seed of the parameters (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checks the parameters without sampling (see the [type documentation](Self) for the errors).
+    pub fn check(&self) -> Result<()> {
+        self.widths().map(|_| ())
+    }
+
+    /// Checks the parameters and samples the network.
+    pub fn build(&self) -> Result<FiniteNetwork> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        self.sample(&mut rng)
+    }
+
+    /// The spec the networks are drawn from.
+    pub fn spec(&self) -> &Network {
+        &self.spec
+    }
+
+    /// The input dimension d.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    /// Output widths of every Dense layer, checked against the spec.
+    fn widths(&self) -> Result<Vec<usize>> {
+        resolve_widths(&self.spec, self.input_dim, &self.hidden, self.output_dim)
+    }
+
+    /// Checks the parameters and draws the network from `rng`.
+    pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> Result<FiniteNetwork> {
+        let widths = self.widths()?;
+        let spec = &self.spec;
         let standard = spec.parameterization() == Parameterization::Standard;
         let mut stages = Vec::with_capacity(spec.layers().len());
-        let mut fan_in = input_dim;
+        let mut fan_in = self.input_dim;
         let mut dense_index = 0;
         for layer in spec.layers() {
             match layer {
@@ -204,9 +272,24 @@ impl FiniteNetwork {
         Ok(FiniteNetwork {
             spec: spec.clone(),
             stages,
-            input_dim,
-            output_dim,
+            input_dim: self.input_dim,
+            output_dim: self.output_dim,
         })
+    }
+}
+
+impl FiniteNetwork {
+    /// The parameters of a network drawn from `spec` for inputs of dimension `input_dim`; set the
+    /// others on the returned [`FiniteNetworkBuilder`] and call
+    /// [`build`](FiniteNetworkBuilder::build).
+    pub fn builder(spec: &Network, input_dim: usize) -> FiniteNetworkBuilder {
+        FiniteNetworkBuilder {
+            spec: spec.clone(),
+            input_dim,
+            hidden: HiddenWidths::FromSpec,
+            output_dim: 1,
+            seed: 0,
+        }
     }
 
     /// The spec the network was drawn from (its analytic kernel is the infinite-width limit).

@@ -8,27 +8,67 @@ use crate::linalg::{Par, gemm};
 use crate::regression::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
 use nalgebra::DMatrix;
 
-/// Settings of full-batch gradient descent.
+/// How the squared error of the training loss is normalized.
+///
+/// The two conventions differ by the factor k (the output dimension) in both the loss and the
+/// gradient step, so "η = 1 until the loss is below 1e-7" means different runs under each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LossNormalization {
+    /// L = 1/(2n) Σᵢ ‖f(xᵢ) − yᵢ‖², the mean over the n training examples of the squared error
+    /// summed over the outputs: Jiang & Pehlevan (2020), §3.1, whose training stops at L < 1e-7
+    /// with η = 1. The default.
+    #[default]
+    PerExample,
+    /// L = 1/(2N) ‖f(X) − Y‖² with N = n·k, the mean over all entries: neural-tangents'
+    /// `predict` conventions, those of [`crate::regression`]; the same as `PerExample` when k = 1.
+    PerEntry,
+}
+
+impl LossNormalization {
+    /// The divisor N of the loss 1/(2N)‖f(X) − Y‖² for n examples and k outputs.
+    pub fn divisor(self, n: usize, k: usize) -> usize {
+        match self {
+            LossNormalization::PerExample => n,
+            LossNormalization::PerEntry => n * k,
+        }
+    }
+}
+
+/// Settings of full-batch gradient descent on L = 1/(2N)‖f(X) − Y‖², N from
+/// [`LossNormalization`].
+///
+/// The step is θ ← θ − (η/N)·Jᵀ(f − Y), so step s is time t = s of neural-tangents'
+/// `gradient_descent_mse` (τ = η_nt·t/(n·k)) with learning rate η_nt = η·n·k/N: η itself with
+/// [`LossNormalization::PerEntry`], η·k with [`LossNormalization::PerExample`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
-    /// Learning rate η (> 0). With the loss 1/(2N)‖f − Y‖², N = n·k, the step is
-    /// θ ← θ − (η/N)·Jᵀ(f − Y), and step s corresponds to time t = s of neural-tangents'
-    /// `gradient_descent_mse` (τ = ηt/N).
+    /// Learning rate η (> 0).
     pub learning_rate: f64,
     /// Largest number of steps.
     pub max_steps: usize,
     /// Training stops as soon as the loss is below this value (≥ 0).
     pub loss_threshold: f64,
+    /// The normalization N of the loss, which scales both the step and the threshold.
+    pub loss: LossNormalization,
+}
+
+impl TrainConfig {
+    /// neural-tangents' learning rate for the same steps, η·n·k/N (see the type documentation).
+    pub fn ntk_learning_rate(&self, n: usize, k: usize) -> f64 {
+        self.learning_rate * (n * k) as f64 / self.loss.divisor(n, k) as f64
+    }
 }
 
 impl Default for TrainConfig {
-    /// The autoencoder setting of Jiang & Pehlevan: η = 1 until the loss is below 1e-7 (at most 10⁶
-    /// steps).
+    /// The autoencoder setting of Jiang & Pehlevan (2020, §3.1 and "Training and iterative
+    /// convergence criteria"): the loss 1/(2n) Σᵢ ‖f(xᵢ) − xᵢ‖², η = 1, until the loss is below 1e-7
+    /// (at most 10⁶ steps).
     fn default() -> Self {
         TrainConfig {
             learning_rate: 1.0,
             max_steps: 1_000_000,
             loss_threshold: 1e-7,
+            loss: LossNormalization::PerExample,
         }
     }
 }
@@ -36,7 +76,8 @@ impl Default for TrainConfig {
 /// What happened during training.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainReport {
-    /// Loss 1/(2N)‖f − Y‖² before every step, and after the last one (length `steps + 1`).
+    /// Loss 1/(2N)‖f − Y‖² (N of the config's [`LossNormalization`]) before every step, and after
+    /// the last one (length `steps + 1`).
     pub losses: Vec<f64>,
     /// Number of steps taken.
     pub steps: usize,
@@ -45,8 +86,8 @@ pub struct TrainReport {
 }
 
 impl FiniteNetwork {
-    /// Trains the network in place by full-batch gradient descent on 1/(2N)‖f(X) − Y‖² (N = n·k),
-    /// with `x` n × d and `y` n × k. Errors on bad shapes, non-finite data or settings, and
+    /// Trains the network in place by full-batch gradient descent on 1/(2N)‖f(X) − Y‖² (N = n or
+    /// n·k, see [`LossNormalization`]), with `x` n × d and `y` n × k. Errors on bad shapes, non-finite data or settings, and
     /// [`Error::Diverged`] if the loss becomes NaN or ±∞ (the network is then left as it was at
     /// that step).
     pub fn train(
@@ -80,7 +121,7 @@ impl FiniteNetwork {
                 "must be ≥ 0",
             ));
         }
-        let n_total = y.len() as f64;
+        let n_total = config.loss.divisor(y.nrows(), y.ncols()) as f64;
         let mut losses = Vec::new();
         let mut steps = 0;
         loop {
@@ -163,8 +204,8 @@ pub struct LinearizedComparison {
     pub trained: FiniteNetwork,
     /// Its training run.
     pub report: TrainReport,
-    /// Time at which the linearized predictions are taken (τ = ηt/N): ∞ if training reached the
-    /// loss threshold, else t = number of steps.
+    /// Time at which the linearized predictions are taken (τ = ηt/N, N of the config's
+    /// [`LossNormalization`]): ∞ if training reached the loss threshold, else t = number of steps.
     pub time: f64,
     /// f0 on the training points (n × k).
     pub f0_train: DMatrix<f64>,
@@ -189,9 +230,10 @@ pub struct LinearizedComparison {
 
 /// Trains a copy of `net` on (`x_train`, `y_train`) with `config` and compares its test outputs with
 /// the linearized network f_lin(t) = f0 + Θ(x, X)Θ⁻¹(I − e^{−ηΘt/N})(Y − f0) at the time reached
-/// (t = ∞ if the loss threshold was reached, else t = number of steps), computed by [`EnsembleDynamics::linearized`] with the network's own f0 and
-/// both the analytic NTK of `net.spec()` and the empirical NTK at initialization. Without a ridge,
-/// Θ(X, X) must be positive definite (distinct training points).
+/// (t = ∞ if the loss threshold was reached, else t = number of steps; N of the config's
+/// [`LossNormalization`]), computed by [`EnsembleDynamics::linearized`] with the network's own f0
+/// and both the analytic NTK of `net.spec()` and the empirical NTK at initialization. Without a
+/// ridge, Θ(X, X) must be positive definite (distinct training points).
 pub fn linearized_prediction(
     net: &FiniteNetwork,
     x_train: &DMatrix<f64>,
@@ -218,7 +260,8 @@ pub fn linearized_prediction(
         let dyn_ = EnsembleDynamics::fit(
             &train,
             y_train,
-            config.learning_rate,
+            // EnsembleDynamics divides by N = n·k (neural-tangents' convention).
+            config.ntk_learning_rate(y_train.nrows(), y_train.ncols()),
             Regularization::Absolute(0.0),
         )?;
         let out = dyn_.linearized(GpKind::Ntk, &f0_train, Some((&k_td, &f0_test)), &[time])?;
@@ -232,15 +275,9 @@ pub fn linearized_prediction(
     let analytic_td = spec.cross(x_test, x_train)?.ntk;
     let linearized_test = predict(analytic_train, analytic_td)?;
 
-    let emp0 = net.gram(x_train)?;
+    let emp0 = TrainKernels::compute(net, x_train)?;
     let emp_td = net.cross(x_test, x_train)?.ntk;
-    let linearized_empirical_test = predict(
-        TrainKernels {
-            nngp: emp0.nngp.clone(),
-            ntk: emp0.ntk.clone(),
-        },
-        emp_td,
-    )?;
+    let linearized_empirical_test = predict(emp0.clone(), emp_td)?;
     let emp_t = trained.gram(x_train)?;
     let rel = |a: &DMatrix<f64>, b: &DMatrix<f64>| (a - b).norm() / b.norm();
     Ok(LinearizedComparison {

@@ -17,6 +17,10 @@
 //! errors are measured relative to them. Unlike |T| itself, they never vanish where T crosses 0
 //! (Sin at c = 0, Gaussian's Ṫ at c = 0, antiparallel ReLU).
 
+use crate::common::{
+    XorShift, closed_forms, is_kinked, quadrature_named, two_sided_tail, two_sided_z,
+};
+use approx::abs_diff_eq;
 use ntk::activation::{Activation, Dual, DualActivation, QuadratureDual};
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -27,87 +31,6 @@ const EPS: f64 = f64::EPSILON;
 // Activations and evaluation points
 // ---------------------------------------------------------------------------------------------
 
-/// Every closed-form activation, several with non-default parameters.
-fn closed_forms() -> Vec<Activation> {
-    use Activation as A;
-    let mut v = vec![
-        A::Relu,
-        A::LeakyRelu { alpha: 0.1 },
-        A::AbRelu { a: -0.3, b: 1.7 },
-        A::Abs,
-        A::Erf {
-            a: 1.0,
-            b: 1.0,
-            c: 0.0,
-        },
-        A::Erf {
-            a: 1.3,
-            b: 0.7,
-            c: -0.4,
-        },
-        A::SigmoidErf,
-        A::SigmoidLike,
-        A::Gelu,
-        A::Sin {
-            a: 1.0,
-            b: 1.0,
-            c: 0.0,
-        },
-        A::Sin {
-            a: 0.8,
-            b: 1.5,
-            c: 0.3,
-        },
-        A::Cos {
-            a: 1.0,
-            b: 1.0,
-            c: 0.0,
-        },
-        A::Cos {
-            a: 1.2,
-            b: 0.6,
-            c: -0.5,
-        },
-        A::Rbf { gamma: 0.5 },
-        A::Rbf { gamma: 1.3 },
-        A::Exp { a: 1.0, b: 1.0 },
-        A::Exp { a: 0.7, b: 0.5 },
-        A::Gaussian { a: 1.0, b: -1.0 },
-        A::Gaussian { a: 0.8, b: -0.3 },
-        A::Sign,
-        A::Polynomial {
-            coef: vec![0.3, -1.0, 0.5, 0.2],
-        },
-        A::Polynomial {
-            coef: vec![1.0, 0.0, -0.4, 0.0, 0.1, 0.05],
-        },
-        A::Gabor,
-        A::Affine {
-            alpha: 1.5,
-            beta: -0.7,
-        },
-        A::Identity,
-    ];
-    v.extend((0..=5).map(|degree| A::Monomial { degree }));
-    v.extend((0..=4).map(|degree| A::RectifiedMonomial { degree }));
-    v.extend((0..=6).map(|degree| A::Hermite { degree }));
-    v
-}
-
-/// Activations with a kink or a jump (φ or φ' not smooth at 0).
-fn is_kinked(a: &Activation) -> bool {
-    use Activation as A;
-    matches!(
-        a,
-        A::Relu
-            | A::LeakyRelu { .. }
-            | A::AbRelu { .. }
-            | A::Abs
-            | A::Sign
-            | A::RectifiedMonomial { .. }
-    )
-}
-
 /// Polynomial activations, for which the Gauss–Hermite rule is exact with few nodes.
 fn polynomial_degree(a: &Activation) -> Option<usize> {
     use Activation as A;
@@ -117,20 +40,6 @@ fn polynomial_degree(a: &Activation) -> Option<usize> {
         A::Affine { .. } | A::Identity => Some(1),
         _ => None,
     }
-}
-
-/// The named activations that have no closed form (quadrature in the library).
-fn quadrature_named() -> Vec<Activation> {
-    use Activation as A;
-    vec![
-        A::Sigmoid,
-        A::Tanh,
-        A::Softplus,
-        A::Silu,
-        A::Elu { alpha: 1.0 },
-        A::Elu { alpha: 0.5 },
-        A::Selu,
-    ]
 }
 
 /// Variance pairs (q1, q2): unit, unequal, small and large.
@@ -191,31 +100,6 @@ fn scales<D: DualActivation>(d: &D, q1: f64, q2: f64) -> (f64, f64) {
 // Monte Carlo
 // ---------------------------------------------------------------------------------------------
 
-/// xorshift64* (Vigna 2016): plenty for 2·10⁵ draws, and reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform on (0, 1), never 0 (safe for ln).
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    /// Two independent N(0, 1) by Box–Muller.
-    fn normals(&mut self) -> (f64, f64) {
-        let r = (-2.0 * self.uniform().ln()).sqrt();
-        let t = 2.0 * PI * self.uniform();
-        (r * t.cos(), r * t.sin())
-    }
-}
-
 /// A Monte Carlo mean with its standard error.
 #[derive(Debug, Clone, Copy)]
 struct Estimate {
@@ -250,12 +134,12 @@ fn monte_carlo(
     n: usize,
     seed: u64,
 ) -> (Estimate, Estimate) {
-    let mut rng = Rng::new(seed);
+    let mut rng = XorShift::new(seed);
     let k = c / q1.sqrt();
     let r = (q2 - k * k).max(0.0).sqrt();
     let (mut st, mut st2, mut sd, mut sd2) = (0.0, 0.0, 0.0, 0.0);
     for _ in 0..n {
-        let (z1, z2) = rng.normals();
+        let (z1, z2) = rng.normal_pair();
         let u = q1.sqrt() * z1;
         let v = k * z1 + r * z2;
         let (fu, du) = a.eval_with_derivative(u);
@@ -274,11 +158,17 @@ fn monte_carlo(
 
 /// Samples per Monte Carlo check: the standard error is then ~0.2 % of the spread of φ(u)φ(v).
 const MC_SAMPLES: usize = 200_000;
-/// Monte Carlo acceptance: 5 standard errors. A correct dual fails one such check with probability
-/// 5.7e-7 (two-sided normal tail; 2·10⁵ draws make the mean normal to a good approximation), so the
-/// ~70 checks below fail by chance with probability < 4e-5 — and the seeds are fixed anyway. A wrong
-/// term of relative size ≳ 1 % is 5σ away.
-const MC_SIGMAS: f64 = 5.0;
+/// Chance failure probability of one Monte Carlo check: 2·10⁵ draws make the mean normal to a good
+/// approximation, so a correct dual is more than `mc_sigmas()` = 4.89 standard errors away with this
+/// probability, and the 84 checks below fail by chance together with probability < 8.4e-5
+/// (Bonferroni) — and the seeds are fixed anyway. A wrong term of relative size ≳ 1 % is 5σ away.
+const MC_FALSE_ALARM: f64 = 1e-6;
+
+/// The acceptance threshold of the Monte Carlo checks, in standard errors: the two-sided normal
+/// quantile of `MC_FALSE_ALARM`.
+fn mc_sigmas() -> f64 {
+    two_sided_z(MC_FALSE_ALARM)
+}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Ṫ = ∂T/∂c by central differences
@@ -322,7 +212,7 @@ fn dot_is_the_c_derivative_of_t() {
             let err = (fd - dot).abs();
             worst = worst.max(err / tol);
             assert!(
-                err <= tol,
+                abs_diff_eq!(fd, dot, epsilon = tol),
                 "{}: ∂T/∂c by differences {fd} vs Ṫ {dot} at (c, q1, q2) = ({c}, {q1}, {q2}), ρ = {rho}; \
                  |Δ| = {err:.3e} > tol {tol:.3e}",
                 act.name()
@@ -347,13 +237,13 @@ fn sign_and_step_t_derivative_is_not_dot() {
             let fd = (sign.nngp(c + h, q1, q2) - sign.nngp(c - h, q1, q2)) / (2.0 * h);
             // T = (2/π)asin(ρ): the same truncation/rounding budget as above, relative to ∂T/∂c.
             assert!(
-                (fd - expect).abs() <= 1e-6 * expect,
+                abs_diff_eq!(fd, expect, epsilon = 1e-6 * expect),
                 "sign: {fd} vs {expect}"
             );
             // The step x⁰·1[x ≥ 0] has T = (π − θ)/(2π), ∂T/∂c = 1/(2π√(P − c²)), one quarter.
             let fd0 = (step.nngp(c + h, q1, q2) - step.nngp(c - h, q1, q2)) / (2.0 * h);
             assert!(
-                (fd0 - expect / 4.0).abs() <= 1e-6 * expect,
+                abs_diff_eq!(fd0, expect / 4.0, epsilon = 1e-6 * expect),
                 "step: {fd0} vs {}",
                 expect / 4.0
             );
@@ -400,7 +290,7 @@ fn smooth_closed_forms_match_quadrature() {
             let err = (closed - quad).abs();
             let tol = QUAD_ROUNDING * scale + (quad - quad_coarse).abs();
             assert!(
-                err <= tol,
+                abs_diff_eq!(closed, quad, epsilon = tol),
                 "{} {what}: closed form {closed} vs quadrature {quad} (coarse {quad_coarse}); \
                  |Δ| = {err:.3e} > tol {tol:.3e}",
                 act.name()
@@ -665,9 +555,9 @@ fn elu_reference_matches_monte_carlo() {
             let (t, dot) = elu_reference(alpha, lambda, c, q1, q2);
             let (et, ed) =
                 monte_carlo(&act, c, q1, q2, MC_SAMPLES, 1000 + 10 * k as u64 + j as u64);
-            assert!(et.z(t) <= MC_SIGMAS, "{} T: {t} vs MC {et:?}", act.name());
+            assert!(et.z(t) <= mc_sigmas(), "{} T: {t} vs MC {et:?}", act.name());
             assert!(
-                ed.z(dot) <= MC_SIGMAS,
+                ed.z(dot) <= mc_sigmas(),
                 "{} Ṫ: {dot} vs MC {ed:?}",
                 act.name()
             );
@@ -693,7 +583,8 @@ fn check_named_against_monte_carlo(acts: &[Activation]) {
 type McCase = (Activation, Vec<(f64, f64, f64)>, u64);
 
 /// Each activation's dual against Monte Carlo at its points (seed base per activation, + point
-/// index), within `MC_SIGMAS` standard errors; prints every comparison and reports all failures.
+/// index), within `mc_sigmas()` standard errors; prints every comparison (with the chance of a z at
+/// least as large) and reports all failures.
 fn check_against_monte_carlo(cases: &[McCase]) {
     let mut worst: f64 = 0.0;
     let mut failures = Vec::new();
@@ -715,7 +606,7 @@ fn check_against_monte_carlo(cases: &[McCase]) {
             );
             worst = worst.max(et.z(t)).max(ed.z(dot));
             for (what, v, e) in [("T", t, et), ("Ṫ", dot, ed)] {
-                if e.z(v) > MC_SIGMAS {
+                if e.z(v) > mc_sigmas() {
                     failures.push(format!(
                         "{} {what} at ({c}, {q1}, {q2}): {v} vs MC {} ± {} (z = {:.1})",
                         act.name(),
@@ -727,7 +618,10 @@ fn check_against_monte_carlo(cases: &[McCase]) {
             }
         }
     }
-    println!("largest z = {worst:.2}");
+    println!(
+        "largest z = {worst:.2} (two-sided normal tail {:.1e})",
+        two_sided_tail(worst)
+    );
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
@@ -774,14 +668,17 @@ fn rectified_monomial_at_theta_zero_and_pi() {
                 1e-14 * expect
             };
             assert!(
-                (t0 - expect).abs() <= tol,
+                abs_diff_eq!(t0, expect, epsilon = tol),
                 "RectifiedMonomial({n}) at θ = 0, (q1, q2) = ({q1}, {q2}): {t0} vs {expect}"
             );
             let (tpi, dpi) = d.dual(-sp, q1, q2);
             // At θ = π the rounding of √P leaves π − θ ≤ √(2ε) as above. T vanishes like
             // (π − θ)^{2n+1}, so for n ≥ 1 it is below 1e-14·expect (a real zero); the step's
             // T = (π − θ)/(2π) is again ≤ √(2ε)/(2π).
-            assert!(tpi.abs() <= tol, "RectifiedMonomial({n}) at θ = π: {tpi}");
+            assert!(
+                abs_diff_eq!(tpi, 0.0, epsilon = tol),
+                "RectifiedMonomial({n}) at θ = π: {tpi}"
+            );
             if n >= 1 {
                 // Ṫ = n²·T_{n−1}(θ = π) = 0 as well; scale n²·(2n − 3)!!·P^{(n−1)/2}/2.
                 let dscale =
@@ -794,7 +691,7 @@ fn rectified_monomial_at_theta_zero_and_pi() {
                     1e-14 * dscale
                 };
                 assert!(
-                    dpi.abs() <= dtol,
+                    abs_diff_eq!(dpi, 0.0, epsilon = dtol),
                     "RectifiedMonomial({n}) Ṫ at θ = π: {dpi}"
                 );
             }
@@ -809,7 +706,7 @@ fn rectified_monomial_at_theta_zero_and_pi() {
                 let theta = 2.0 * (delta / 2.0).sqrt().asin();
                 let want = 0.5 - theta / (2.0 * PI);
                 assert!(
-                    (tc - want).abs() <= 1e-11,
+                    abs_diff_eq!(tc, want, epsilon = 1e-11),
                     "step near θ = 0, (q1, q2) = ({q1}, {q2}): {tc} vs {want}"
                 );
             } else {
@@ -819,7 +716,7 @@ fn rectified_monomial_at_theta_zero_and_pi() {
                 // 2δP) moves θ ≈ 1.4e-5 by ~1e-11 relative, which changes T by far less since
                 // ∂T/∂θ = O(θ). Bound: (n + 1)·1e-10 relative.
                 assert!(
-                    (tc - expect).abs() <= (n as f64 + 1.0) * delta * expect,
+                    abs_diff_eq!(tc, expect, epsilon = (n as f64 + 1.0) * delta * expect),
                     "RectifiedMonomial({n}) continuity at θ → 0: {tc} vs {expect}"
                 );
             }
@@ -838,11 +735,11 @@ fn rectified_monomial_one_is_relu() {
         // order: a few roundings, 1e-15 relative to the scales √P/2 and 1/2 (≈ 4.5 ulps).
         let sp = (q1 * q2).sqrt();
         assert!(
-            (t - tr).abs() <= 1e-15 * sp / 2.0,
+            abs_diff_eq!(t, tr, epsilon = 1e-15 * sp / 2.0),
             "T at ({c}, {q1}, {q2}): {t} vs {tr}"
         );
         assert!(
-            (dot - dr).abs() <= 1e-15 / 2.0,
+            abs_diff_eq!(dot, dr, epsilon = 1e-15 / 2.0),
             "Ṫ at ({c}, {q1}, {q2}): {dot} vs {dr}"
         );
     }
@@ -861,11 +758,11 @@ fn rectified_monomial_diag_equals_general_form() {
             // c = q gives P − c² = 0 exactly, θ = 0 exactly: the two are the same number up to the
             // rounding of the polynomial evaluation, ≤ 1e-14 relative (45 ulps).
             assert!(
-                (t - td).abs() <= 1e-14 * td.abs(),
+                abs_diff_eq!(t, td, epsilon = 1e-14 * td.abs()),
                 "n={n} q={q}: T {t} vs diag {td}"
             );
             assert!(
-                (dot - dd).abs() <= 1e-14 * dd.abs(),
+                abs_diff_eq!(dot, dd, epsilon = 1e-14 * dd.abs()),
                 "n={n} q={q}: Ṫ {dot} vs diag {dd}"
             );
         }
@@ -918,7 +815,7 @@ fn sign_is_two_over_pi_arcsin() {
         // elsewhere the two agree to a few ulps (1e-14).
         let tol = if 1.0 - rho.abs() < 1e-6 { 1e-7 } else { 1e-14 };
         assert!(
-            (t - expect).abs() <= tol,
+            abs_diff_eq!(t, expect, epsilon = tol),
             "sign at ({c}, {q1}, {q2}): {t} vs {expect}"
         );
     }
@@ -965,12 +862,12 @@ fn polynomial_at_zero_input() {
             // sums evaluated in another order, so a few ulps of the largest term; 1e-14·big.
             let expect = coef[0] * mean;
             assert!(
-                (t - expect).abs() <= 1e-14 * big * coef[0].abs(),
+                abs_diff_eq!(t, expect, epsilon = 1e-14 * big * coef[0].abs()),
                 "{coef:?} q2={q2}: T {t} vs {expect}"
             );
             let dexpect = coef[1] * dmean;
             assert!(
-                (dot - dexpect).abs() <= 1e-14 * big * coef[1].abs(),
+                abs_diff_eq!(dot, dexpect, epsilon = 1e-14 * big * coef[1].abs()),
                 "{coef:?} q2={q2}: Ṫ {dot} vs {dexpect}"
             );
         }
@@ -992,7 +889,7 @@ fn hermite_at_non_unit_variance() {
             let (t, dot) = d.dual(rho, 1.0, 1.0);
             // Unit variance: Mehler, T = ρⁿ, Ṫ = nρⁿ⁻¹; Horner on exact small integers/√n!: 1e-14.
             assert!(
-                (t - rho.powi(n as i32)).abs() <= 1e-14,
+                abs_diff_eq!(t, rho.powi(n as i32), epsilon = 1e-14),
                 "n={n} ρ={rho}: {t}"
             );
             let dexp = if n == 0 {
@@ -1001,7 +898,7 @@ fn hermite_at_non_unit_variance() {
                 n as f64 * rho.powi(n as i32 - 1)
             };
             assert!(
-                (dot - dexp).abs() <= 1e-13,
+                abs_diff_eq!(dot, dexp, epsilon = 1e-13),
                 "n={n} ρ={rho}: Ṫ {dot} vs {dexp}"
             );
         }
@@ -1018,11 +915,11 @@ fn hermite_at_non_unit_variance() {
         let (t3, d3) = h3.dual(c, q1, q2);
         // Exact polynomial identities in a few operations on O(1)–O(10) numbers: 1e-13 absolute.
         assert!(
-            (t2 - e2).abs() <= 1e-13 && (d2 - 2.0 * c).abs() <= 1e-13,
+            abs_diff_eq!(t2, e2, epsilon = 1e-13) && abs_diff_eq!(d2, 2.0 * c, epsilon = 1e-13),
             "He2 at ({c},{q1},{q2}): {t2} vs {e2}"
         );
         assert!(
-            (t3 - e3).abs() <= 1e-13 && (d3 - de3).abs() <= 1e-13,
+            abs_diff_eq!(t3, e3, epsilon = 1e-13) && abs_diff_eq!(d3, de3, epsilon = 1e-13),
             "He3 at ({c},{q1},{q2}): {t3} vs {e3}, {d3} vs {de3}"
         );
         // And this is not neural-tangents' cⁿ when the variances are not 1.
@@ -1063,9 +960,12 @@ fn relu_normalized_dual_is_the_arc_cosine_formula() {
         // θ from atan2(√(1 − ρ²), ρ) vs acos(ρ): both accurate to a few ulps of θ for an exact ρ, except
         // that 1 − ρ² is rounded, a relative error of ε/(1 − ρ²) in √(1 − ρ²) ≈ θ, i.e. ≤ 1.1e-10·θ
         // at ρ = 0.999999 (θ = 1.4e-3): 2e-13 absolute; values are O(1). Bound: 1e-12.
-        assert!((k - expect).abs() <= 1e-12, "ρ = {rho}: {k} vs {expect}");
         assert!(
-            (dk - dexpect).abs() <= 1e-12,
+            abs_diff_eq!(k, expect, epsilon = 1e-12),
+            "ρ = {rho}: {k} vs {expect}"
+        );
+        assert!(
+            abs_diff_eq!(dk, dexpect, epsilon = 1e-12),
             "ρ = {rho}: {dk} vs {dexpect}"
         );
     }
@@ -1085,12 +985,12 @@ fn diagonal_formulas_equal_general_formula_at_c_equals_q() {
             // relative, which is ≤ 5e-13 on this grid; 1e-12.
             let tol = 1e-12;
             assert!(
-                (t - td).abs() <= tol * td.abs().max(1e-300),
+                abs_diff_eq!(t, td, epsilon = tol * td.abs().max(1e-300)),
                 "{} q={q}: T {t} vs diag {td}",
                 act.name()
             );
             assert!(
-                (dot - dd).abs() <= tol * dd.abs() + f64::MIN_POSITIVE,
+                abs_diff_eq!(dot, dd, epsilon = tol * dd.abs() + f64::MIN_POSITIVE),
                 "{} q={q}: Ṫ {dot} vs diag {dd}",
                 act.name()
             );
@@ -1119,7 +1019,7 @@ fn gauss_hermite_rule_is_exact_for_every_accepted_node_count() {
                 .map(|(x, w)| w * x.powi(2 * k as i32))
                 .sum();
             let exact = double_factorial_odd(k as u32) * PI.sqrt() / 2f64.powi(k as i32);
-            (m - exact).abs() <= 1e-13 * exact
+            abs_diff_eq!(m, exact, epsilon = 1e-13 * exact)
         });
         if !(sorted && ok) {
             bad.push(n);
@@ -1138,7 +1038,7 @@ fn erf_activation_eval_is_accurate() {
         b: 1.0,
         c: 0.0,
     };
-    let cases = [
+    let cases: [(Activation, f64, f64); 5] = [
         (erf.clone(), 0.5, 0.520_499_877_813_046_5),
         (erf.clone(), 0.75, 0.711_155_633_653_515_1),
         (erf, 1.0, 0.842_700_792_949_714_9),
@@ -1149,7 +1049,7 @@ fn erf_activation_eval_is_accurate() {
         let v = act.eval(x);
         // A correctly rounded erf gives ≤ 1 ulp; allow 8 ulps (1.8e-15) for the products around it.
         assert!(
-            (v - expect).abs() <= 8.0 * EPS * expect.abs(),
+            abs_diff_eq!(v, expect, epsilon = 8.0 * EPS * expect.abs()),
             "{}({x}) = {v:e}, expected {expect:e}, rel {:.1e}",
             act.name(),
             (v - expect).abs() / expect.abs()
@@ -1189,12 +1089,12 @@ fn polar_rule_matches_kinked_closed_forms() {
             let rho2 = (c * c / (q1 * q2)).min(1.0);
             let tol = 1e-13 + 4.0 * EPS / (1.0 - rho2).max(EPS).sqrt();
             assert!(
-                (t - tq).abs() <= tol * ts,
+                abs_diff_eq!(t, tq, epsilon = tol * ts),
                 "{} T at ({c}, {q1}, {q2}): {t} vs {tq}",
                 act.name()
             );
             assert!(
-                (dot - dq).abs() <= tol * ds,
+                abs_diff_eq!(dot, dq, epsilon = tol * ds),
                 "{} Ṫ at ({c}, {q1}, {q2}): {dot} vs {dq}",
                 act.name()
             );
@@ -1236,12 +1136,12 @@ fn polar_rule_is_accurate_at_large_variance() {
                 let (tq, dq) = quad.dual(c, q1, q2);
                 let (ts, ds) = scales(&exact, q1, q2);
                 assert!(
-                    (t - tq).abs() <= 1e-9 * ts,
+                    abs_diff_eq!(t, tq, epsilon = 1e-9 * ts),
                     "{} T at q = {q}, ρ = {rho}: {t} vs {tq}",
                     act.name()
                 );
                 assert!(
-                    (dot - dq).abs() <= 1e-9 * ds,
+                    abs_diff_eq!(dot, dq, epsilon = 1e-9 * ds),
                     "{} Ṫ at q = {q}, ρ = {rho}: {dot} vs {dq}",
                     act.name()
                 );
@@ -1249,12 +1149,12 @@ fn polar_rule_is_accurate_at_large_variance() {
             let (td, dd) = exact.dual_diag(q);
             let (tqd, dqd) = quad.dual_diag(q);
             assert!(
-                (td - tqd).abs() <= 1e-12 * td,
+                abs_diff_eq!(td, tqd, epsilon = 1e-12 * td),
                 "{} diag T at {q}",
                 act.name()
             );
             assert!(
-                (dd - dqd).abs() <= 1e-12 * dd,
+                abs_diff_eq!(dd, dqd, epsilon = 1e-12 * dd),
                 "{} diag Ṫ at {q}",
                 act.name()
             );

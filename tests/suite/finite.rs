@@ -4,39 +4,23 @@
 //! Every tolerance is derived in the comment next to it; measured values (printed with
 //! `--nocapture`) are quoted in README.md.
 
+use crate::common::{log_slope, proptest_config, two_sided_z};
+use approx::{abs_diff_eq, assert_abs_diff_eq, assert_relative_eq};
 use nalgebra::DMatrix;
-use ntk::finite::{FiniteNetwork, HiddenWidths, MonteCarlo, TrainConfig, linearized_prediction};
+use ntk::finite::{
+    FiniteNetwork, HiddenWidths, LossNormalization, MonteCarlo, TrainConfig, linearized_prediction,
+};
 use ntk::{Activation, Error, Kernel, Network, Parameterization};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use serde_json::Value;
 
+/// The fixed-seed proptest configuration of this module.
 fn config(cases: u32) -> ProptestConfig {
-    let seed = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x6669_6e69_7465);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
+    proptest_config(cases, 0x6669_6e69_7465)
 }
 
 fn rel(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     (a - b).norm() / b.norm()
-}
-
-/// Least-squares slope of log y against log x.
-fn log_slope(x: &[f64], y: &[f64]) -> f64 {
-    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
-    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-    let n = lx.len() as f64;
-    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
-    let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let sxx: f64 = lx.iter().map(|a| (a - mx) * (a - mx)).sum();
-    sxy / sxx
 }
 
 /// Every activation with a closed-form dual, with parameters that keep depth-3 variances moderate,
@@ -49,7 +33,7 @@ fn log_slope(x: &[f64], y: &[f64]) -> f64 {
 /// All others have duals of bounded relative curvature (½|T''|Σ²/T ≲ 1, e.g. degree 1 in c for the
 /// ReLU family) and m4/m2² − 1 ≤ 5 (ReLU's 6 − 1), hence κ = 8. A relative bias entering a
 /// degree-p dual is multiplied by p at every later layer.
-fn closed_form_activations() -> Vec<(Activation, f64, i32)> {
+pub(crate) fn closed_form_activations() -> Vec<(Activation, f64, i32)> {
     use Activation as A;
     vec![
         (A::Relu, 8.0, 1),
@@ -139,6 +123,8 @@ const MC_SAMPLES: usize = 48;
 /// χ²-like distribution close enough to Gaussian for a 5σ bound (S·k = 384 degrees of freedom: the
 /// 5σ tail is ≈ 3e-6 instead of 3e-7); the NTK and readout NNGP are averaged over them too.
 const MC_OUTPUTS: usize = 8;
+/// Chance failure probability of one entry's check under the CLT (see the test).
+const MC_FALSE_ALARM: f64 = 1e-6;
 
 proptest! {
     #![proptest_config(config(8))]
@@ -146,13 +132,14 @@ proptest! {
     /// Monte Carlo means of the empirical NNGP (f·f', and with the readout integrated) and NTK agree
     /// with the analytic kernels, entry by entry:
     ///
-    /// |mean − analytic| ≤ 5·s/√S + bias.
+    /// |mean − analytic| ≤ z·s/√S + bias, z = 4.89 the two-sided normal quantile of
+    /// `MC_FALSE_ALARM` = 1e-6.
     ///
     /// * s: the sample standard deviation over the networks for the NTK and the readout-integrated
     ///   NNGP (nearly Gaussian, relative spread O(1/√n)); the exact Gaussian-product value for the
     ///   raw f·f' (see `gaussian_product_se`).
-    /// * 5·s/√S: the S = 48 networks are independent, so the mean is within 5 standard errors
-    ///   except with probability ~1e-6 per entry under the CLT (the sample variance s² is itself
+    /// * z·s/√S: the S = 48 networks are independent, so the mean is within z standard errors
+    ///   except with probability 1e-6 per entry under the CLT (the sample variance s² is itself
     ///   estimated; at S = 48 that widens the tails only slightly — a t-distribution with 47 degrees
     ///   of freedom puts 3e-5 beyond 5).
     /// * bias: with one hidden layer every kernel is unbiased (the readout and first-layer terms are
@@ -172,6 +159,7 @@ proptest! {
         let b_std = bias.then_some(0.2);
         let param = if standard { Parameterization::Standard } else { Parameterization::Ntk };
         let mut worst: f64 = 0.0;
+        let z = two_sided_z(MC_FALSE_ALARM);
         for (act, kappa, p) in closed_form_activations() {
             // Degree-2 duals at depth 3 and n = 256 leave the perturbative regime: the relative
             // spread of the last Σ̂ reaches ≈ p·√(κ/n) ≈ 40–60%, where the second-order bias formula
@@ -181,7 +169,8 @@ proptest! {
             }
             let spec = Network::mlp(depth, act.clone()).w_std(1.2).b_std(b_std).parameterization(param).width(MC_WIDTH).build().unwrap();
             let exact = spec.gram(&x).unwrap();
-            let mc = MonteCarlo::new(&spec, HiddenWidths::FromSpec, MC_OUTPUTS, seed).unwrap();
+            let networks = FiniteNetwork::builder(&spec, x.ncols()).output_dim(MC_OUTPUTS).seed(seed);
+            let mc = MonteCarlo::new(&networks).unwrap();
             let est = mc.estimate(&x, None, &[MC_SAMPLES]).unwrap().pop().unwrap();
             let readout = est.nngp_readout.clone().unwrap();
             for (name, stats, analytic) in [
@@ -200,10 +189,10 @@ proptest! {
                 for i in 0..3 {
                     for j in 0..3 {
                         let err = (stats.mean[(i, j)] - analytic[(i, j)]).abs();
-                        let bound = 5.0 * se[(i, j)] + bias_allow + 1e-12 * scale;
+                        let bound = z * se[(i, j)] + bias_allow + 1e-12 * scale;
                         worst = worst.max(err / bound);
                         prop_assert!(
-                            err <= bound,
+                            abs_diff_eq!(stats.mean[(i, j)], analytic[(i, j)], epsilon = bound),
                             "{} {name} depth {depth} bias {bias} {param:?} ({i},{j}): MC {} ± {} vs {}",
                             act.name(), stats.mean[(i, j)], se[(i, j)], analytic[(i, j)]
                         );
@@ -235,8 +224,10 @@ fn empirical_ntk_error_decays_like_inverse_sqrt_width() {
         let exact = spec.gram(&x).unwrap().ntk;
         let e: f64 = (0..6)
             .map(|s| {
-                let net =
-                    FiniteNetwork::new(&spec, 5, &HiddenWidths::FromSpec, 1, 100 + s).unwrap();
+                let net = FiniteNetwork::builder(&spec, 5)
+                    .seed(100 + s)
+                    .build()
+                    .unwrap();
                 rel(&net.gram(&x).unwrap().ntk, &exact)
             })
             .sum::<f64>()
@@ -312,9 +303,11 @@ fn empirical_error_statistics_match_neural_tangents() {
             let n_seeds = e["jax_prng_seeds"].as_array().unwrap().len();
             let (mut e_ntk, mut e_nngp) = (0.0, 0.0);
             for s in 0..n_seeds {
-                let net = FiniteNetwork::new(&spec, 5, &HiddenWidths::FromSpec, 1, 500 + s as u64)
+                let net = FiniteNetwork::builder(&spec, 5)
+                    .seed(500 + s as u64)
+                    .build()
                     .unwrap();
-                let k = net.gram(&x).unwrap();
+                let k = net.empirical_kernels(&x, None).unwrap();
                 e_ntk += rel(&k.ntk, &exact.ntk) / n_seeds as f64;
                 e_nngp += rel(k.nngp_readout.as_ref().unwrap(), &exact.nngp) / n_seeds as f64;
             }
@@ -417,13 +410,14 @@ fn linearized_prediction_matches_trained_network() {
                 let e = theta.clone().symmetric_eigenvalues();
                 e.max() / e.min()
             };
-            let net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, 11).unwrap();
+            let net = FiniteNetwork::builder(&spec, 3).seed(11).build().unwrap();
             let e_theta = rel(&net.gram(&x_train).unwrap().ntk, &theta)
                 .max(rel(&net.cross(&x_test, &x_train).unwrap().ntk, &theta_td));
             let cfg = TrainConfig {
                 learning_rate: lr,
                 max_steps: 20_000,
                 loss_threshold: 1e-12,
+                loss: LossNormalization::PerEntry,
             };
             let cmp = linearized_prediction(&net, &x_train, &y, &x_test, &cfg).unwrap();
             eprintln!(
@@ -480,10 +474,14 @@ fn ntk_and_weights_move_less_with_width() {
             learning_rate: lr,
             max_steps: 20_000,
             loss_threshold: 1e-10,
+            loss: LossNormalization::PerEntry,
         };
         let (mut a, mut b) = (0.0, 0.0);
         for s in 0..2 {
-            let net0 = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, 70 + s).unwrap();
+            let net0 = FiniteNetwork::builder(&spec, 3)
+                .seed(70 + s)
+                .build()
+                .unwrap();
             let mut net = net0.clone();
             net.train(&x_train, &y, &cfg).unwrap();
             a += rel(
@@ -530,13 +528,18 @@ fn sigmoid_jacobian_at_zero_concentrates_at_one_half() {
     let zero = vec![0.0; 200];
     let mut norms = Vec::new();
     for seed in 0..3 {
-        let net = FiniteNetwork::new(&spec, 200, &HiddenWidths::Uniform(4000), 200, seed).unwrap();
+        let net = FiniteNetwork::builder(&spec, 200)
+            .hidden(HiddenWidths::Uniform(4000))
+            .output_dim(200)
+            .seed(seed)
+            .build()
+            .unwrap();
         norms.push(op_norm(&net.jacobian(&zero).unwrap()));
     }
     eprintln!("‖J0‖ of 2-layer sigmoid nets, n0 = 200, n1 = 4000: {norms:?}");
     for s in norms {
-        assert!((s - 0.5118).abs() <= 0.03, "‖J0‖ = {s}");
-        assert!((s - 0.5).abs() <= 0.03, "‖J0‖ = {s}");
+        assert!(abs_diff_eq!(s, 0.5118, epsilon = 0.03), "‖J0‖ = {s}");
+        assert!(abs_diff_eq!(s, 0.5, epsilon = 0.03), "‖J0‖ = {s}");
     }
 }
 
@@ -553,7 +556,12 @@ fn sigmoid_jacobian_norm_decays_with_depth() {
     let mut norms = Vec::new();
     for l in 1..=4 {
         let spec = sigmoid_autoencoder(l);
-        let net = FiniteNetwork::new(&spec, 50, &HiddenWidths::Uniform(2000), 50, 3).unwrap();
+        let net = FiniteNetwork::builder(&spec, 50)
+            .hidden(HiddenWidths::Uniform(2000))
+            .output_dim(50)
+            .seed(3)
+            .build()
+            .unwrap();
         norms.push(op_norm(&net.jacobian(&zero).unwrap()));
     }
     eprintln!("‖J0‖ for L = 1..4 Dense layers (n0 = 50, width 2000): {norms:?}");
@@ -575,14 +583,21 @@ fn sigmoid_jacobian_norm_decays_with_depth() {
     }
 }
 
-/// Jiang & Pehlevan's training setting: a 2-layer sigmoid autoencoder trained on one example with
-/// learning rate 1 until the loss is below 1e-7. The loss must fall monotonically (the step is far
-/// below the stability limit 2N/λ_max, N = n0 = 20), reach the threshold, and the trained network
-/// must reproduce the example; the Jacobian is available afterwards.
+/// Jiang & Pehlevan's training setting (the default `TrainConfig`): a 2-layer sigmoid autoencoder
+/// trained on one example on the loss 1/(2n) Σᵢ ‖f(xᵢ) − xᵢ‖² with learning rate 1 until the loss
+/// is below 1e-7. The loss must fall monotonically (the step η/n = 1 times the largest eigenvalue of
+/// the n0 × n0 empirical NTK, ≈ Θ(x, x) ≈ 0.3 here, is below the stability limit 2), reach the
+/// threshold, and the trained network must reproduce the example; the Jacobian is available
+/// afterwards.
 #[test]
 fn autoencoder_trains_to_paper_threshold() {
     let spec = sigmoid_autoencoder(2);
-    let mut net = FiniteNetwork::new(&spec, 20, &HiddenWidths::Uniform(1000), 20, 5).unwrap();
+    let mut net = FiniteNetwork::builder(&spec, 20)
+        .hidden(HiddenWidths::Uniform(1000))
+        .output_dim(20)
+        .seed(5)
+        .build()
+        .unwrap();
     let x = DMatrix::from_fn(1, 20, |_, j| ((j as f64) * 0.7).sin());
     let report = net.train_autoencoder(&x, &TrainConfig::default()).unwrap();
     eprintln!(
@@ -595,8 +610,8 @@ fn autoencoder_trains_to_paper_threshold() {
     assert!(report.converged);
     assert!(report.losses.windows(2).all(|w| w[1] <= w[0]));
     let out = net.forward(&x).unwrap();
-    // loss < 1e-7 means ‖f − x‖² < 2·20·1e-7.
-    assert!((&out - &x).norm_squared() < 2.0 * 20.0 * 1e-7);
+    // loss < 1e-7 means ‖f − x‖² < 2·n·1e-7 with n = 1 example.
+    assert!((&out - &x).norm_squared() < 2.0 * 1e-7);
 }
 
 /// The layerwise NTK and the training gradient are two independent pieces of code; one small
@@ -615,7 +630,7 @@ fn gradient_step_moves_outputs_by_the_empirical_ntk() {
             .build()
             .unwrap();
         let (x, y, _) = regression_data();
-        let mut net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, 1, 9).unwrap();
+        let mut net = FiniteNetwork::builder(&spec, 3).seed(9).build().unwrap();
         let f0 = net.forward(&x).unwrap();
         let theta = net.gram(&x).unwrap().ntk;
         let lr = 1e-4 / theta.amax() * 6.0;
@@ -623,6 +638,7 @@ fn gradient_step_moves_outputs_by_the_empirical_ntk() {
             learning_rate: lr,
             max_steps: 1,
             loss_threshold: 0.0,
+            loss: LossNormalization::PerEntry,
         };
         net.train(&x, &y, &cfg).unwrap();
         let moved = net.forward(&x).unwrap() - &f0;
@@ -648,7 +664,11 @@ fn multi_output_kernels_average_the_outputs() {
         .unwrap();
     let (x, _, x2) = regression_data();
     let (n, k) = (6, 3);
-    let net = FiniteNetwork::new(&spec, 3, &HiddenWidths::FromSpec, k, 1).unwrap();
+    let net = FiniteNetwork::builder(&spec, 3)
+        .output_dim(k)
+        .seed(1)
+        .build()
+        .unwrap();
     let f0 = net.forward(&x).unwrap();
     let theta = net.gram(&x).unwrap().ntk;
     let r = DMatrix::from_fn(n, 1, |i, _| (i as f64 * 1.3).cos());
@@ -657,6 +677,7 @@ fn multi_output_kernels_average_the_outputs() {
         learning_rate: lr,
         max_steps: 1,
         loss_threshold: 0.0,
+        loss: LossNormalization::PerEntry,
     };
     let mut avg_move = DMatrix::zeros(n, 1);
     for o in 0..k {
@@ -697,7 +718,12 @@ fn jacobian_matches_finite_differences() {
         .dense(1.0, None)
         .build()
         .unwrap();
-    let net = FiniteNetwork::new(&spec, 4, &HiddenWidths::PerLayer(vec![40, 30]), 2, 3).unwrap();
+    let net = FiniteNetwork::builder(&spec, 4)
+        .hidden(HiddenWidths::PerLayer(vec![40, 30]))
+        .output_dim(2)
+        .seed(3)
+        .build()
+        .unwrap();
     let x = [0.3, -0.7, 1.1, 0.2];
     let j = net.jacobian(&x).unwrap();
     let h = 1e-5;
@@ -725,13 +751,14 @@ fn sampling_is_reproducible() {
         .width(16)
         .build()
         .unwrap();
-    let a = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 42).unwrap();
-    let b = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 42).unwrap();
-    let c = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 43).unwrap();
+    let params = FiniteNetwork::builder(&spec, 2).seed(42);
+    let a = params.build().unwrap();
+    let b = params.build().unwrap();
+    let c = params.clone().seed(43).build().unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
-    let mc = MonteCarlo::new(&spec, HiddenWidths::FromSpec, 1, 42).unwrap();
-    assert_eq!(mc.network(2, 0).unwrap(), a);
+    let mc = MonteCarlo::new(&params).unwrap();
+    assert_eq!(mc.network(0).unwrap(), a);
     let x = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 0.6, -0.8]);
     let one = mc.estimate(&x, None, &[40]).unwrap();
     let steps = mc.estimate(&x, None, &[3, 17, 40]).unwrap();
@@ -757,51 +784,42 @@ fn invalid_inputs_are_typed_errors() {
     let shape = |r: Result<FiniteNetwork, Error>| matches!(r, Err(Error::ShapeMismatch { .. }));
     let param = |r: Result<FiniteNetwork, Error>| matches!(r, Err(Error::InvalidParameter { .. }));
     // Width disagreeing with the spec (standard parameterization needs it), wrong count, zeros.
-    assert!(shape(FiniteNetwork::new(
-        &spec,
-        2,
-        &HiddenWidths::Uniform(8),
-        1,
-        0
-    )));
-    assert!(shape(FiniteNetwork::new(
+    let build = |spec: &Network, d: usize, hidden: HiddenWidths, k: usize| {
+        FiniteNetwork::builder(spec, d)
+            .hidden(hidden)
+            .output_dim(k)
+            .build()
+    };
+    assert!(shape(build(&spec, 2, HiddenWidths::Uniform(8), 1)));
+    assert!(shape(build(
         &no_width,
         2,
-        &HiddenWidths::PerLayer(vec![4, 4]),
-        1,
-        0
+        HiddenWidths::PerLayer(vec![4, 4]),
+        1
     )));
     assert!(matches!(
-        FiniteNetwork::new(&no_width, 2, &HiddenWidths::FromSpec, 1, 0),
+        build(&no_width, 2, HiddenWidths::FromSpec, 1),
         Err(Error::InvalidNetwork(_))
     ));
-    assert!(param(FiniteNetwork::new(
-        &no_width,
-        2,
-        &HiddenWidths::Uniform(0),
-        1,
-        0
-    )));
-    assert!(param(FiniteNetwork::new(
-        &spec,
-        0,
-        &HiddenWidths::FromSpec,
-        1,
-        0
-    )));
-    assert!(param(FiniteNetwork::new(
-        &spec,
-        2,
-        &HiddenWidths::FromSpec,
-        0,
-        0
-    )));
+    assert!(param(build(&no_width, 2, HiddenWidths::Uniform(0), 1)));
+    assert!(param(build(&spec, 0, HiddenWidths::FromSpec, 1)));
+    assert!(param(build(&spec, 2, HiddenWidths::FromSpec, 0)));
+    // The checks come before any sampling, and the Monte Carlo estimator makes them too.
+    let unchecked = FiniteNetwork::builder(&spec, 2).output_dim(0);
+    assert!(matches!(
+        unchecked.check(),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        MonteCarlo::new(&unchecked),
+        Err(Error::InvalidParameter { .. })
+    ));
     // A width whose weight matrix cannot be addressed is an error, not an abort.
     assert!(matches!(
-        FiniteNetwork::new(&no_width, 2, &HiddenWidths::Uniform(usize::MAX / 2), 1, 0),
+        build(&no_width, 2, HiddenWidths::Uniform(usize::MAX / 2), 1),
         Err(Error::TooLarge { .. })
     ));
-    let mut net = FiniteNetwork::new(&spec, 2, &HiddenWidths::FromSpec, 1, 0).unwrap();
+    let mut net = FiniteNetwork::builder(&spec, 2).build().unwrap();
     let bad_shape = DMatrix::zeros(3, 4);
     assert!(matches!(
         net.forward(&bad_shape),
@@ -844,12 +862,13 @@ fn invalid_inputs_are_typed_errors() {
         learning_rate: 1e6,
         max_steps: 10_000,
         loss_threshold: 0.0,
+        loss: LossNormalization::PerEntry,
     };
     assert!(matches!(
         net.train(&x, &y, &huge),
         Err(Error::Diverged { .. })
     ));
-    let mc = MonteCarlo::new(&spec, HiddenWidths::FromSpec, 1, 0).unwrap();
+    let mc = MonteCarlo::new(&FiniteNetwork::builder(&spec, 2)).unwrap();
     assert!(matches!(
         mc.estimate(&x, None, &[4, 2]),
         Err(Error::InvalidParameter { .. })
@@ -864,9 +883,286 @@ fn invalid_inputs_are_typed_errors() {
         .width(8)
         .build()
         .unwrap();
-    let big = FiniteNetwork::new(&exp, 2, &HiddenWidths::FromSpec, 1, 0).unwrap();
+    let big = FiniteNetwork::builder(&exp, 2).build().unwrap();
     assert!(matches!(
         big.gram(&DMatrix::from_row_slice(1, 2, &[5.0, 5.0])),
         Err(Error::NonFiniteOutput { .. })
     ));
+}
+
+/// Small networks covering both parameterizations, bias and none, one and three outputs, and a
+/// network ending with an activation (no readout layer).
+fn kernel_test_networks() -> Vec<(String, FiniteNetwork)> {
+    let mut out = Vec::new();
+    for (param, b_std, k) in [
+        (Parameterization::Ntk, Some(0.2), 1),
+        (Parameterization::Standard, None, 3),
+        (Parameterization::Standard, Some(0.1), 1),
+    ] {
+        let spec = Network::mlp(2, Activation::Tanh)
+            .w_std(1.3)
+            .b_std(b_std)
+            .parameterization(param)
+            .width(48)
+            .build()
+            .unwrap();
+        let net = FiniteNetwork::builder(&spec, 3)
+            .output_dim(k)
+            .seed(17)
+            .build()
+            .unwrap();
+        out.push((format!("{param:?} bias {b_std:?} k = {k}"), net));
+    }
+    let ends_with_erf = Network::builder()
+        .dense(1.2, Some(0.1))
+        .activation(Activation::Relu)
+        .dense(0.9, None)
+        .activation(Activation::Erf {
+            a: 1.0,
+            b: 1.0,
+            c: 0.0,
+        })
+        .build()
+        .unwrap();
+    let net = FiniteNetwork::builder(&ends_with_erf, 3)
+        .hidden(HiddenWidths::PerLayer(vec![40]))
+        .output_dim(2)
+        .seed(5)
+        .build()
+        .unwrap();
+    out.push(("ends with erf, k = 2".into(), net));
+    out
+}
+
+/// `impl Kernel for FiniteNetwork` against the empirical kernels it wraps, bit for bit, and its
+/// per-point answers (`diagonal`, `entry`, the variances) against the Gram and cross matrices.
+///
+/// The per-point paths sum the same nonnegative products in another order (row norms instead of a
+/// GEMM), so the diagonal differs by at most (width + layers)·ε relative, ≤ 1e-14 here; `entry`
+/// evaluates one pair as 1-row products, whose terms may cancel: by Cauchy–Schwarz on every
+/// layer's augmented inner product the sum of their magnitudes is at most √(K(x, x)·K(x', x')),
+/// so 1e-13 of that scale (a few hundred ulps for widths ≤ 48) bounds their rounding.
+#[test]
+fn kernel_trait_matches_the_empirical_kernels() {
+    let (x, _, x2) = regression_data();
+    for (name, net) in kernel_test_networks() {
+        let emp = net.empirical_kernels(&x, None).unwrap();
+        let g = net.gram(&x).unwrap();
+        assert_eq!(g.nngp, emp.nngp, "{name}");
+        assert_eq!(g.ntk, emp.ntk, "{name}");
+        assert_eq!(g.cov1, g.cov2, "{name}");
+        let emp_c = net.empirical_kernels(&x, Some(&x2)).unwrap();
+        let c = net.cross(&x, &x2).unwrap();
+        assert_eq!(c.nngp, emp_c.nngp, "{name}");
+        assert_eq!(c.ntk, emp_c.ntk, "{name}");
+        assert_eq!(c.cov1, g.cov1, "{name}");
+        assert_eq!(c.cov2, net.gram(&x2).unwrap().cov1, "{name}");
+        assert_eq!(
+            emp.nngp_readout.is_some(),
+            !name.starts_with("ends"),
+            "{name}"
+        );
+
+        let d = net.diagonal(&x).unwrap();
+        assert_eq!(d.nngp, g.cov1, "{name}");
+        assert_relative_eq!(
+            d.nngp,
+            g.nngp.diagonal(),
+            epsilon = 0.0,
+            max_relative = 1e-14
+        );
+        assert_relative_eq!(d.ntk, g.ntk.diagonal(), epsilon = 0.0, max_relative = 1e-14);
+
+        let row = |m: &DMatrix<f64>, i: usize| m.row(i).iter().copied().collect::<Vec<f64>>();
+        let d2 = net.diagonal(&x2).unwrap();
+        for i in 0..x.nrows() {
+            for j in 0..x2.nrows() {
+                let e = net.entry(&row(&x, i), &row(&x2, j)).unwrap();
+                let (sn, st) = (
+                    (d.nngp[i] * d2.nngp[j]).sqrt(),
+                    (d.ntk[i] * d2.ntk[j]).sqrt(),
+                );
+                assert!(
+                    abs_diff_eq!(e.nngp, c.nngp[(i, j)], epsilon = 1e-13 * sn),
+                    "{name} ({i}, {j}): entry Σ̂ {} vs cross {}",
+                    e.nngp,
+                    c.nngp[(i, j)]
+                );
+                assert!(
+                    abs_diff_eq!(e.ntk, c.ntk[(i, j)], epsilon = 1e-13 * st),
+                    "{name} ({i}, {j}): entry Θ̂ {} vs cross {}",
+                    e.ntk,
+                    c.ntk[(i, j)]
+                );
+                assert_relative_eq!(e.var1, d.nngp[i], epsilon = 0.0, max_relative = 1e-14);
+                assert_relative_eq!(e.var2, d2.nngp[j], epsilon = 0.0, max_relative = 1e-14);
+            }
+        }
+    }
+    // Wrong input dimensions and empty inputs are typed errors through the trait too.
+    let (_, net) = &kernel_test_networks()[0];
+    assert!(matches!(
+        net.entry(&[1.0, 2.0], &[1.0, 2.0, 3.0]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        net.diagonal(&DMatrix::zeros(0, 3)),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        net.cross(&x, &DMatrix::from_row_slice(1, 3, &[0.0, f64::NAN, 1.0])),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+/// `GpInference::from_kernel` on a finite network is kernel regression with its empirical kernels:
+/// the NTK posterior mean Θ̂(x, X)(Θ̂(X, X) + λI)⁻¹Y against nalgebra's Cholesky solve of the same
+/// system (an independent factorization), and the NNGP one likewise with the ridge its rank-k Σ̂
+/// needs. The systems are tiny and well conditioned (cond ≲ 1e3 with these ridges), so the two
+/// solves agree to ~cond·ε; 1e-10 relative to the largest prediction. Ridgeless, the NTK posterior
+/// interpolates the targets.
+#[test]
+fn gp_inference_on_a_finite_network() {
+    use ntk::{GpInference, GpKind, Regularization};
+    let (x, y, x_test) = regression_data();
+    let spec = Network::mlp(1, Activation::Relu)
+        .w_std(1.5)
+        .b_std(0.1)
+        .width(256)
+        .build()
+        .unwrap();
+    let net = FiniteNetwork::builder(&spec, 3).seed(3).build().unwrap();
+    let train = net.gram(&x).unwrap();
+    let test = net.cross(&x_test, &x).unwrap();
+    for (kind, k_dd, k_td, lambda) in [
+        (GpKind::Ntk, &train.ntk, &test.ntk, 1e-3),
+        (GpKind::Nngp, &train.nngp, &test.nngp, 1e-2),
+    ] {
+        let gp = GpInference::from_kernel(&net, &x, &y, Regularization::Absolute(lambda)).unwrap();
+        let post = gp.predict_points(&net, &x_test, kind).unwrap();
+        let reg = k_dd + DMatrix::identity(6, 6) * lambda;
+        let oracle = k_td * reg.cholesky().unwrap().solve(&y);
+        let scale = oracle.amax();
+        assert!(
+            abs_diff_eq!(post.mean, oracle, epsilon = 1e-10 * scale),
+            "{kind:?}: {} vs {}",
+            post.mean,
+            oracle
+        );
+    }
+    let ridgeless = GpInference::fit(
+        &ntk::TrainKernels {
+            nngp: train.nngp.clone() + DMatrix::identity(6, 6),
+            ntk: train.ntk.clone(),
+        },
+        &y,
+        Regularization::Absolute(0.0),
+    )
+    .unwrap();
+    let fit = ridgeless.mean(GpKind::Ntk, &train.ntk).unwrap();
+    assert_abs_diff_eq!(fit, y, epsilon = 1e-9);
+}
+
+/// The Monte Carlo estimator's inference on its means: the t quantile behind the confidence
+/// interval against the textbook t₇(0.975) = 2.364624 (S = 8 networks), the p-value of a
+/// reference exactly that many standard errors away (0.05), z-scores, and the typed errors.
+/// Then coverage: with one hidden layer every empirical kernel is an unbiased average, so 95 %
+/// intervals over 200 independent estimates (S = 16 networks of width 64 each) must contain the
+/// analytic NTK about 190 times. The misses are Binomial(200, 0.05), mean 10 and standard deviation
+/// 3.08, so a correct interval leaves 10 ± 4.89·3.08 (4.89 the two-sided 1e-6 normal quantile) by
+/// chance with probability ~1e-6, while a wrong scale (e.g. SE = s/S instead of s/√S: intervals 4×
+/// too narrow, ~60 % misses) moves the count far out. The t instead of the normal quantile (2.13 vs
+/// 1.96 at 15 degrees of freedom) is too small a change to be seen here; the exact quantile is
+/// checked above.
+#[test]
+fn monte_carlo_confidence_intervals_z_scores_and_coverage() {
+    let spec = Network::mlp(1, Activation::Gelu)
+        .w_std(1.4)
+        .b_std(0.2)
+        .width(64)
+        .build()
+        .unwrap();
+    let x = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.6, 0.8, -0.5, 1.2]);
+    let exact = spec.gram(&x).unwrap().ntk;
+    let mc = MonteCarlo::new(&FiniteNetwork::builder(&spec, 2).seed(9)).unwrap();
+    let est = mc.estimate(&x, None, &[1, 8]).unwrap();
+    let (one, eight) = (&est[0].ntk, &est[1].ntk);
+    let se = eight.standard_error();
+    let ci = eight.confidence_interval(0.95).unwrap();
+    assert_relative_eq!(
+        (&ci.upper - &eight.mean).component_div(&se),
+        DMatrix::from_element(3, 3, 2.364_624_251_592_785),
+        epsilon = 0.0,
+        max_relative = 1e-9
+    );
+    assert_relative_eq!(
+        (&eight.mean - &ci.lower).component_div(&se),
+        DMatrix::from_element(3, 3, 2.364_624_251_592_785),
+        epsilon = 0.0,
+        max_relative = 1e-9
+    );
+    let z = eight.z_scores(&exact).unwrap();
+    assert_eq!(z, (&eight.mean - &exact).component_div(&se));
+    let shifted = &eight.mean - &se * 2.364_624_251_592_785;
+    let p = eight.p_values(&shifted).unwrap();
+    assert_relative_eq!(
+        p,
+        DMatrix::from_element(3, 3, 0.05),
+        epsilon = 0.0,
+        max_relative = 1e-8
+    );
+    assert!(
+        eight
+            .confidence_interval(0.95)
+            .unwrap()
+            .contains(&eight.mean)
+            .unwrap()
+    );
+    // Errors: one sample has no standard error; levels outside (0, 1); shapes; NaN.
+    assert!(matches!(
+        one.z_scores(&exact),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        one.confidence_interval(0.9),
+        Err(Error::InvalidParameter { .. })
+    ));
+    for level in [0.0, 1.0, -0.5, f64::NAN] {
+        assert!(matches!(
+            eight.confidence_interval(level),
+            Err(Error::InvalidParameter { .. }) | Err(Error::NonFinite { .. })
+        ));
+    }
+    assert!(matches!(
+        eight.z_scores(&DMatrix::zeros(2, 3)),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        ci.contains(&DMatrix::from_element(3, 3, f64::NAN)),
+        Err(Error::NonFinite { .. })
+    ));
+
+    let estimates = 200;
+    let mut misses = 0;
+    for s in 0..estimates {
+        let mc = MonteCarlo::new(&FiniteNetwork::builder(&spec, 2).seed(1000 + s)).unwrap();
+        let est = mc.estimate(&x, None, &[16]).unwrap().pop().unwrap();
+        let ci = est.ntk.confidence_interval(0.95).unwrap();
+        let (lo, hi, v) = (ci.lower[(0, 1)], ci.upper[(0, 1)], exact[(0, 1)]);
+        if !(lo <= v && v <= hi) {
+            misses += 1;
+        }
+    }
+    let (mean, sd) = (
+        0.05 * estimates as f64,
+        (estimates as f64 * 0.05 * 0.95).sqrt(),
+    );
+    let allowed = two_sided_z(1e-6) * sd;
+    eprintln!(
+        "95 % intervals missing the analytic NTK: {misses} of {estimates} (expected {mean} ± {sd:.2})"
+    );
+    assert!(
+        abs_diff_eq!(misses as f64, mean, epsilon = allowed),
+        "{misses} misses, expected {mean} ± {allowed:.1}"
+    );
 }

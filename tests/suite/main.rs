@@ -2,6 +2,7 @@
 //! build dominated the suite's time). Each module is one area of the crate.
 
 mod cli;
+mod common;
 mod duals;
 mod errors;
 mod finite;

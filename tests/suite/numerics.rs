@@ -1,5 +1,6 @@
 //! Deep networks, degenerate inputs and overflow.
 
+use approx::{abs_diff_eq, assert_abs_diff_eq};
 use nalgebra::DMatrix;
 use ntk::{Activation, Error, Kernel, Network};
 use serde_json::Value;
@@ -112,16 +113,23 @@ fn relu_matches_the_thesis_closed_forms() {
         let e = relu_net(depth, None).gram(&pair(f64::acos(z))).unwrap();
         if let Some(s) = sigma {
             assert!(
-                (e.nngp[(0, 1)] / 2.0 - s).abs() < 1e-6 * s,
+                abs_diff_eq!(e.nngp[(0, 1)] / 2.0, s, epsilon = 1e-6 * s),
                 "Σ_{depth}({z})"
             );
         }
         if let Some(k) = k {
-            assert!((e.ntk[(0, 1)] / 2.0 - k).abs() < 1e-6 * k, "K_{depth}({z})");
+            assert!(
+                abs_diff_eq!(e.ntk[(0, 1)] / 2.0, k, epsilon = 1e-6 * k),
+                "K_{depth}({z})"
+            );
         }
         // K_L(1) = L + 1 and Σ_L(1) = 1 (ReLU preserves the norm).
-        assert!((e.ntk[(0, 0)] / 2.0 - (depth as f64 + 1.0)).abs() < 1e-12 * depth as f64);
-        assert!((e.nngp[(0, 0)] / 2.0 - 1.0).abs() < 1e-14);
+        assert_abs_diff_eq!(
+            e.ntk[(0, 0)] / 2.0,
+            (depth as f64 + 1.0),
+            epsilon = 1e-12 * depth as f64
+        );
+        assert_abs_diff_eq!(e.nngp[(0, 0)] / 2.0, 1.0, epsilon = 1e-14);
     }
 }
 
@@ -180,11 +188,23 @@ fn zero_norm_and_degenerate_inputs_are_finite() {
             let k = net.gram(&x).unwrap();
             assert!(k.nngp.iter().chain(k.ntk.iter()).all(|v| v.is_finite()));
             // Identical rows give identical rows of the kernel, parallel rows scale (no bias).
-            assert!((k.nngp[(0, 2)] - k.nngp[(4, 2)]).abs() <= 1e-14 * k.nngp[(0, 0)]);
+            assert_abs_diff_eq!(
+                k.nngp[(0, 2)],
+                k.nngp[(4, 2)],
+                epsilon = 1e-14 * k.nngp[(0, 0)]
+            );
             if b.is_none() {
                 assert_eq!(k.nngp[(1, 1)], 0.0);
-                assert!((k.nngp[(0, 3)] - 4.0 * k.nngp[(0, 0)]).abs() < 1e-13 * k.nngp[(0, 3)]);
-                assert!((k.ntk[(0, 3)] - 4.0 * k.ntk[(0, 0)]).abs() < 1e-13 * k.ntk[(0, 3)]);
+                assert_abs_diff_eq!(
+                    k.nngp[(0, 3)],
+                    4.0 * k.nngp[(0, 0)],
+                    epsilon = 1e-13 * k.nngp[(0, 3)]
+                );
+                assert_abs_diff_eq!(
+                    k.ntk[(0, 3)],
+                    4.0 * k.ntk[(0, 0)],
+                    epsilon = 1e-13 * k.ntk[(0, 3)]
+                );
             }
         }
     }

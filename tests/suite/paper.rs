@@ -2,6 +2,7 @@
 //! independent route: the general kernel recursion, finite differences, exact integrals, a full
 //! gradient-descent run of the finite network, or the lemma's own statement.
 
+use approx::{abs_diff_eq, assert_abs_diff_eq};
 use nalgebra::{DMatrix, DVector};
 use ntk::jacobian::closed_form::{
     large_norm_asymptotics, lemma6_spectrum, same_norm_ntk, sigmoid_erf_ntk,
@@ -64,7 +65,7 @@ fn eq6_equals_the_general_network_ntk() {
             let rel = (closed - general).abs() / general.abs();
             worst = worst.max(rel);
             assert!(
-                rel <= 1e-13,
+                abs_diff_eq!(closed, general, epsilon = 1e-13 * general.abs()),
                 "n0 = {n0}: {closed} vs {general} (rel {rel:e})"
             );
         }
@@ -82,11 +83,14 @@ fn same_norm_form_is_eq6_on_a_sphere() {
             let rho = (a.dot(&b) / (r * r)).clamp(-1.0, 1.0);
             let k = same_norm_ntk(r, rho, n0).unwrap();
             let direct = sigmoid_erf_ntk(&a, &b).unwrap();
-            assert!((k - direct).abs() <= 1e-13 * direct, "{k} vs {direct}");
+            assert!(
+                abs_diff_eq!(k, direct, epsilon = 1e-13 * direct),
+                "{k} vs {direct}"
+            );
             let diag = same_norm_ntk(r, 1.0, n0).unwrap();
             let direct = sigmoid_erf_ntk(&a, &a).unwrap();
             assert!(
-                (diag - direct).abs() <= 1e-13 * direct,
+                abs_diff_eq!(diag, direct, epsilon = 1e-13 * direct),
                 "{diag} vs {direct}"
             );
         }
@@ -150,8 +154,12 @@ fn large_norm_asymptotics_approach_the_papers_limits() {
         // The exact gradient norm is the norm of the gradient vector at x = x̂ = x₁.
         let x1 = random_point(&mut rng, n0, r);
         let g = sigmoid_erf_ntk_gradient(&x1, &x1).unwrap().norm();
-        assert!((g - a.gradient_norm_exact).abs() <= 1e-13 * g);
-        assert!((sigmoid_erf_ntk(&x1, &x1).unwrap() - a.diagonal).abs() <= 1e-13 * a.diagonal);
+        assert_abs_diff_eq!(g, a.gradient_norm_exact, epsilon = 1e-13 * g);
+        assert_abs_diff_eq!(
+            sigmoid_erf_ntk(&x1, &x1).unwrap(),
+            a.diagonal,
+            epsilon = 1e-13 * a.diagonal
+        );
         // Each ratio approaches its limit monotonically in r ...
         let errs = (
             (diag - 1.0).abs(),
@@ -164,13 +172,19 @@ fn large_norm_asymptotics_approach_the_papers_limits() {
         // J_k = (1 + n₀/(2r²) + O(r⁻⁴))/(8π√n₀).
         if r >= 100.0 {
             let lead = 2.0 * PI * sq / r;
-            assert!(((diag - 1.0) / lead - 1.0).abs() < 0.05, "{diag}");
+            assert!(
+                abs_diff_eq!((diag - 1.0) / lead, 1.0, epsilon = 0.05),
+                "{diag}"
+            );
             let lead = n0 as f64 / (2.0 * r * r);
-            assert!(((grad - 1.0) / lead - 1.0).abs() < 0.05, "{grad}");
+            assert!(
+                abs_diff_eq!((grad - 1.0) / lead, 1.0, epsilon = 0.05),
+                "{grad}"
+            );
         }
     }
     let far = large_norm_asymptotics(1e7, n0).unwrap();
-    assert!((far.implied_jacobian_norm - 0.5).abs() < 1e-5);
+    assert_abs_diff_eq!(far.implied_jacobian_norm, 0.5, epsilon = 1e-5);
 }
 
 #[test]
@@ -183,16 +197,19 @@ fn lemma6_multiplicities_and_corollary7_eigenvalue() {
             let e = &s.eigenvalues;
             assert_eq!(e.len(), k);
             for i in 0..m - 1 {
-                assert!((e[i] - 1.0).abs() <= 1e-10 * s.condition, "{e}");
+                assert!(
+                    abs_diff_eq!(e[i], 1.0, epsilon = 1e-10 * s.condition),
+                    "{e}"
+                );
             }
             assert!(
-                (e[m - 1] - s.lambda_hat).abs() <= 1e-10,
+                abs_diff_eq!(e[m - 1], s.lambda_hat, epsilon = 1e-10),
                 "{e} vs {}",
                 s.lambda_hat
             );
             assert!(s.lambda_hat > 0.0 && s.lambda_hat < 1.0);
             for i in m..k {
-                assert!(e[i].abs() <= 1e-10, "{e}");
+                assert!(abs_diff_eq!(e[i], 0.0, epsilon = 1e-10), "{e}");
             }
         }
     }
@@ -300,16 +317,16 @@ fn lemma5_sigmoid_ntk_diagonal_is_at_least_a_quarter() {
 fn thesis_sigmoid_example() {
     let s = single_example_gradient_flow(&Activation::Sigmoid, 2, 1.0, 1.0).unwrap();
     println!("sigmoid, k = 2, u0 = v0 = 1: {s:?}");
-    assert!((s.u - 0.697).abs() < 5e-4, "{s:?}");
-    assert!((s.v - 0.929).abs() < 5e-4, "{s:?}");
-    assert!((s.lambda1 - 0.263).abs() < 5e-4, "{s:?}");
+    assert!(abs_diff_eq!(s.u, 0.697, epsilon = 5e-4), "{s:?}");
+    assert!(abs_diff_eq!(s.v, 0.929, epsilon = 5e-4), "{s:?}");
+    assert!(abs_diff_eq!(s.lambda1, 0.263, epsilon = 5e-4), "{s:?}");
     // Both equations of Theorem 1, the integral in closed form: φ/φ' = 1/(1 − σ(z)) = 1 + eᶻ.
     let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
-    assert!((s.u * sig(s.v) - 0.5).abs() < 1e-14);
+    assert_abs_diff_eq!(s.u * sig(s.v), 0.5, epsilon = 1e-14);
     let integral = (s.v - 1.0) + s.v.exp() - 1f64.exp();
-    assert!(((s.u * s.u - 1.0) / 2.0 - integral).abs() < 1e-12);
+    assert_abs_diff_eq!((s.u * s.u - 1.0) / 2.0, integral, epsilon = 1e-12);
     // Theorem 2 in closed form: σ'(v)v/σ(v) = (1 − σ(v))·v.
-    assert!((s.lambda1 - (1.0 - sig(s.v)) * s.v).abs() < 1e-14);
+    assert_abs_diff_eq!(s.lambda1, (1.0 - sig(s.v)) * s.v, epsilon = 1e-14);
 }
 
 #[test]
@@ -320,10 +337,14 @@ fn thesis_exponential_example() {
         for (u0, v0) in [(1.0, 1.0), (0.5, 0.25)] {
             let s = single_example_gradient_flow(&exp2, k, u0, v0).unwrap();
             println!("e^(2z), k = {k}, u0 = {u0}, v0 = {v0}: {s:?}");
-            assert!((s.lambda1 - expected).abs() < 1e-4, "{s:?}");
-            assert!((s.u * s.u - s.v).abs() < 1e-12);
-            assert!((s.v.sqrt() * (2.0 * s.v).exp() - 1.0 / k as f64).abs() < 1e-13);
-            assert!((s.lambda1 - 2.0 * s.v).abs() < 1e-13);
+            assert!(abs_diff_eq!(s.lambda1, expected, epsilon = 1e-4), "{s:?}");
+            assert_abs_diff_eq!(s.u * s.u, s.v, epsilon = 1e-12);
+            assert_abs_diff_eq!(
+                s.v.sqrt() * (2.0 * s.v).exp(),
+                1.0 / k as f64,
+                epsilon = 1e-13
+            );
+            assert_abs_diff_eq!(s.lambda1, 2.0 * s.v, epsilon = 1e-13);
         }
     }
 }
@@ -333,10 +354,11 @@ fn relu_flow_is_marginal() {
     // φ/φ' = z for z > 0: u² − u₀² = v² − v₀², so with u₀ = v₀ = 1 and k = 2, u = v = 1/√2, λ₁ = 1.
     let s = single_example_gradient_flow(&Activation::Relu, 2, 1.0, 1.0).unwrap();
     assert!(
-        (s.v - 0.5f64.sqrt()).abs() < 1e-13 && (s.u - s.v).abs() < 1e-13,
+        abs_diff_eq!(s.v, 0.5f64.sqrt(), epsilon = 1e-13)
+            && abs_diff_eq!(s.u, s.v, epsilon = 1e-13),
         "{s:?}"
     );
-    assert!((s.lambda1 - 1.0).abs() < 1e-15);
+    assert_abs_diff_eq!(s.lambda1, 1.0, epsilon = 1e-15);
     // From v₀ < 0 ReLU has φ' = 0: b never moves, and φ/φ' is not finite.
     let err = single_example_gradient_flow(&Activation::Relu, 2, 1.0, -1.0).unwrap_err();
     assert!(matches!(err, Error::NoSolution { .. }), "{err:?}");
@@ -352,7 +374,7 @@ fn sequence_encoder_is_the_product_of_factors() {
     let a = single_example_gradient_flow(&Activation::Sigmoid, 2, 1.0, 1.0).unwrap();
     let b = single_example_gradient_flow(&Activation::Sigmoid, 3, 0.5, -0.5).unwrap();
     let p = sequence_encoder_lambda1(&Activation::Sigmoid, &[a.v, b.v]).unwrap();
-    assert!((p - a.lambda1 * b.lambda1).abs() < 1e-15);
+    assert_abs_diff_eq!(p, a.lambda1 * b.lambda1, epsilon = 1e-15);
     assert!((lambda1(&Activation::Sigmoid, b.v).unwrap() - b.lambda1).abs() == 0.0);
     assert!(sequence_encoder_lambda1(&Activation::Sigmoid, &[]).is_err());
 }
@@ -414,14 +436,17 @@ fn gradient_descent_on_the_finite_network_converges_to_theorem_2() {
         // so it halves with the learning rate ...
         for w in gaps.windows(2) {
             let ratio = w[1] / w[0];
-            assert!((ratio - 0.5).abs() < 0.05, "{act:?}: gap ratio {ratio}");
+            assert!(
+                abs_diff_eq!(ratio, 0.5, epsilon = 0.05),
+                "{act:?}: gap ratio {ratio}"
+            );
         }
         // ... and the Richardson extrapolation 2·gap(lr/2) − gap(lr) = O(lr²) removes the first-order
         // term: what is left must be far below the gap itself if λ₁ of Theorem 2 is the flow's limit.
         let extrapolated = 2.0 * gaps[2] - gaps[1];
         println!("{act:?}: Richardson-extrapolated gap {extrapolated:e}");
         assert!(
-            extrapolated.abs() < 0.05 * gaps[2].abs(),
+            abs_diff_eq!(extrapolated, 0.0, epsilon = 0.05 * gaps[2].abs()),
             "{act:?}: extrapolated gap {extrapolated:e} vs {:e}",
             gaps[2]
         );

@@ -17,6 +17,7 @@
 //! so for the predictions that depend on it the tolerance is max(1e-9, κ(K_reg)·δ), δ the largest
 //! relative kernel discrepancy, which is the first-order perturbation bound for K_reg⁻¹.
 
+use approx::{abs_diff_eq, assert_abs_diff_eq};
 use nalgebra::DMatrix;
 use ntk::{
     Activation, EnsembleDynamics, Error, Fallback, Gaussian, GpInference, GpKind, KernelSolver,
@@ -398,7 +399,7 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
             diag_reg,
             ..
         }) => {
-            assert!((min_eigenvalue + 0.5).abs() < 1e-12);
+            assert_abs_diff_eq!(min_eigenvalue, -0.5, epsilon = 1e-12);
             assert_eq!(diag_reg, 0.5);
         }
         other => panic!("{other:?}"),
@@ -578,7 +579,7 @@ fn max_learning_rate_and_log_marginal_likelihood() {
     let n = c.y.len();
     let lr = max_learning_rate(&train.ntk, n).unwrap();
     let lmax = train.ntk.clone().symmetric_eigenvalues().max();
-    assert!((lr - 2.0 * n as f64 / lmax).abs() < 1e-12 * lr);
+    assert_abs_diff_eq!(lr, 2.0 * n as f64 / lmax, epsilon = 1e-12 * lr);
     // Below the limit gradient descent f ← f − (η/N)Θ(f − Y) converges on the train set; above, it diverges.
     for (factor, converges) in [(0.9, true), (1.1, false)] {
         let eta = factor * lr;
@@ -612,7 +613,7 @@ fn max_learning_rate_and_log_marginal_likelihood() {
             - y.ncols() as f64 * (0.5 * logdet + 0.5 * nn * (2.0 * std::f64::consts::PI).ln());
         let got = gp.log_marginal_likelihood(kind);
         assert!(
-            (got - want).abs() < 1e-9 * want.abs(),
+            abs_diff_eq!(got, want, epsilon = 1e-9 * want.abs()),
             "{kind:?}: {got} vs {want}"
         );
     }
@@ -657,7 +658,10 @@ fn linearized_network_and_ensemble_match_the_golden_values() {
     let train = TrainKernels::compute(&net, &x_train).unwrap();
     let test = TestKernels::compute(&net, &x_test, &x_train).unwrap();
     let close = |a: f64, b: f64, what: &str| {
-        assert!((a - b).abs() <= 1e-10 * b.abs(), "{what}: {a} vs {b}");
+        assert!(
+            abs_diff_eq!(a, b, epsilon = 1e-10 * b.abs()),
+            "{what}: {a} vs {b}"
+        );
     };
 
     let single = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Relative(1e-3)).unwrap();
@@ -710,7 +714,7 @@ fn linearized_network_and_ensemble_match_the_golden_values() {
     ] {
         let got = p.covariance[(i, j)];
         assert!(
-            (got - want).abs() <= 5e-12,
+            abs_diff_eq!(got, want, epsilon = 5e-12),
             "ensemble ntk cov[{i},{j}]: {got} vs {want}"
         );
     }

@@ -12,26 +12,18 @@
 //! dot product in its own order; `gram` uses a GEMM; `x·x/d` vs `‖x‖²/d`) legitimately differ by that
 //! much. `pair_tol` gives the tolerance of a pair from its first-layer angle.
 
+use crate::common::{is_kinked, proptest_config};
+use approx::abs_diff_eq;
 use nalgebra::{DMatrix, SymmetricEigen};
 use ntk::{Activation, Kernel, KernelMatrices, Network, Parameterization};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use std::f64::consts::FRAC_PI_2;
 
 const EPS: f64 = f64::EPSILON;
 
-/// Fixed seed (reproducible in CI; `PROPTEST_RNG_SEED=<u64>` explores others), no regression files.
+/// The fixed-seed proptest configuration of this module.
 fn config(cases: u32) -> ProptestConfig {
-    let seed = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x6e74_6b5f_7072_6f70);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
+    proptest_config(cases, 0x6e74_6b5f_7072_6f70)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -63,18 +55,6 @@ fn activation() -> impl Strategy<Value = Activation> {
         Just(Activation::Gabor),
         Just(Activation::SigmoidErf),
     ]
-}
-
-fn is_kinked(a: &Activation) -> bool {
-    matches!(
-        a,
-        Activation::Relu
-            | Activation::LeakyRelu { .. }
-            | Activation::AbRelu { .. }
-            | Activation::Abs
-            | Activation::Sign
-            | Activation::RectifiedMonomial { .. }
-    )
 }
 
 /// Hidden width of the standard parameterization (its NTK grows like the width).
@@ -184,11 +164,12 @@ fn row(x: &DMatrix<f64>, i: usize) -> Vec<f64> {
     x.row(i).iter().copied().collect()
 }
 
+/// |got − want| ≤ tol·scale (or exactly equal, for a scale that is 0).
 fn check_close(what: &str, got: f64, want: f64, scale: f64, tol: f64) -> Result<(), TestCaseError> {
-    let err = (got - want).abs();
     prop_assert!(
-        err <= tol * scale || err == 0.0,
-        "{what}: {got} vs {want}, |Δ| = {err:.3e} > {tol:.1e} × scale {scale:.3e}"
+        abs_diff_eq!(got, want, epsilon = tol * scale) || abs_diff_eq!(got, want, epsilon = 0.0),
+        "{what}: {got} vs {want}, |Δ| = {:.3e} > {tol:.1e} × scale {scale:.3e}",
+        (got - want).abs()
     );
     Ok(())
 }
@@ -385,7 +366,7 @@ proptest! {
                 let (tp, dtp) = ntk::DualActivation::dual(&dp, c, q1, q2);
                 let (tq, dtq) = ntk::DualActivation::dual(&dq, c, q1, q2);
                 let s = 1.0 + tq.abs() + dtq.abs();
-                prop_assert!((tp - tq).abs() <= SAME_FORMULA * s && (dtp - dtq).abs() <= SAME_FORMULA * s,
+                prop_assert!(abs_diff_eq!(tp, tq, epsilon = SAME_FORMULA * s) && abs_diff_eq!(dtp, dtq, epsilon = SAME_FORMULA * s),
                     "{} vs {} dual at ({c}, {q1}, {q2}): ({tp}, {dtp}) vs ({tq}, {dtq})", p.name(), q.name());
             }
             for t in [-2.5, -0.3, 0.0, 0.7, 1.9] {
@@ -395,7 +376,7 @@ proptest! {
                 // argument's rounding, ≤ 1 ulp of ≤ 6, times a·b ≤ 2.25) and xⁿ by powi vs Horner
                 // (≤ 5 roundings): a few ulps; 1e-14 relative to max(1, |value|) (≈ 45 ulps).
                 let tol = |v: f64| 1e-14 * v.abs().max(1.0);
-                prop_assert!((fp - fq).abs() <= tol(fq) && (gp - gq).abs() <= tol(gq),
+                prop_assert!(abs_diff_eq!(fp, fq, epsilon = tol(fq)) && abs_diff_eq!(gp, gq, epsilon = tol(gq)),
                     "{} vs {} at {t}: ({fp}, {gp}) vs ({fq}, {gq})", p.name(), q.name());
             }
         }
@@ -408,7 +389,7 @@ proptest! {
 
 /// Every closed-form activation, with parameters that keep depth-3 kernels of these inputs finite
 /// (Exp's b = 0.3: a²e^{2b²q} stays ≲ 1e2 per layer for q ≤ 9).
-fn closed_forms() -> Vec<Activation> {
+pub(crate) fn closed_forms_finite_at_depth_3() -> Vec<Activation> {
     use Activation as A;
     let mut v = vec![
         A::Relu,
@@ -493,7 +474,7 @@ fn all_finite(m: &DMatrix<f64>) -> bool {
 fn degenerate_rows_give_finite_kernels() {
     let x = degenerate_points();
     let mut failures = Vec::new();
-    for act in closed_forms() {
+    for act in closed_forms_finite_at_depth_3() {
         for depth in 1..=3 {
             for b_std in [None, Some(0.3)] {
                 for param in [Parameterization::Ntk, Parameterization::Standard] {
@@ -551,7 +532,7 @@ fn degenerate_rows_give_finite_kernels() {
                         ("entry nngp", e.nngp, g.nngp[(0, 0)]),
                         ("entry ntk", e.ntk, g.ntk[(0, 0)]),
                     ] {
-                        if (got - want).abs() > ROUNDING * want.abs() {
+                        if !abs_diff_eq!(got, want, epsilon = ROUNDING * want.abs()) {
                             failures.push(format!(
                                 "{tag}: identical rows, {what}: {got} vs diagonal {want}"
                             ));
@@ -638,12 +619,12 @@ fn relu_ntk_of_parallel_inputs_is_exact_and_psd() {
             let ntk = 3.0 * w.powi(6) * xxt[(i, j)] / 4.0;
             // A handful of roundings per layer on exact products: ROUNDING is generous.
             assert!(
-                (g.nngp[(i, j)] - nngp).abs() <= ROUNDING * nngp.abs(),
+                abs_diff_eq!(g.nngp[(i, j)], nngp, epsilon = ROUNDING * nngp.abs()),
                 "Σ[{i},{j}] = {} vs {nngp}",
                 g.nngp[(i, j)]
             );
             assert!(
-                (g.ntk[(i, j)] - ntk).abs() <= ROUNDING * ntk.abs(),
+                abs_diff_eq!(g.ntk[(i, j)], ntk, epsilon = ROUNDING * ntk.abs()),
                 "Θ[{i},{j}] = {} vs {ntk}",
                 g.ntk[(i, j)]
             );

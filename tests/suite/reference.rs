@@ -18,6 +18,7 @@
 //! * Hermite(n ≥ 2) where the pre-activation variance is not 1: NT applies cⁿ regardless (it assumes
 //!   unit variance), while we compute the true expectation. Compared only where q = 1.
 
+use approx::assert_abs_diff_eq;
 use nalgebra::{DMatrix, DVector};
 use ntk::{Activation, Kernel, Network, Parameterization};
 use serde_json::Value;
@@ -312,8 +313,8 @@ fn manual_relu_checks_from_the_reference_readme() {
             let t1 = q12 * (pi - th) / (2.0 * pi);
             let nngp = w2 * s1 + b2;
             let ntk = nngp + w2 * t1;
-            assert!((k.nngp[(i, j)] - nngp).abs() < 1e-13 * nngp.abs().max(1.0));
-            assert!((k.ntk[(i, j)] - ntk).abs() < 1e-13 * ntk.abs().max(1.0));
+            assert_abs_diff_eq!(k.nngp[(i, j)], nngp, epsilon = 1e-13 * nngp.abs().max(1.0));
+            assert_abs_diff_eq!(k.ntk[(i, j)], ntk, epsilon = 1e-13 * ntk.abs().max(1.0));
         }
     }
 }
