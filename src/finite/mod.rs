@@ -208,16 +208,6 @@ impl FiniteNetworkBuilder {
         self.sample(&mut rng)
     }
 
-    /// The spec the networks are drawn from.
-    pub fn spec(&self) -> &Network {
-        &self.spec
-    }
-
-    /// The input dimension d.
-    pub fn input_dim(&self) -> usize {
-        self.input_dim
-    }
-
     /// Output widths of every Dense layer, checked against the spec.
     fn widths(&self) -> Result<Vec<usize>> {
         resolve_widths(&self.spec, self.input_dim, &self.hidden, self.output_dim)
@@ -472,8 +462,8 @@ fn resolve_widths(
         let given = match hidden {
             HiddenWidths::FromSpec => from_spec.ok_or_else(|| {
                 Error::InvalidNetwork(format!(
-                    "hidden Dense layer {i} has no `width` in the spec: give one, or pass \
-                     HiddenWidths::Uniform / PerLayer"
+                    "hidden Dense layer {i} has no `width` in the spec: give one, or set the \
+                     widths with `.hidden(HiddenWidths::Uniform(..))` or `PerLayer` on the builder"
                 ))
             })?,
             HiddenWidths::Uniform(w) => *w,
