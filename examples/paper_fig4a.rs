@@ -4,21 +4,25 @@
 //! rate against the noise σ, for several input radii r: larger r (further from the linear region)
 //! gives larger basins.
 //!
-//! One hidden layer, logistic sigmoid, n0 = 32, n = 5 random training points, f₀ = 0; 10 copies per
-//! training point and σ, the same noise directions at every σ (seeded).
+//! One hidden layer, logistic sigmoid, n0 = 32, n = 5 random training points; 10 copies per
+//! training point and σ, the same noise directions at every σ (seeded). By default f₀ = J₀ = 0;
+//! `--finite-init WIDTH` (the paper: 10000) takes f₀ and J₀ from a sampled network of that hidden
+//! width.
 //!
-//! Writes `paper_fig4a.csv` and `paper_fig4a.svg`.
+//! Writes `paper_fig4a.csv` and `paper_fig4a.svg` (`paper_fig4a_finite<WIDTH>.*` with
+//! `--finite-init`).
 //!
-//! Run: `cargo run --release --example paper_fig4a`
+//! Run: `cargo run --release --example paper_fig4a [-- --finite-init 10000]`
 
 mod common;
 
-use common::{Figure, Series, logspace, save, sphere};
+use common::{Figure, Init, Series, logspace, save, sphere};
 use ntk::jacobian::{FitOptions, IterationCriteria, TrainedMap};
 use ntk::{Activation, Network};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
+    let init = Init::from_args()?;
     let (n, n0) = (5, 32);
     let net = Network::builder()
         .dense(1.0, None)
@@ -34,6 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut rows: Vec<Vec<f64>> = noise.iter().map(|&s| vec![s]).collect();
     let mut series = Vec::new();
+    println!(
+        "Recovery rate of noisy training points (sigmoid, n0 = {n0}, n = {n}, {})",
+        init.describe()
+    );
     print!("{:>8}", "σ \\ r");
     for r in radii {
         print!(" {r:>7}");
@@ -42,7 +50,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut table = Vec::new();
     for &r in &radii {
         let x = sphere(n, n0, r, 4242);
-        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
+        let f0 = init.function(&net, n0, 4242)?;
+        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), f0)?;
         let rates = map.recovery_rates(&noise, 10, criteria, 1e-2, 7)?;
         for (k, rec) in rates.iter().enumerate() {
             rows[k].push(rec.rate);
@@ -60,10 +69,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!();
     }
+    let name = format!("paper_fig4a{}", init.suffix());
+    let title = format!(
+        "Recovery rate of noisy training points (sigmoid, n0 = 32, n = 5, {})",
+        init.describe()
+    );
     save(
         &Figure {
-            name: "paper_fig4a",
-            title: "Recovery rate of noisy training points (sigmoid, n0 = 32, n = 5)",
+            name: &name,
+            title: &title,
             axes: ("noise σ", "recovery rate"),
             log_x: true,
             hlines: &[],

@@ -1,10 +1,11 @@
-//! Shared by the paper-figure examples: random data on a sphere, CSV output, SVG line plots.
+//! Shared by the paper-figure examples: random data on a sphere, the network at initialization
+//! (`--finite-init`), CSV output, SVG line plots.
 
 #![allow(dead_code)] // each example uses part of it
 
 use nalgebra::DMatrix;
-use ntk::Network;
-use ntk::jacobian::{FitOptions, TrainedMap};
+use ntk::jacobian::{FitOptions, InitialFunction, TrainedMap};
+use ntk::{FiniteNetwork, HiddenWidths, Network};
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -12,6 +13,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where figures go: `$NTK_FIGURES`, or `target/figures`.
 pub fn out_dir() -> Result<PathBuf, Box<dyn Error>> {
@@ -31,6 +33,89 @@ pub fn sphere(n: usize, d: usize, r: f64, seed: u64) -> DMatrix<f64> {
         row *= r / norm;
     }
     x
+}
+
+/// What the trained map starts from: f₀ and J₀ in J∞ = J₀ + (X − f₀(X))ᵀK̃⁻¹∂k/∂x (paper eq. 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// f₀ = J₀ = 0, the mean over initializations (the default). The paper drops J₀ only in the
+    /// r → ∞ limit of §4.4; without it no eigenvalue exceeds 1 in the linear region and the
+    /// non-unit eigenvalues of Fig. E.1 stay below 0.04 (docs/jacobians.md).
+    Mean,
+    /// f₀ and J₀ of one finite network of this hidden width at initialization per data set, as in
+    /// the paper's simulations: J∞ is then the NTK prediction for that very network.
+    Finite {
+        /// Hidden width n₁ of the sampled network.
+        width: usize,
+    },
+}
+
+/// Added to a data set's seed to seed its network, so that weights and data come from different
+/// ChaCha8 streams (the same seed would make the weights repeat the data's Gaussian draws).
+const NETWORK_SEED_OFFSET: u64 = 1 << 40;
+
+impl Init {
+    /// From the example's command line: nothing for [`Init::Mean`], `--finite-init WIDTH` (or
+    /// `--finite-init=WIDTH`) for [`Init::Finite`].
+    pub fn from_args() -> Result<Init, Box<dyn Error>> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let width = match args.as_slice() {
+            [] => return Ok(Init::Mean),
+            [flag, w] if flag == "--finite-init" => Some(w.as_str()),
+            [flag] => flag.strip_prefix("--finite-init="),
+            _ => None,
+        };
+        let Some(width) = width else {
+            return Err(format!(
+                "unexpected arguments {args:?}: the only option is `--finite-init WIDTH`, which \
+                 takes f₀ and J₀ from a sampled network of that hidden width instead of f₀ = J₀ = 0"
+            )
+            .into());
+        };
+        match width.parse::<usize>() {
+            Ok(width) if width > 0 => Ok(Init::Finite { width }),
+            _ => Err(format!("--finite-init needs a positive integer width, got {width:?}").into()),
+        }
+    }
+
+    /// The initial function for the data set seeded by `seed`: none, or a network drawn from
+    /// `spec` with `d` inputs and `d` outputs (an autoencoder).
+    pub fn function(
+        &self,
+        spec: &Network,
+        d: usize,
+        seed: u64,
+    ) -> Result<Option<Arc<dyn InitialFunction>>, ntk::Error> {
+        match *self {
+            Init::Mean => Ok(None),
+            Init::Finite { width } => {
+                let net = FiniteNetwork::new(
+                    spec,
+                    d,
+                    &HiddenWidths::Uniform(width),
+                    d,
+                    seed.wrapping_add(NETWORK_SEED_OFFSET),
+                )?;
+                Ok(Some(Arc::new(net)))
+            }
+        }
+    }
+
+    /// Appended to file names: empty for the default, `_finite<width>` otherwise.
+    pub fn suffix(&self) -> String {
+        match self {
+            Init::Mean => String::new(),
+            Init::Finite { width } => format!("_finite{width}"),
+        }
+    }
+
+    /// For titles and headers.
+    pub fn describe(&self) -> String {
+        match self {
+            Init::Mean => "f₀ = J₀ = 0".into(),
+            Init::Finite { width } => format!("f₀, J₀ of a width-{width} network"),
+        }
+    }
 }
 
 /// `count` values from `lo` to `hi`, equally spaced in log scale.
@@ -137,9 +222,9 @@ pub fn line_plot(
 }
 
 /// The largest |eigenvalue| of the autoencoder's J∞ over its training points (n random points of
-/// norm r in ℝ^d, f₀ = 0), averaged over `seeds` data sets (seeded from `seed0`); `None` if the
-/// train kernel is numerically singular for every data set (the paper skipped settings that did not
-/// train).
+/// norm r in ℝ^d, starting from `init`), averaged over `seeds` data sets (seeded from `seed0`);
+/// `None` if the train kernel is numerically singular for every data set (the paper skipped
+/// settings that did not train).
 pub fn largest_eigenvalue(
     net: &Network,
     n: usize,
@@ -147,12 +232,14 @@ pub fn largest_eigenvalue(
     r: f64,
     seeds: u64,
     seed0: u64,
+    init: Init,
 ) -> Result<Option<f64>, ntk::Error> {
     let per_seed: Vec<Result<Option<f64>, ntk::Error>> = (0..seeds)
         .into_par_iter()
         .map(|seed| {
             let x = sphere(n, d, r, seed0 + seed);
-            let map = match TrainedMap::autoencoder(net, &x, FitOptions::default(), None) {
+            let f0 = init.function(net, d, seed0 + seed)?;
+            let map = match TrainedMap::autoencoder(net, &x, FitOptions::default(), f0) {
                 Ok(map) => map,
                 Err(ntk::Error::NotPositiveDefinite { .. }) => return Ok(None),
                 Err(e) => return Err(e),

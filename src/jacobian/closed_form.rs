@@ -1,5 +1,5 @@
 //! Closed forms of Jiang & Pehlevan (2020), "Associative memory in iterated overparameterized
-//! sigmoid autoencoders" (ICML), §4.3–4.4 and Appendices C.2, D.1–D.2.
+//! sigmoid autoencoders" (ICML), §4.3–4.4 and Appendices C.2, D.1–D.3.
 //!
 //! The network of §4.4 has one hidden layer, φ(x) = ½erf(x/2) + ½ (the erf approximation of the
 //! logistic sigmoid, [`Activation::SigmoidErf`](crate::Activation::SigmoidErf)), σ_w = 1, no bias,
@@ -184,30 +184,40 @@ pub fn same_norm_ntk(r: f64, rho: f64, n0: usize) -> Result<f64> {
     Ok(0.25 + (s.atan2(sd) + s / sd) / (2.0 * PI))
 }
 
-/// The large-norm quantities of Jiang & Pehlevan (2020) §4.4 and App. D.2 at input norm r and
+/// The large-norm quantities of Jiang & Pehlevan (2020) §4.4 and App. D.2–D.3 at input norm r and
 /// dimension n₀, exact and asymptotic: see [`large_norm_asymptotics`].
+///
+/// In App. D.3's notation, I_k = (1/2π)·r²/√(4n₀² + 4n₀r²) ≈ r/(4π√n₀) is the part of K̃_ii that
+/// grows with r, and J_k = (1/2π)·2n₀(r² + 2n₀)/(4n₀r² + 4n₀²)^{3/2} ≈ 1/(8π√n₀·r) the scalar with
+/// ∂Θ(x₁, x)/∂x|_{x = x₁} ≈ J_k·x₁; the norm of that gradient is r·J_k.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LargeNormAsymptotics {
     /// K̃_ii = Θ(x, x) = ¼ + (1/2π)arcsin(r²/(r² + 2n₀)) + (1/2π)r²/√(4n₀(n₀ + r²)), exact.
     pub diagonal: f64,
     /// Its large-r form r/(4π√n₀) (§4.4, before eq. 7).
     pub diagonal_asymptote: f64,
-    /// The paper's J_k = ‖I₂ᵍ(x₁, x₁)‖ = (1/2π)·2n₀r(r² + 2n₀)/(4n₀r² + 4n₀²)^{3/2} (App. D.2,
-    /// before its final approximation): the part of ‖∂Θ(x₁, x)/∂x|_{x₁}‖ the paper keeps.
+    /// ‖I₂ᵍ(x₁, x₁)‖ = r·J_k = (1/2π)·2n₀r(r² + 2n₀)/(4n₀r² + 4n₀²)^{3/2} (App. D.2, before its
+    /// final approximation; eq. 9), with the paper's J_k of App. D.3: the part of
+    /// ‖∂Θ(x₁, x)/∂x|_{x₁}‖ the paper keeps.
     pub gradient_norm_d2: f64,
     /// The exact ‖∂Θ(x₁, x)/∂x|_{x = x₁}‖ = ‖I₁ᵍ + I₂ᵍ‖ = (r/2π)·2n₀·(1/(b√D) + b/D^{3/2}),
     /// b = r² + 2n₀, D = 4n₀(n₀ + r²) (both terms are parallel to x₁).
     pub gradient_norm_exact: f64,
     /// The large-r form 1/(8π√n₀) of both gradient norms (eq. 9).
     pub gradient_asymptote: f64,
-    /// r·J_k/K̃_ii: the bound ‖X̂K̃⁻¹∂k_x/∂x‖ ≈ r·‖K̃⁻¹‖·‖∂k_x/∂x‖ of §4.4 with the exact diagonal and
-    /// J_k, which tends to ½ (the paper's ‖J∞‖ ≤ ½ + ‖J₀‖ → ½ as r → ∞).
+    /// r²J_k/K̃_ii = r·[`gradient_norm_d2`](Self::gradient_norm_d2)/K̃_ii: the eigenvalue of
+    /// X̂K̃⁻¹∂k_x/∂x ≈ (J_k/K̃_ii)·x₁x₁ᵀ when K̃ is reduced to its diagonal and ∂k_x/∂x to the row of
+    /// x₁ (§4.4, App. D.2). Since K̃_ii = I_k + ¼ + (1/2π)arcsin(r²/(r² + 2n₀)) → I_k + ½, this is
+    /// the paper's r²J_k/(I_k + ½) for data without parallel inputs, with the exact diagonal (App.
+    /// D.3's r²J_k/(I_k + ¼) is the case with an antiparallel pair). It tends to ½ from below: the
+    /// paper's ‖J∞‖ ≤ ½ + ‖J₀‖ → ½ as r → ∞.
     pub implied_jacobian_norm: f64,
 }
 
 /// The §4.4 / App. D.2 large-norm analysis of the 2-layer erf-sigmoid NTK at input norm `r` in
 /// dimension `n0` (Jiang & Pehlevan 2020, eqs. 7–9): exact K̃_ii and gradient norms, their
-/// asymptotes r/(4π√n₀) and 1/(8π√n₀), and the implied trained-Jacobian norm r·J_k/K̃_ii → ½.
+/// asymptotes r/(4π√n₀) and 1/(8π√n₀), and the implied trained-Jacobian eigenvalue
+/// r²J_k/K̃_ii → ½ (in App. D.3's notation; see [`LargeNormAsymptotics`]).
 ///
 /// Errors: [`Error::InvalidParameter`] for r ≤ 0, n₀ = 0 or non-finite r.
 ///
@@ -217,6 +227,18 @@ pub struct LargeNormAsymptotics {
 /// assert!((a.diagonal / a.diagonal_asymptote - 1.0).abs() < 1e-4);
 /// assert!((a.gradient_norm_d2 / a.gradient_asymptote - 1.0).abs() < 1e-4);
 /// assert!((a.implied_jacobian_norm - 0.5).abs() < 1e-4);
+///
+/// // Fig. 3's dimension n₀ = 32 at r = 64, from App. D.3's I_k and J_k: the paper's form for data
+/// // without parallel inputs, r²J_k/(I_k + ½), is 0.3235 (the antiparallel form with I_k + ¼ would
+/// // be 0.394); with the exact diagonal K̃_ii it is 0.3301.
+/// let (r, n): (f64, f64) = (64.0, 32.0);
+/// let pi = std::f64::consts::PI;
+/// let i_k = r * r / (2.0 * pi * (4.0 * n * n + 4.0 * n * r * r).sqrt());
+/// let j_k = 2.0 * n * (r * r + 2.0 * n) / (2.0 * pi * (4.0 * n * r * r + 4.0 * n * n).powf(1.5));
+/// assert!((r * r * j_k / (i_k + 0.5) - 0.3235).abs() < 1e-4);
+/// let a = large_norm_asymptotics(r, 32)?;
+/// assert!((a.gradient_norm_d2 - r * j_k).abs() < 1e-15);
+/// assert!((a.implied_jacobian_norm - 0.3301).abs() < 1e-4);
 /// # Ok::<(), ntk::Error>(())
 /// ```
 pub fn large_norm_asymptotics(r: f64, n0: usize) -> Result<LargeNormAsymptotics> {

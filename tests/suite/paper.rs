@@ -147,8 +147,8 @@ fn large_norm_asymptotics_approach_the_papers_limits() {
         let grad = a.gradient_norm_d2 / a.gradient_asymptote;
         let exact = a.gradient_norm_exact / a.gradient_asymptote;
         println!(
-            "r = {r}: K̃_ii/(r/4π√n₀) = {diag:.6}, J_k/(1/8π√n₀) = {grad:.6}, \
-             ‖∂Θ/∂x‖/(1/8π√n₀) = {exact:.6}, r·J_k/K̃_ii = {:.6}",
+            "r = {r}: K̃_ii/(r/4π√n₀) = {diag:.6}, r·J_k/(1/8π√n₀) = {grad:.6}, \
+             ‖∂Θ/∂x‖/(1/8π√n₀) = {exact:.6}, r²J_k/K̃_ii = {:.6}",
             a.implied_jacobian_norm
         );
         // The exact gradient norm is the norm of the gradient vector at x = x̂ = x₁.
@@ -169,7 +169,7 @@ fn large_norm_asymptotics_approach_the_papers_limits() {
         assert!(errs.0 < previous.0 && errs.1 < previous.1 && errs.2 < previous.2);
         previous = errs;
         // ... at the rates of the expansions K̃_ii = r/(4π√n₀) + ½ + O(1/r) and
-        // J_k = (1 + n₀/(2r²) + O(r⁻⁴))/(8π√n₀).
+        // r·J_k = (1 + n₀/(2r²) + O(r⁻⁴))/(8π√n₀) (J_k in App. D.3's notation).
         if r >= 100.0 {
             let lead = 2.0 * PI * sq / r;
             assert!(
