@@ -80,13 +80,22 @@ impl Layer {
 /// ([`Network::from_json`]); every route checks the layers, so a `Network` always has a kernel.
 ///
 /// Its JSON form (`serde`, [`Network::from_json`], [`Network::to_json`]) is described in the crate
-/// documentation.
-#[derive(Debug, Clone, PartialEq)]
+/// documentation. Two networks are equal when their layers, parameterization and quadrature nodes
+/// are (the compiled recursion follows from these).
+#[derive(Debug, Clone)]
 pub struct Network {
     layers: Vec<Layer>,
     parameterization: Parameterization,
     quadrature_nodes: usize,
     plan: Plan,
+}
+
+impl PartialEq for Network {
+    fn eq(&self, other: &Self) -> bool {
+        self.layers == other.layers
+            && self.parameterization == other.parameterization
+            && self.quadrature_nodes == other.quadrature_nodes
+    }
 }
 
 /// Step-by-step construction of a [`Network`].

@@ -5,9 +5,12 @@
 //! T(c; q1, q2) = E[φ(u)φ(v)],  Ṫ(c; q1, q2) = E[φ'(u)φ'(v)],
 //!
 //! and Price's theorem gives Ṫ = ∂T/∂c whenever φ is absolutely continuous. T maps the NNGP through an
-//! activation layer and Ṫ multiplies the NTK (Jacot et al. 2018; neural-tangents' `stax`). Each family
-//! has its own file; [`Activation`] names every supported activation and [`Activation::dual`] turns it
-//! into a [`Dual`] that evaluates the formulas.
+//! activation layer and Ṫ multiplies the NTK (Jacot et al. 2018; neural-tangents' `stax`).
+//!
+//! Each family of closed forms has its own file and type (listed once in [`Dual`]). Every activation
+//! is declared in one place, the table in `table.rs`: one entry gives its [`Activation`] variant and
+//! parameters, its JSON name and defaults, how its dual is built, its value and derivative, and its
+//! [`Smoothness`]; [`Activation::dual`] turns it into a [`Dual`] that evaluates the formulas.
 //!
 //! ```
 //! use ntk::activation::{Activation, DualActivation};
@@ -31,7 +34,8 @@ pub use erf::{ErfDual, GeluDual};
 pub use exp::{ExpDual, GaborDual, GaussianDual, RbfDual, SinDual};
 pub use poly::{AffineDual, MAX_POLY_DEGREE, PolynomialDual};
 pub use quadrature::{
-    DEFAULT_NODES, MAX_NODES, PairFn, QuadratureDual, ScalarFn, gauss_hermite, gauss_legendre,
+    DEFAULT_NODES, MAX_KINKS, MAX_NODES, PairFn, QuadratureDual, ScalarFn, gauss_hermite,
+    gauss_legendre,
 };
 pub use relu::{AbReluDual, MAX_RECTIFIED_DEGREE, RectifiedMonomialDual, SignDual};
 pub use table::{Activation, SIGMOID_LIKE_SCALE};

@@ -201,6 +201,10 @@ pub const MAX_NODES: usize = 512;
 /// Largest number of kinks away from 0 that the polar rule splits at.
 pub const MAX_KINKS: usize = 8;
 
+/// Most angular sector ends of the polar rule: the two kink lines through 0 (four rays) and the
+/// rays through the crossings of the kink lines away from 0.
+const MAX_CUTS: usize = 4 + MAX_KINKS * MAX_KINKS;
+
 impl QuadratureDual {
     /// A quadrature dual for a smooth φ = `f` with derivative `df`: tensor Gauss–Hermite with `nodes`
     /// points per dimension (1..=512), n² evaluations of φ and φ' per entry.
@@ -520,20 +524,42 @@ impl QuadratureDual {
         let two = F::cst(2.0);
         let wrap = |p: F| if p < F::zero() { p + tau } else { p };
         let psi0 = wrap((-a).atan2(b));
-        let mut cuts = [
+        // Sector ends: the kink lines u = 0 and v = 0 (rays), and the rays through the corners
+        // (κᵢ, κⱼ) where two kink lines away from 0 cross: there the order of the radial kinks
+        // changes, so the radial integral is only piecewise smooth in the angle.
+        let mut cuts = [F::zero(); MAX_CUTS];
+        cuts[..4].copy_from_slice(&[
             F::FRAC_PI_2(),
             F::cst(1.5 * std::f64::consts::PI),
             psi0,
             wrap(psi0 - F::PI()),
-        ];
+        ]);
+        let mut n_cuts = 4;
+        if b > F::zero() {
+            for &k1 in &self.kinks {
+                for &k2 in &self.kinks {
+                    let x = F::cst(k1) / su;
+                    let y = (F::cst(k2) - a * x) / b;
+                    if (x * x + y * y).sqrt() < F::cst(POLAR_RADIUS) {
+                        cuts[n_cuts] = wrap(y.atan2(x));
+                        n_cuts += 1;
+                    }
+                }
+            }
+        }
+        let cuts = &mut cuts[..n_cuts];
         cuts.sort_by(|p, q| p.value().total_cmp(&q.value()));
         let d2 = |t: f64| self.d2(t);
         let mut t = F::zero();
         let mut dot = F::zero();
         let k_cut = su.max(q2.sqrt());
-        for k in 0..4 {
+        for k in 0..n_cuts {
             let lo = cuts[k];
-            let hi = if k == 3 { cuts[0] + tau } else { cuts[k + 1] };
+            let hi = if k + 1 == n_cuts {
+                cuts[0] + tau
+            } else {
+                cuts[k + 1]
+            };
             if (hi - lo).value() <= 0.0 {
                 continue;
             }
