@@ -30,8 +30,8 @@
 //! assert!((k.nngp[(0, 0)] - 2.0).abs() < 1e-14 && (k.ntk[(0, 0)] - 4.0).abs() < 1e-14);
 //! ```
 
-use crate::activation::{DualActivation, LANES};
-use crate::network::{Network, Stage};
+use crate::activation::LANES;
+use crate::network::Network;
 use crate::real::Real;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DMatrixViewMut, DVector};
@@ -103,101 +103,6 @@ pub trait Kernel {
 const BLOCK: usize = 16;
 
 impl Network {
-    /// Runs the per-point recursion from q = ‖x‖²/d: fills `slots` with the pre-activation variance of
-    /// each activation layer and returns (Σ(x, x), Θ(x, x)). Fails with [`Error::Overflow`] at the first
-    /// layer whose value is not finite.
-    pub(crate) fn point_chain<F: Real>(&self, q0: F, d: usize, slots: &mut [F]) -> Result<(F, F)> {
-        let mut q = q0;
-        let mut th = F::zero();
-        for (k, stage) in self.stages().iter().enumerate() {
-            match stage {
-                Stage::Dense(dense) => (q, th) = dense.apply(q, th, d),
-                Stage::Act { dual, slot } => {
-                    slots[*slot] = q;
-                    let (t, dot) = dual.dual_diag(q);
-                    q = t;
-                    th = th * dot;
-                }
-            }
-            for v in [q, th] {
-                if !v.value().is_finite() {
-                    return Err(self.overflow(k, v.value()));
-                }
-            }
-        }
-        Ok((q, th))
-    }
-
-    /// Runs the fused recursion for one pair from c = x·x'/d with the precomputed variances.
-    /// When `CHECK` is set, returns the first layer whose value is not finite.
-    #[inline(always)]
-    pub(crate) fn pair_chain<F: Real, const CHECK: bool>(
-        &self,
-        c0: F,
-        d: usize,
-        s1: &[F],
-        s2: &[F],
-    ) -> std::result::Result<(F, F), (usize, f64)> {
-        let mut c = c0;
-        let mut th = F::zero();
-        for (k, stage) in self.stages().iter().enumerate() {
-            match stage {
-                Stage::Dense(dense) => (c, th) = dense.apply(c, th, d),
-                Stage::Act { dual, slot } => {
-                    let (q1, q2) = (s1[*slot], s2[*slot]);
-                    // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal
-                    // to the variance. The general formula's rounding would break c = q, and in the
-                    // chaotic phase (χ₁ > 1) that ulp grows until Σ(x, x) collapses to the
-                    // off-diagonal limit after a few hundred layers.
-                    let (t, dot) = if c == q1 && c == q2 {
-                        dual.dual_diag(c)
-                    } else {
-                        dual.dual(c, q1, q2)
-                    };
-                    c = t;
-                    th = th * dot;
-                }
-            }
-            if CHECK {
-                for v in [c, th] {
-                    if !v.value().is_finite() {
-                        return Err((k, v.value()));
-                    }
-                }
-            }
-        }
-        Ok((c, th))
-    }
-
-    /// [`Network::pair_chain`] for [`LANES`] entries at once: rows `i..i + LANES` (variances in
-    /// `s1`, `ns` per row, starting at row i) against one column point (variances `s2`). `c` holds
-    /// the input covariances on entry and Σ on exit; Θ is returned.
-    #[inline(always)]
-    fn lanes_chain(
-        &self,
-        c: &mut [f64; LANES],
-        d: usize,
-        s1: &[f64],
-        ns: usize,
-        s2: &[f64],
-    ) -> [f64; LANES] {
-        let mut th = [0.0; LANES];
-        for stage in self.stages() {
-            match stage {
-                Stage::Dense(dense) => {
-                    for l in 0..LANES {
-                        (c[l], th[l]) = dense.apply(c[l], th[l], d);
-                    }
-                }
-                Stage::Act { dual, slot } => {
-                    let q1: [f64; LANES] = std::array::from_fn(|l| s1[l * ns + slot]);
-                    dual.apply_lanes(c, &mut th, &q1, s2[*slot]);
-                }
-            }
-        }
-        th
-    }
-
     /// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
     /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. Returns the first row
     /// whose value is not finite.
@@ -213,7 +118,7 @@ impl Network {
         let mut i = 0;
         while i + LANES <= rows {
             let mut c: [f64; LANES] = std::array::from_fn(|l| kcol[i + l]);
-            let th = self.lanes_chain(&mut c, d, &s1[i * ns..], ns, s2j);
+            let th = self.plan().lanes(&mut c, d, &s1[i * ns..], ns, s2j);
             kcol[i..i + LANES].copy_from_slice(&c);
             tcol[i..i + LANES].copy_from_slice(&th);
             i += LANES;
@@ -221,7 +126,8 @@ impl Network {
         for r in i..rows {
             // The unchecked recursion never returns Err; NaN would be caught below.
             let (k, t) = self
-                .pair_chain::<f64, false>(kcol[r], d, &s1[r * ns..(r + 1) * ns], s2j)
+                .plan()
+                .pair::<f64, false>(kcol[r], d, &s1[r * ns..(r + 1) * ns], s2j)
                 .unwrap_or((f64::NAN, f64::NAN));
             kcol[r] = k;
             tcol[r] = t;
@@ -229,7 +135,7 @@ impl Network {
         (0..rows).find(|&r| !(kcol[r].is_finite() && tcol[r].is_finite()))
     }
 
-    fn overflow(&self, stage: usize, value: f64) -> Error {
+    pub(crate) fn overflow(&self, stage: usize, value: f64) -> Error {
         Error::Overflow {
             layer: stage,
             activation: self.layers()[stage].name(),
@@ -253,27 +159,29 @@ impl Network {
         q2: F,
         d: usize,
     ) -> Result<(F, F, F, F)> {
-        let mut s1 = vec![F::zero(); self.n_slots()];
-        let mut s2 = vec![F::zero(); self.n_slots()];
-        let (v1, _) = self.point_chain(q1, d, &mut s1)?;
-        let (v2, _) = self.point_chain(q2, d, &mut s2)?;
-        let (k, t) = self
-            .pair_chain::<F, true>(c0, d, &s1, &s2)
-            .map_err(|(layer, v)| self.overflow(layer, v))?;
+        let plan = self.plan();
+        let mut s1 = vec![F::zero(); plan.n_slots()];
+        let mut s2 = vec![F::zero(); plan.n_slots()];
+        let overflow = |(layer, v)| self.overflow(layer, v);
+        let (v1, _) = plan.point(q1, d, &mut s1).map_err(overflow)?;
+        let (v2, _) = plan.point(q2, d, &mut s2).map_err(overflow)?;
+        let (k, t) = plan.pair::<F, true>(c0, d, &s1, &s2).map_err(overflow)?;
         Ok((k, t, v1, v2))
     }
 
     /// Per-point variances of every activation layer (n × slots, row-major) and the diagonals.
     fn point_table(&self, x: &DMatrix<f64>) -> Result<(Vec<f64>, DVector<f64>, DVector<f64>)> {
         let (n, d) = x.shape();
-        let ns = self.n_slots();
+        let ns = self.plan().n_slots();
         let mut slots = vec![0.0; n * ns.max(1)];
         let rows: Vec<Result<(f64, f64)>> = slots
             .par_chunks_mut(ns.max(1))
             .enumerate()
             .map(|(i, s)| {
                 let q0 = x.row(i).norm_squared() / d as f64;
-                self.point_chain(q0, d, &mut s[..ns])
+                self.plan()
+                    .point(q0, d, &mut s[..ns])
+                    .map_err(|(layer, v)| self.overflow(layer, v))
             })
             .collect();
         let mut var = DVector::zeros(n);
@@ -287,7 +195,7 @@ impl Network {
     }
 
     fn first_nonfinite_layer(&self, c0: f64, d: usize, s1: &[f64], s2: &[f64]) -> Error {
-        match self.pair_chain::<f64, true>(c0, d, s1, s2) {
+        match self.plan().pair::<f64, true>(c0, d, s1, s2) {
             Err((layer, v)) => self.overflow(layer, v),
             Ok(_) => Error::Overflow {
                 layer: self.layers().len() - 1,
@@ -423,11 +331,11 @@ impl Kernel for Network {
         }
         let (n1, d) = x1.shape();
         let n2 = x2.nrows();
-        let ns = self.n_slots().max(1);
+        let ns = self.plan().n_slots().max(1);
         let (s1, cov1, _) = self.point_table(x1)?;
         let (s2, cov2, _) = self.point_table(x2)?;
         // A row of x1 identical to a row of x2 must get the diagonal values exactly (see
-        // `pair_chain`), but the GEMM's x·x'/d and the row norm ‖x‖²/d round differently; the input
+        // `layers::Pair`), but the GEMM's x·x'/d and the row norm ‖x‖²/d round differently; the input
         // variance is used for such pairs. Row hashes keep the check O(1) per entry.
         let (h1, h2) = (row_hashes(x1), row_hashes(x2));
         let q1: Vec<f64> = x1.row_iter().map(|r| r.norm_squared() / d as f64).collect();
@@ -443,7 +351,7 @@ impl Kernel for Network {
                 .with_min_len(BLOCK)
                 .map(|(j, (kcol, tcol))| {
                     let s2j = &s2[j * ns..(j + 1) * ns];
-                    // Identical rows: exact diagonal values (see `pair_chain`). The GEMM's
+                    // Identical rows: exact diagonal values (see `layers::Pair`). The GEMM's
                     // x·x'/d rounds differently from ‖x‖²/d, so the variance is used instead.
                     for i in 0..n1 {
                         if h1[i] == h2[j] && x1.row(i) == x2.row(j) {
@@ -475,7 +383,7 @@ impl Kernel for Network {
     fn gram(&self, x: &DMatrix<f64>) -> Result<KernelMatrices> {
         check_points("x", x)?;
         let (n, d) = x.shape();
-        let ns = self.n_slots().max(1);
+        let ns = self.plan().n_slots().max(1);
         let (s, var, ntk_diag) = self.point_table(x)?;
         let h = row_hashes(x);
         let q: Vec<f64> = x.row_iter().map(|r| r.norm_squared() / d as f64).collect();

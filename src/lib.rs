@@ -45,13 +45,14 @@ pub mod forward;
 pub mod io;
 pub mod jacobian;
 pub mod kernel;
+mod layers;
 mod linalg;
 pub mod meanfield;
 pub mod network;
 pub mod real;
 pub mod regression;
 mod roots;
-mod spec;
+pub mod spec;
 
 pub use activation::{Activation, Dual, DualActivation, Smoothness};
 pub use error::{Error, Result};

@@ -22,9 +22,8 @@
 //! ```
 
 use crate::Result;
-use crate::activation::{Activation, DEFAULT_NODES, Dual};
-use crate::error::{Error, invalid};
-use crate::real::Real;
+use crate::activation::{Activation, DEFAULT_NODES};
+use crate::layers::Plan;
 use serde::{Deserialize, Serialize};
 
 /// How a Dense layer's weights are scaled (neural-tangents' `parameterization`).
@@ -75,68 +74,28 @@ impl Layer {
     }
 }
 
-/// Fan-in of a Dense layer in the compiled plan (standard parameterization).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum FanIn {
-    /// The input dimension d.
-    Input,
-    /// A hidden width.
-    Width(f64),
-}
-
-/// A Dense layer's kernel map, compiled.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct DenseStage {
-    w2: f64,
-    b2: f64,
-    /// `None` in the ntk parameterization; in the standard one, the fan-in and the bias's NTK term.
-    standard: Option<(FanIn, f64)>,
-}
-
-impl DenseStage {
-    /// (Σ, Θ) → (σ_w²Σ + σ_b², Σ_new + σ_w²Θ) (ntk) or (σ_w²Σ + σ_b², n_in·Σ + σ_w²Θ + [bias])
-    /// (standard); `d` is the input dimension, the first layer's fan-in.
-    #[inline(always)]
-    pub(crate) fn apply<F: Real>(&self, sigma: F, theta: F, d: usize) -> (F, F) {
-        let w2 = F::cst(self.w2);
-        let new_sigma = w2 * sigma + F::cst(self.b2);
-        let new_theta = match self.standard {
-            None => new_sigma + w2 * theta,
-            Some((fan_in, bias)) => {
-                let n_in = match fan_in {
-                    FanIn::Input => d as f64,
-                    FanIn::Width(w) => w,
-                };
-                F::cst(n_in) * sigma + w2 * theta + F::cst(bias)
-            }
-        };
-        (new_sigma, new_theta)
-    }
-}
-
-/// One step of the compiled recursion.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Stage {
-    Dense(DenseStage),
-    Act {
-        dual: Dual,
-        /// Index into the per-point pre-activation variances.
-        slot: usize,
-    },
-}
-
 /// A validated fully connected network: the input to every kernel computation.
 ///
 /// Build it with [`Network::builder`], [`Network::mlp`], or deserialize its JSON spec
 /// ([`Network::from_json`]); every route checks the layers, so a `Network` always has a kernel.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(try_from = "crate::spec::NetworkSpec")]
+///
+/// Its JSON form (`serde`, [`Network::from_json`], [`Network::to_json`]) is described in the crate
+/// documentation. Two networks are equal when their layers, parameterization and quadrature nodes
+/// are (the compiled recursion follows from these).
+#[derive(Debug, Clone)]
 pub struct Network {
     layers: Vec<Layer>,
     parameterization: Parameterization,
     quadrature_nodes: usize,
-    stages: Vec<Stage>,
-    n_slots: usize,
+    plan: Plan,
+}
+
+impl PartialEq for Network {
+    fn eq(&self, other: &Self) -> bool {
+        self.layers == other.layers
+            && self.parameterization == other.parameterization
+            && self.quadrature_nodes == other.quadrature_nodes
+    }
 }
 
 /// Step-by-step construction of a [`Network`].
@@ -318,103 +277,13 @@ impl Network {
         parameterization: Parameterization,
         quadrature_nodes: usize,
     ) -> Result<Network> {
-        if layers.is_empty() {
-            return Err(Error::InvalidNetwork(
-                "no layers: a network needs at least one Dense layer".into(),
-            ));
-        }
-        let mut stages = Vec::with_capacity(layers.len());
-        let mut n_slots = 0;
-        let mut prev_dense_width: Option<Option<usize>> = None; // None: no Dense yet
-        let mut prev_was_dense = false;
-        for (k, layer) in layers.iter().enumerate() {
-            match layer {
-                Layer::Dense(d) => {
-                    check_std(&format!("layers[{k}].w_std"), d.w_std)?;
-                    if let Some(b) = d.b_std {
-                        check_std(&format!("layers[{k}].b_std"), b)?;
-                    }
-                    if d.width == Some(0) {
-                        return Err(invalid(
-                            &format!("layers[{k}].width"),
-                            0,
-                            "a layer width must be at least 1",
-                        ));
-                    }
-                    let fan_in = match prev_dense_width {
-                        None => Some(FanIn::Input),
-                        Some(Some(w)) => Some(FanIn::Width(w as f64)),
-                        Some(None) => None,
-                    };
-                    let standard = match parameterization {
-                        Parameterization::Ntk => None,
-                        Parameterization::Standard => {
-                            let Some(fan_in) = fan_in else {
-                                return Err(Error::InvalidNetwork(format!(
-                                    "layer {k}: the standard parameterization needs the fan-in of every \
-                                     Dense layer after the first; give the previous Dense layer a `width`"
-                                )));
-                            };
-                            Some((fan_in, if d.b_std.is_some() { 1.0 } else { 0.0 }))
-                        }
-                    };
-                    prev_dense_width = Some(d.width);
-                    prev_was_dense = true;
-                    stages.push(Stage::Dense(DenseStage {
-                        w2: d.w_std * d.w_std,
-                        b2: d.b_std.map_or(0.0, |b| b * b),
-                        standard,
-                    }));
-                }
-                Layer::Activation(a) => {
-                    if !prev_was_dense {
-                        return Err(Error::InvalidNetwork(format!(
-                            "layer {k} ({}) does not follow a Dense layer: the input to an activation \
-                             must be Gaussian, so put a Dense layer before it",
-                            a.name()
-                        )));
-                    }
-                    prev_was_dense = false;
-                    let dual = a.dual_with_nodes(quadrature_nodes).map_err(|e| match e {
-                        Error::InvalidParameter {
-                            name,
-                            value,
-                            reason,
-                        } => Error::InvalidParameter {
-                            name: format!("layers[{k}].{name}"),
-                            value,
-                            reason,
-                        },
-                        other => other,
-                    })?;
-                    stages.push(Stage::Act {
-                        dual,
-                        slot: n_slots,
-                    });
-                    n_slots += 1;
-                }
-            }
-        }
+        let plan = Plan::compile(&layers, parameterization, quadrature_nodes)?;
         Ok(Network {
             layers,
             parameterization,
             quadrature_nodes,
-            stages,
-            n_slots,
+            plan,
         })
-    }
-
-    /// Parses the JSON spec (see the crate documentation for the format).
-    pub fn from_json(json: &str) -> Result<Network> {
-        let spec: crate::spec::NetworkSpec = serde_json::from_str(json)
-            .map_err(|e| Error::InvalidNetwork(format!("network spec: {e}")))?;
-        Network::try_from(spec)
-    }
-
-    /// The JSON spec of this network. Fails for [`Activation::Custom`], which holds code.
-    pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| Error::InvalidNetwork(format!("cannot write the network spec: {e}")))
     }
 
     /// The layers, in order.
@@ -432,24 +301,8 @@ impl Network {
         self.quadrature_nodes
     }
 
-    pub(crate) fn stages(&self) -> &[Stage] {
-        &self.stages
-    }
-
-    /// Number of activation layers.
-    pub(crate) fn n_slots(&self) -> usize {
-        self.n_slots
-    }
-}
-
-fn check_std(name: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(invalid(
-            name,
-            v,
-            "a standard deviation must be a finite number ≥ 0",
-        ))
+    /// The compiled recursion.
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
     }
 }

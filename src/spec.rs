@@ -1,4 +1,5 @@
-//! The serde form of a network (the JSON spec read by the command-line tool).
+//! The JSON form of a network (the spec the command-line tool reads): serde for [`Network`], and
+//! [`Network::from_json`] / [`Network::to_json`].
 //!
 //! ```json
 //! {"parameterization": "ntk",
@@ -6,31 +7,25 @@
 //!             {"relu": {}},
 //!             {"dense": {"w_std": 1.5}}]}
 //! ```
-//! Each layer is an object with one key: `dense` or an activation name (snake case). Omitted
-//! parameters take neural-tangents' defaults (Erf a = 1, b = 1, c = 0; Sin/Cos a = 1, b = 1, c = 0;
+//! Each layer is an object with one key: `dense` or an activation's name ([`Activation::KEYS`]).
+//! Omitted activation parameters take their defaults from the activation table (those of
+//! neural-tangents where it has the layer: Erf a = 1, b = 1, c = 0; Sin/Cos a = 1, b = 1, c = 0;
 //! Rbf γ = 1; Exp a = 1, b = 1; Gaussian a = 1, b = −1; Affine α = 1, β = 0; Elu α = 1).
 
-use crate::Error;
 use crate::activation::{Activation, DEFAULT_NODES};
 use crate::network::{Dense, Layer, Network, Parameterization};
-use serde::{Deserialize, Serialize};
+use crate::{Error, Result};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-fn one() -> f64 {
-    1.0
-}
-fn minus_one() -> f64 {
-    -1.0
-}
-fn zero() -> f64 {
-    0.0
-}
 fn nodes() -> usize {
     DEFAULT_NODES
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct DenseSpec {
+struct DenseSpec {
     w_std: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     b_std: Option<f64>,
@@ -38,97 +33,13 @@ pub(crate) struct DenseSpec {
     width: Option<usize>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum LayerSpec {
-    Dense(DenseSpec),
-    Relu {},
-    LeakyRelu {
-        alpha: f64,
-    },
-    AbRelu {
-        a: f64,
-        b: f64,
-    },
-    Abs {},
-    Erf {
-        #[serde(default = "one")]
-        a: f64,
-        #[serde(default = "one")]
-        b: f64,
-        #[serde(default = "zero")]
-        c: f64,
-    },
-    SigmoidErf {},
-    SigmoidLike {},
-    Gelu {},
-    Sin {
-        #[serde(default = "one")]
-        a: f64,
-        #[serde(default = "one")]
-        b: f64,
-        #[serde(default = "zero")]
-        c: f64,
-    },
-    Cos {
-        #[serde(default = "one")]
-        a: f64,
-        #[serde(default = "one")]
-        b: f64,
-        #[serde(default = "zero")]
-        c: f64,
-    },
-    Rbf {
-        #[serde(default = "one")]
-        gamma: f64,
-    },
-    Exp {
-        #[serde(default = "one")]
-        a: f64,
-        #[serde(default = "one")]
-        b: f64,
-    },
-    Gaussian {
-        #[serde(default = "one")]
-        a: f64,
-        #[serde(default = "minus_one")]
-        b: f64,
-    },
-    Monomial {
-        degree: u32,
-    },
-    RectifiedMonomial {
-        degree: u32,
-    },
-    Sign {},
-    Polynomial {
-        coef: Vec<f64>,
-    },
-    Hermite {
-        degree: u32,
-    },
-    Gabor {},
-    Affine {
-        #[serde(default = "one")]
-        alpha: f64,
-        #[serde(default = "zero")]
-        beta: f64,
-    },
-    Identity {},
-    Sigmoid {},
-    Tanh {},
-    Softplus {},
-    Silu {},
-    Elu {
-        #[serde(default = "one")]
-        alpha: f64,
-    },
-    Selu {},
-}
+/// One layer in its JSON form: `{"dense": {...}}` or `{"<activation>": {...}}`.
+#[derive(Debug, Clone)]
+struct LayerSpec(Layer);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NetworkSpec {
+struct NetworkSpec {
     #[serde(default)]
     parameterization: Parameterization,
     layers: Vec<LayerSpec>,
@@ -136,104 +47,84 @@ pub(crate) struct NetworkSpec {
     quadrature_nodes: usize,
 }
 
-impl From<LayerSpec> for Layer {
-    fn from(s: LayerSpec) -> Layer {
-        use Activation as A;
-        use LayerSpec as S;
-        Layer::Activation(match s {
-            S::Dense(d) => {
-                return Layer::Dense(Dense {
-                    w_std: d.w_std,
-                    b_std: d.b_std,
-                    width: d.width,
-                });
-            }
-            S::Relu {} => A::Relu,
-            S::LeakyRelu { alpha } => A::LeakyRelu { alpha },
-            S::AbRelu { a, b } => A::AbRelu { a, b },
-            S::Abs {} => A::Abs,
-            S::Erf { a, b, c } => A::Erf { a, b, c },
-            S::SigmoidErf {} => A::SigmoidErf,
-            S::SigmoidLike {} => A::SigmoidLike,
-            S::Gelu {} => A::Gelu,
-            S::Sin { a, b, c } => A::Sin { a, b, c },
-            S::Cos { a, b, c } => A::Cos { a, b, c },
-            S::Rbf { gamma } => A::Rbf { gamma },
-            S::Exp { a, b } => A::Exp { a, b },
-            S::Gaussian { a, b } => A::Gaussian { a, b },
-            S::Monomial { degree } => A::Monomial { degree },
-            S::RectifiedMonomial { degree } => A::RectifiedMonomial { degree },
-            S::Sign {} => A::Sign,
-            S::Polynomial { coef } => A::Polynomial { coef },
-            S::Hermite { degree } => A::Hermite { degree },
-            S::Gabor {} => A::Gabor,
-            S::Affine { alpha, beta } => A::Affine { alpha, beta },
-            S::Identity {} => A::Identity,
-            S::Sigmoid {} => A::Sigmoid,
-            S::Tanh {} => A::Tanh,
-            S::Softplus {} => A::Softplus,
-            S::Silu {} => A::Silu,
-            S::Elu { alpha } => A::Elu { alpha },
-            S::Selu {} => A::Selu,
-        })
+impl<'de> Deserialize<'de> for LayerSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_map(LayerVisitor)
     }
 }
 
-fn layer_spec(l: &Layer) -> Result<LayerSpec, Error> {
-    use Activation as A;
-    use LayerSpec as S;
-    let a = match l {
-        Layer::Dense(d) => {
-            return Ok(S::Dense(DenseSpec {
+struct LayerVisitor;
+
+impl<'de> Visitor<'de> for LayerVisitor {
+    type Value = LayerSpec;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a layer: an object with one key, `dense` or an activation's name")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<LayerSpec, A::Error> {
+        let Some(key) = map.next_key::<String>()? else {
+            return Err(de::Error::custom(
+                "empty layer object: a layer is `{\"dense\": {...}}` or `{\"<activation>\": {...}}`",
+            ));
+        };
+        let layer = if key == "dense" {
+            let d: DenseSpec = map.next_value()?;
+            Layer::Dense(Dense {
                 w_std: d.w_std,
                 b_std: d.b_std,
                 width: d.width,
-            }));
-        }
-        Layer::Activation(a) => a,
-    };
-    Ok(match a.clone() {
-        A::Relu => S::Relu {},
-        A::LeakyRelu { alpha } => S::LeakyRelu { alpha },
-        A::AbRelu { a, b } => S::AbRelu { a, b },
-        A::Abs => S::Abs {},
-        A::Erf { a, b, c } => S::Erf { a, b, c },
-        A::SigmoidErf => S::SigmoidErf {},
-        A::SigmoidLike => S::SigmoidLike {},
-        A::Gelu => S::Gelu {},
-        A::Sin { a, b, c } => S::Sin { a, b, c },
-        A::Cos { a, b, c } => S::Cos { a, b, c },
-        A::Rbf { gamma } => S::Rbf { gamma },
-        A::Exp { a, b } => S::Exp { a, b },
-        A::Gaussian { a, b } => S::Gaussian { a, b },
-        A::Monomial { degree } => S::Monomial { degree },
-        A::RectifiedMonomial { degree } => S::RectifiedMonomial { degree },
-        A::Sign => S::Sign {},
-        A::Polynomial { coef } => S::Polynomial { coef },
-        A::Hermite { degree } => S::Hermite { degree },
-        A::Gabor => S::Gabor {},
-        A::Affine { alpha, beta } => S::Affine { alpha, beta },
-        A::Identity => S::Identity {},
-        A::Sigmoid => S::Sigmoid {},
-        A::Tanh => S::Tanh {},
-        A::Softplus => S::Softplus {},
-        A::Silu => S::Silu {},
-        A::Elu { alpha } => S::Elu { alpha },
-        A::Selu => S::Selu {},
-        A::Custom(q) => {
-            return Err(Error::InvalidNetwork(format!(
-                "the custom activation `{}` is code and has no JSON form",
-                q.name()
+            })
+        } else if Activation::KEYS.contains(&key.as_str()) {
+            let params: serde_json::Map<String, serde_json::Value> = map.next_value()?;
+            Layer::Activation(Activation::from_spec(&key, params).map_err(de::Error::custom)?)
+        } else {
+            return Err(de::Error::custom(format!(
+                "unknown variant `{key}`, expected `dense` or one of the activations `{}`",
+                Activation::KEYS.join("`, `")
+            )));
+        };
+        if let Some(extra) = map.next_key::<String>()? {
+            return Err(de::Error::custom(format!(
+                "a layer object has one key, but `{key}` is followed by `{extra}`: write each \
+                 layer as its own object"
             )));
         }
-    })
+        Ok(LayerSpec(layer))
+    }
+}
+
+impl Serialize for LayerSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        match &self.0 {
+            Layer::Dense(d) => map.serialize_entry(
+                "dense",
+                &DenseSpec {
+                    w_std: d.w_std,
+                    b_std: d.b_std,
+                    width: d.width,
+                },
+            )?,
+            Layer::Activation(a) => {
+                let Some((key, params)) = a.to_spec() else {
+                    return Err(serde::ser::Error::custom(format!(
+                        "the custom activation `{}` is code and has no JSON form",
+                        a.name()
+                    )));
+                };
+                map.serialize_entry(key, &params)?
+            }
+        }
+        map.end()
+    }
 }
 
 impl TryFrom<NetworkSpec> for Network {
     type Error = Error;
-    fn try_from(s: NetworkSpec) -> Result<Network, Error> {
+    fn try_from(s: NetworkSpec) -> Result<Network> {
         Network::new(
-            s.layers.into_iter().map(Layer::from).collect(),
+            s.layers.into_iter().map(|l| l.0).collect(),
             s.parameterization,
             s.quadrature_nodes,
         )
@@ -241,18 +132,38 @@ impl TryFrom<NetworkSpec> for Network {
 }
 
 impl Serialize for Network {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let layers = self
-            .layers()
-            .iter()
-            .map(layer_spec)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(serde::ser::Error::custom)?;
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         NetworkSpec {
             parameterization: self.parameterization(),
-            layers,
+            layers: self.layers().iter().cloned().map(LayerSpec).collect(),
             quadrature_nodes: self.quadrature_nodes(),
         }
         .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    /// Reads the spec and validates it; a network that does not validate is a deserialization
+    /// error carrying the validation message.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let spec = NetworkSpec::deserialize(deserializer)?;
+        Network::try_from(spec).map_err(de::Error::custom)
+    }
+}
+
+impl Network {
+    /// Parses the JSON spec (see the [module documentation](crate::spec) for the format). A
+    /// malformed spec is [`Error::InvalidNetwork`]; a well-formed one that fails validation keeps the
+    /// validation's error (e.g. [`Error::InvalidParameter`] naming `layers[k].w_std`).
+    pub fn from_json(json: &str) -> Result<Network> {
+        let spec: NetworkSpec = serde_json::from_str(json)
+            .map_err(|e| Error::InvalidNetwork(format!("network spec: {e}")))?;
+        Network::try_from(spec)
+    }
+
+    /// The JSON spec of this network. Fails for [`Activation::Custom`], which holds code.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::InvalidNetwork(format!("cannot write the network spec: {e}")))
     }
 }

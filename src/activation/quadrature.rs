@@ -1,7 +1,7 @@
 //! Dual activations by quadrature (2-D Gauss–Hermite, or the polar rule split at the kinks), for
 //! any activation given as a function.
 
-use super::DualActivation;
+use super::{DualActivation, Smoothness};
 use crate::real::Real;
 use std::fmt;
 use std::sync::Arc;
@@ -144,6 +144,9 @@ pub struct QuadratureDual {
     d2f: Option<ScalarFn>,
     nodes: usize,
     rule: Rule,
+    /// Kinks of φ away from 0, where the polar rule splits each ray (see
+    /// [`QuadratureDual::with_kinks`]).
+    kinks: Vec<f64>,
 }
 
 /// The 2-D integration rule.
@@ -168,9 +171,13 @@ impl fmt::Debug for QuadratureDual {
         };
         write!(
             f,
-            "QuadratureDual({}, {} nodes, {rule})",
+            "QuadratureDual({}, {} nodes, {rule}",
             self.name, self.nodes
-        )
+        )?;
+        for k in &self.kinks {
+            write!(f, ", {k}")?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -183,12 +190,20 @@ impl PartialEq for QuadratureDual {
                 (Rule::Hermite { .. }, Rule::Hermite { .. })
                     | (Rule::Polar { .. }, Rule::Polar { .. })
             )
+            && self.kinks == other.kinks
             && Arc::ptr_eq(&self.fd, &other.fd)
     }
 }
 
 /// Largest accepted number of quadrature nodes per dimension.
 pub const MAX_NODES: usize = 512;
+
+/// Largest number of kinks away from 0 that the polar rule splits at.
+pub const MAX_KINKS: usize = 8;
+
+/// Most angular sector ends of the polar rule: the two kink lines through 0 (four rays) and the
+/// rays through the crossings of the kink lines away from 0.
+const MAX_CUTS: usize = 4 + MAX_KINKS * MAX_KINKS;
 
 impl QuadratureDual {
     /// A quadrature dual for a smooth φ = `f` with derivative `df`: tensor Gauss–Hermite with `nodes`
@@ -208,6 +223,7 @@ impl QuadratureDual {
             d2f,
             nodes,
             rule: Rule::Hermite { x, w },
+            kinks: Vec::new(),
         })
     }
 
@@ -250,7 +266,90 @@ impl QuadratureDual {
                 ang: gauss_legendre(nodes.div_ceil(2)),
                 rad,
             },
+            kinks: Vec::new(),
         })
+    }
+
+    /// The polar rule also split at the points `kinks` ≠ 0 where φ or φ' jumps (at most
+    /// [`MAX_KINKS`]; 0 is always split). A kink u = κ is the line u = κ, which crosses the ray at
+    /// angle ψ at radius r = κ/kᵤ(ψ) (kᵤ the coordinate's growth along the ray): the radial panels are
+    /// split there, so the integrand is smooth on every panel and the rule converges exponentially
+    /// again (hard tanh: kinks at ±1). Fails for the Gauss–Hermite rule, which cannot split, and for
+    /// non-finite or too many kinks.
+    ///
+    /// ```
+    /// use ntk::activation::{DualActivation, QuadratureDual};
+    /// use std::sync::Arc;
+    /// // max(x − 1, 0): the ReLU shifted to a kink at 1. E[φ(u)²] for u ~ N(0, 1) is
+    /// // 2Φ(−1) − φ_N(1) = 0.0833155..., with φ_N the standard normal density.
+    /// let f = Arc::new(|x: f64| (x - 1.0).max(0.0));
+    /// let df = Arc::new(|x: f64| if x > 1.0 { 1.0 } else { 0.0 });
+    /// let q = QuadratureDual::polar("shifted relu", f, df, None, 32)?.with_kinks(&[1.0])?;
+    /// let (t, _) = q.dual_diag(1.0);
+    /// let exact = libm::erfc(1.0 / 2f64.sqrt()) - (-0.5f64).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    /// assert!((t - exact).abs() < 1e-13);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn with_kinks(mut self, kinks: &[f64]) -> crate::Result<Self> {
+        if matches!(self.rule, Rule::Hermite { .. }) && !kinks.is_empty() {
+            return Err(crate::error::invalid(
+                "kinks",
+                format!("{kinks:?}"),
+                "the Gauss–Hermite rule cannot be split at kinks; build the dual with \
+                 QuadratureDual::polar",
+            ));
+        }
+        let mut ks: Vec<f64> = Vec::with_capacity(kinks.len());
+        for (i, &k) in kinks.iter().enumerate() {
+            crate::error::check_finite_param(&format!("kinks[{i}]"), k)?;
+            // 0 is split by the angular sectors already; repeated kinks need one split.
+            if k != 0.0 && !ks.contains(&k) {
+                ks.push(k);
+            }
+        }
+        if ks.len() > MAX_KINKS {
+            return Err(crate::error::invalid(
+                "kinks",
+                ks.len(),
+                &format!("at most {MAX_KINKS} kinks away from 0 are supported"),
+            ));
+        }
+        self.kinks = ks;
+        Ok(self)
+    }
+
+    /// The kinks away from 0 that the polar rule splits at.
+    pub fn kinks(&self) -> &[f64] {
+        &self.kinks
+    }
+
+    /// How smooth φ is, found by testing φ and φ' for a jump at 0 and at each kink (a jump larger
+    /// than 10⁻⁶·(1 + |value|) across ±10⁻⁹·(1 + |x|)): [`Smoothness::Jump`] if φ jumps,
+    /// [`Smoothness::Kinked`] if φ' does, [`Smoothness::Smooth`] otherwise.
+    pub fn smoothness(&self) -> Smoothness {
+        std::iter::once(0.0)
+            .chain(self.kinks.iter().copied())
+            .map(|p| self.smoothness_near(p))
+            .max()
+            .unwrap_or(Smoothness::Smooth)
+    }
+
+    /// As [`QuadratureDual::smoothness`], at 0 only.
+    pub fn smoothness_at_zero(&self) -> Smoothness {
+        self.smoothness_near(0.0)
+    }
+
+    fn smoothness_near(&self, p: f64) -> Smoothness {
+        let h = 1e-9 * (1.0 + p.abs());
+        let ((fl, dl), (fr, dr), (f0, d0)) = ((self.fd)(p - h), (self.fd)(p + h), (self.fd)(p));
+        let jump = |l: f64, r: f64, m: f64| (r - l).abs() > 1e-6 * (1.0 + m.abs());
+        if jump(fl, fr, f0) {
+            Smoothness::Jump
+        } else if jump(dl, dr, d0) {
+            Smoothness::Kinked
+        } else {
+            Smoothness::Smooth
+        }
     }
 
     /// The activation's name.
@@ -284,19 +383,34 @@ impl QuadratureDual {
 /// within e⁻⁴⁰ of their asymptotes (constant or linear) beyond |u| = 40.
 const FEATURE_SCALES: [f64; 2] = [10.0, 40.0];
 
-/// Panel ends on [0, R] for a ray on which the two coordinates grow like s·k₁ and s·k₂: the radii
-/// 10/|k| and 40/|k| that fall inside. At a large variance (|k| ≫ 1) φ changes on s ≲ 1/|k|, a
-/// sliver that one rule on [0, R] misses (at q = 3·10⁴ the 32-node rule put Θ(x, x) 56 % low);
-/// graded panels keep the first one at the scale of φ, so the accuracy at q ≈ 1 is kept at any q.
-/// Ends are in `F` so that the rule moves smoothly with (c, q1, q2).
-fn radial_panels<F: Real>(k1: F, k2: F) -> ([F; 6], usize) {
+/// Most panel ends on [0, R]: 0 and R, two feature scales and the kinks for each of two
+/// coordinates.
+const MAX_RADIAL_ENDS: usize = 2 + 2 * (FEATURE_SCALES.len() + MAX_KINKS);
+
+/// Panel ends on [0, R] for a ray on which the two coordinates grow like r·k₁ and r·k₂: the radii
+/// 10/|k| and 40/|k| that fall inside, and the radii κ/k where a coordinate crosses a kink κ ≠ 0.
+/// At a large variance (|k| ≫ 1) φ changes on r ≲ 1/|k|, a sliver that one rule on [0, R] misses (at
+/// q = 3·10⁴ the 32-node rule put Θ(x, x) 56 % low); graded panels keep the first one at the scale
+/// of φ, so the accuracy at q ≈ 1 is kept at any q. Ends are in `F` so that the rule moves smoothly
+/// with (c, q1, q2).
+fn radial_panels<F: Real>(k1: F, k2: F, kinks: &[f64]) -> ([F; MAX_RADIAL_ENDS], usize) {
     let r = F::cst(POLAR_RADIUS);
-    let mut ends = [F::zero(); 6];
+    let mut ends = [F::zero(); MAX_RADIAL_ENDS];
     let mut m = 1;
-    for k in [k1.abs(), k2.abs()] {
+    for k in [k1, k2] {
+        if k == F::zero() {
+            continue;
+        }
         for t in FEATURE_SCALES {
-            let e = F::cst(t) / k;
+            let e = F::cst(t) / k.abs();
             if e < r {
+                ends[m] = e;
+                m += 1;
+            }
+        }
+        for &kink in kinks {
+            let e = F::cst(kink) / k;
+            if e > F::zero() && e < r {
                 ends[m] = e;
                 m += 1;
             }
@@ -410,20 +524,42 @@ impl QuadratureDual {
         let two = F::cst(2.0);
         let wrap = |p: F| if p < F::zero() { p + tau } else { p };
         let psi0 = wrap((-a).atan2(b));
-        let mut cuts = [
+        // Sector ends: the kink lines u = 0 and v = 0 (rays), and the rays through the corners
+        // (κᵢ, κⱼ) where two kink lines away from 0 cross: there the order of the radial kinks
+        // changes, so the radial integral is only piecewise smooth in the angle.
+        let mut cuts = [F::zero(); MAX_CUTS];
+        cuts[..4].copy_from_slice(&[
             F::FRAC_PI_2(),
             F::cst(1.5 * std::f64::consts::PI),
             psi0,
             wrap(psi0 - F::PI()),
-        ];
+        ]);
+        let mut n_cuts = 4;
+        if b > F::zero() {
+            for &k1 in &self.kinks {
+                for &k2 in &self.kinks {
+                    let x = F::cst(k1) / su;
+                    let y = (F::cst(k2) - a * x) / b;
+                    if (x * x + y * y).sqrt() < F::cst(POLAR_RADIUS) {
+                        cuts[n_cuts] = wrap(y.atan2(x));
+                        n_cuts += 1;
+                    }
+                }
+            }
+        }
+        let cuts = &mut cuts[..n_cuts];
         cuts.sort_by(|p, q| p.value().total_cmp(&q.value()));
         let d2 = |t: f64| self.d2(t);
         let mut t = F::zero();
         let mut dot = F::zero();
         let k_cut = su.max(q2.sqrt());
-        for k in 0..4 {
+        for k in 0..n_cuts {
             let lo = cuts[k];
-            let hi = if k == 3 { cuts[0] + tau } else { cuts[k + 1] };
+            let hi = if k + 1 == n_cuts {
+                cuts[0] + tau
+            } else {
+                cuts[k + 1]
+            };
             if (hi - lo).value() <= 0.0 {
                 continue;
             }
@@ -437,7 +573,7 @@ impl QuadratureDual {
                     let (ku, kv) = (su * cs, a * cs + b * sn);
                     let mut st = F::zero();
                     let mut sd = F::zero();
-                    let (ends, m) = radial_panels(ku, kv);
+                    let (ends, m) = radial_panels(ku, kv, &self.kinks);
                     for p in 0..m - 1 {
                         let (rh, rm) =
                             ((ends[p + 1] - ends[p]) / two, (ends[p + 1] + ends[p]) / two);
@@ -486,18 +622,20 @@ impl DualActivation for QuadratureDual {
             }
             Rule::Polar { rad, .. } => {
                 // E[φ(√q·x)²] split at x = 0: Gauss–Legendre on each half line [0, R], on the
-                // panels of `radial_panels`.
+                // panels of `radial_panels` (which differ between the two sides when φ has kinks
+                // away from 0).
                 let su = q.sqrt();
                 let two = F::cst(2.0);
-                let (ends, m) = radial_panels(su, su);
-                for p in 0..m - 1 {
-                    let (rh, rm) = ((ends[p + 1] - ends[p]) / two, (ends[p + 1] + ends[p]) / two);
-                    for (&x, &wr) in rad.0.iter().zip(&rad.1) {
-                        let r = rm + rh * F::cst(x);
-                        let g = F::cst(wr) * rh * (-r * r / two).exp();
-                        for side in [1.0, -1.0] {
-                            let u = su * r * F::cst(side);
-                            let (fu, dfu) = u.lift_pair(&*self.fd, &d2);
+                for side in [F::one(), -F::one()] {
+                    let k = su * side;
+                    let (ends, m) = radial_panels(k, k, &self.kinks);
+                    for p in 0..m - 1 {
+                        let (rh, rm) =
+                            ((ends[p + 1] - ends[p]) / two, (ends[p + 1] + ends[p]) / two);
+                        for (&x, &wr) in rad.0.iter().zip(&rad.1) {
+                            let r = rm + rh * F::cst(x);
+                            let g = F::cst(wr) * rh * (-r * r / two).exp();
+                            let (fu, dfu) = (k * r).lift_pair(&*self.fd, &d2);
                             t = t + g * fu * fu;
                             dot = dot + g * dfu * dfu;
                         }

@@ -22,7 +22,8 @@ use crate::Result;
 use crate::activation::{DualActivation, Smoothness};
 use crate::error::Error;
 use crate::forward::Fwd;
-use crate::network::{Layer, Network, Stage};
+use crate::layers::{self, ActivationStage, DenseStage, FullyConnected, KernelState};
+use crate::network::Network;
 use crate::real::ANGLE_FLOOR;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
@@ -185,11 +186,14 @@ impl Network {
 
     /// The pre-activation variances of x with both seeds (∂/∂q, and the ray).
     fn point_slots(&self, q: f64, d: usize) -> Result<Slots> {
-        let ns = self.n_slots();
-        let mut partial = vec![Fwd::<2>::constant(0.0); ns];
-        let mut ray = vec![Fwd::<2>::constant(0.0); ns];
-        self.point_chain(Fwd::new(q, [0.0, 1.0]), d, &mut partial)?;
-        self.point_chain(Fwd::new(q, [2.0 * q, 0.0]), d, &mut ray)?;
+        let plan = self.plan();
+        let mut partial = vec![Fwd::<2>::constant(0.0); plan.n_slots()];
+        let mut ray = vec![Fwd::<2>::constant(0.0); plan.n_slots()];
+        let overflow = |(layer, v)| self.overflow(layer, v);
+        plan.point(Fwd::new(q, [0.0, 1.0]), d, &mut partial)
+            .map_err(overflow)?;
+        plan.point(Fwd::new(q, [2.0 * q, 0.0]), d, &mut ray)
+            .map_err(overflow)?;
         Ok(Slots { d, partial, ray })
     }
 
@@ -203,84 +207,28 @@ impl Network {
             Mode::Ray => (Fwd::new(c0, [c0, 0.0]), &slots.ray),
         };
         // x' is fixed: its variances carry no derivatives, so the f64 recursion serves.
-        let mut s1 = vec![0.0; self.n_slots()];
-        self.point_chain(qi, d, &mut s1)?;
+        let mut s1 = vec![0.0; self.plan().n_slots()];
+        self.plan()
+            .point(qi, d, &mut s1)
+            .map_err(|(layer, v)| self.overflow(layer, v))?;
         let s1: Vec<Fwd<2>> = s1.into_iter().map(Fwd::constant).collect();
-        self.gradient_chain(c0, d, &s1, s2, mode)
-    }
-
-    /// The pair recursion on forward derivatives, without the identical-point shortcut (the two
-    /// points differ at first order), noting the first layer where a degenerate pair meets an
-    /// activation that is not smooth enough.
-    fn gradient_chain(
-        &self,
-        c0: Fwd<2>,
-        d: usize,
-        s1: &[Fwd<2>],
-        s2: &[Fwd<2>],
-        mode: Mode,
-    ) -> Result<Chain> {
-        let mut c = c0;
-        let mut th = Fwd::<2>::constant(0.0);
-        let (mut nngp_kink, mut ntk_kink) = (None, None);
-        for (k, stage) in self.stages().iter().enumerate() {
-            match stage {
-                Stage::Dense(dense) => (c, th) = dense.apply(c, th, d),
-                Stage::Act { dual, slot } => {
-                    let (a, b) = (s1[*slot], s2[*slot]);
-                    let smooth = match &self.layers()[k] {
-                        Layer::Activation(act) => act.smoothness(),
-                        Layer::Dense(_) => Smoothness::Smooth,
-                    };
-                    let p = a.v * b.v;
-                    let degenerate = if b.v == 0.0 {
-                        Some("x's pre-activation is identically zero")
-                    } else if p > 0.0 && p - c.v * c.v <= ANGLE_FLOOR * p {
-                        Some("the two pre-activations are perfectly correlated")
-                    } else {
-                        None
-                    };
-                    if let Some(why) = degenerate {
-                        let zero_var = b.v == 0.0;
-                        let (nngp_bad, ntk_bad) = match smooth {
-                            Smoothness::Smooth => (false, false),
-                            Smoothness::KinkedDerivative => (false, zero_var),
-                            Smoothness::Kinked => (zero_var, true),
-                            Smoothness::Jump => (true, true),
-                        };
-                        let reason = || {
-                            format!(
-                                "at layer {k} ({}) {why} and the activation has a kink",
-                                self.layers()[k].name()
-                            )
-                        };
-                        if nngp_bad && nngp_kink.is_none() {
-                            nngp_kink = Some(reason());
-                        }
-                        if (ntk_bad || nngp_bad) && ntk_kink.is_none() {
-                            ntk_kink = Some(reason());
-                        }
-                    }
-                    let (t, dot) = dual.dual(c, a, b);
-                    c = t;
-                    th = th * dot;
-                }
-            }
-            for v in [c, th] {
-                if !v.v.is_finite() {
-                    return Err(Error::Overflow {
-                        layer: k,
-                        activation: self.layers()[k].name(),
-                        value: v.v,
-                    });
-                }
-            }
-        }
+        let mut state = GradientState {
+            network: self,
+            c: c0,
+            ntk: Fwd::constant(0.0),
+            d,
+            s1: &s1,
+            s2,
+            nngp_kink: None,
+            ntk_kink: None,
+        };
+        layers::walk::<_, _, true>(self.plan().stages(), &mut state)
+            .map_err(|(layer, v)| self.overflow(layer, v))?;
         Ok(Chain {
-            nngp: c,
-            ntk: th,
-            nngp_kink,
-            ntk_kink,
+            nngp: state.c,
+            ntk: state.ntk,
+            nngp_kink: state.nngp_kink,
+            ntk_kink: state.ntk_kink,
             mode,
         })
     }
@@ -329,6 +277,75 @@ struct Slots {
     d: usize,
     partial: Vec<Fwd<2>>,
     ray: Vec<Fwd<2>>,
+}
+
+/// The pair recursion on forward derivatives. Unlike [`layers::Pair`] it has no identical-point
+/// shortcut (the two points differ at first order), and it notes the first layer where a
+/// degenerate pair meets an activation that is not smooth enough for a derivative.
+struct GradientState<'a> {
+    network: &'a Network,
+    c: Fwd<2>,
+    ntk: Fwd<2>,
+    d: usize,
+    s1: &'a [Fwd<2>],
+    s2: &'a [Fwd<2>],
+    nngp_kink: Option<String>,
+    ntk_kink: Option<String>,
+}
+
+impl FullyConnected for GradientState<'_> {
+    fn dense(&mut self, dense: &DenseStage) {
+        (self.c, self.ntk) = dense.apply(self.c, self.ntk, self.d);
+    }
+
+    fn activation(&mut self, act: &ActivationStage) {
+        let (a, b) = (self.s1[act.slot], self.s2[act.slot]);
+        let p = a.v * b.v;
+        let zero_var = b.v == 0.0;
+        let degenerate = if zero_var {
+            Some((
+                "x's pre-activation is identically zero",
+                act.smoothness_at_zero,
+            ))
+        } else if p > 0.0 && p - self.c.v * self.c.v <= ANGLE_FLOOR * p {
+            Some((
+                "the two pre-activations are perfectly correlated",
+                act.smoothness,
+            ))
+        } else {
+            None
+        };
+        if let Some((why, smooth)) = degenerate {
+            let (nngp_bad, ntk_bad) = match smooth {
+                Smoothness::Smooth => (false, false),
+                Smoothness::KinkedDerivative => (false, zero_var),
+                Smoothness::Kinked => (zero_var, true),
+                Smoothness::Jump => (true, true),
+            };
+            let reason = || {
+                format!(
+                    "at layer {} ({}) {why} and the activation has a kink",
+                    act.layer,
+                    self.network.layers()[act.layer].name()
+                )
+            };
+            if nngp_bad && self.nngp_kink.is_none() {
+                self.nngp_kink = Some(reason());
+            }
+            if (ntk_bad || nngp_bad) && self.ntk_kink.is_none() {
+                self.ntk_kink = Some(reason());
+            }
+        }
+        let (t, dot) = act.dual.dual(self.c, a, b);
+        self.c = t;
+        self.ntk = self.ntk * dot;
+    }
+}
+
+impl KernelState for GradientState<'_> {
+    fn first_non_finite(&self) -> Option<f64> {
+        [self.c.v, self.ntk.v].into_iter().find(|v| !v.is_finite())
+    }
 }
 
 impl Mode {

@@ -1,6 +1,7 @@
 //! The integration tests, as one test crate: one binary to compile and link instead of ten (the
 //! build dominated the suite's time). Each module is one area of the crate.
 
+mod activations;
 mod cli;
 mod common;
 mod duals;
