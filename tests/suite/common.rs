@@ -101,6 +101,8 @@ pub fn quadrature_named() -> Vec<Activation> {
         A::Elu { alpha: 1.0 },
         A::Elu { alpha: 0.5 },
         A::Selu,
+        A::HardTanh,
+        A::Mish,
     ]
 }
 

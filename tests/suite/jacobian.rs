@@ -58,6 +58,8 @@ pub(crate) fn activations() -> Vec<Activation> {
         A::Silu,
         A::Elu { alpha: 1.0 },
         A::Selu,
+        A::HardTanh,
+        A::Mish,
         A::Sign,
     ]
 }
