@@ -476,8 +476,8 @@ const BOUND_TANH: f64 = 2e-6;
 const BOUND_ELU: f64 = 1e-12;
 // Hard tanh: the polar rule split at its kinks (±1) and at the corners of [−1, 1]² converges
 // exponentially; its slowest case is nearly parallel pairs, whose kink lines nearly coincide
-// (measured 7.4e-8 of Ṫ's scale at ρ = 1 − 1e-9, q = 1).
-const BOUND_HARD_TANH: f64 = 3e-7;
+// (measured ≤ 2.6e-10 of Ṫ's scale against a 128-node rule, `activations.rs`).
+const BOUND_HARD_TANH: f64 = 1e-9;
 
 #[test]
 fn named_quadrature_default_vs_fine_rule() {

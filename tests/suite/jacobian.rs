@@ -135,6 +135,7 @@ fn kernel_gradients_match_finite_differences_at_generic_points() {
                                 | Activation::Tanh
                                 | Activation::Softplus
                                 | Activation::Silu
+                                | Activation::Mish
                         )
                     {
                         continue;
@@ -182,7 +183,9 @@ fn gradients_at_a_training_point_exist_exactly_when_the_activation_allows() {
                 | Activation::Softplus
                 | Activation::Silu
                 | Activation::Elu { .. }
-                | Activation::Selu => 2e-7,
+                | Activation::Selu
+                | Activation::HardTanh
+                | Activation::Mish => 2e-7,
                 _ => 1e-13,
             };
             for (a, b) in [(g.nngp, e.nngp), (g.ntk, e.ntk)] {
