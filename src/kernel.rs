@@ -84,7 +84,9 @@ pub enum KernelKind {
 
 /// A pair of kernels (NNGP Σ and NTK Θ) between points of ℝᵈ, given as rows of a matrix.
 ///
-/// Implemented by [`Network`]; downstream code writes `use ntk::Kernel`.
+/// Implemented by [`Network`] (the infinite-width limit) and by
+/// [`FiniteNetwork`](crate::FiniteNetwork) (the empirical kernels of one sampled network), so the
+/// regression API works on either; downstream code writes `use ntk::Kernel`.
 pub trait Kernel {
     /// Σ and Θ between two points.
     fn entry(&self, x1: &[f64], x2: &[f64]) -> Result<KernelEntry>;

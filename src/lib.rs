@@ -6,13 +6,17 @@
 //!
 //! * [`activation`]: dual activations T(c; q1, q2) = E[φ(u)φ(v)] and Ṫ = E[φ'(u)φ'(v)] in closed form
 //!   for ReLU-type, erf-type, GELU, trigonometric, exponential, polynomial and Hermite activations, and
-//!   by quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, your own).
-//! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width) and activations — with a builder
-//!   and a JSON form.
-//! * [`finite`]: finite-width networks of the same spec — forward passes, input-output Jacobians,
-//!   empirical NNGP/NTK, Monte Carlo kernel estimates and gradient-descent training.
-//! * [`kernel`]: the layer recursion and the [`Kernel`] trait (entries, cross matrices, Gram matrices,
-//!   diagonals).
+//!   by quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, hard tanh, mish, your
+//!   own). Every activation is declared once, in one table.
+//! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width) and activations — with builders;
+//!   [`spec`] is its JSON form.
+//! * [`finite`]: finite-width networks of the same spec (each also a [`Kernel`], of its empirical
+//!   NNGP and NTK) — forward passes, input-output Jacobians, Monte Carlo kernel estimates and
+//!   gradient-descent training.
+//! * [`kernel`]: the [`Kernel`] trait (entries, cross matrices, Gram matrices, diagonals) and its
+//!   implementation for networks. Underneath, a private layer-algebra module compiles a network into
+//!   stages that each map a kernel state to a kernel state (neural-tangents' `stax` model), with one
+//!   loop over them; see `docs/kernels.md`.
 //! * [`meanfield`]: signal-propagation quantities of deep networks — the variance fixed point q*,
 //!   χ₁, the ordered/chaotic phase and the correlation depth scale (Jiang & Pehlevan 2020, §4.2).
 //! * [`jacobian`]: input gradients of the kernels, the trained map f∞ of a wide network and its
