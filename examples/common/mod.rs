@@ -89,13 +89,11 @@ impl Init {
         match *self {
             Init::Mean => Ok(None),
             Init::Finite { width } => {
-                let net = FiniteNetwork::new(
-                    spec,
-                    d,
-                    &HiddenWidths::Uniform(width),
-                    d,
-                    seed.wrapping_add(NETWORK_SEED_OFFSET),
-                )?;
+                let net = FiniteNetwork::builder(spec, d)
+                    .hidden(HiddenWidths::Uniform(width))
+                    .output_dim(d)
+                    .seed(seed.wrapping_add(NETWORK_SEED_OFFSET))
+                    .build()?;
                 Ok(Some(Arc::new(net)))
             }
         }
