@@ -386,6 +386,18 @@ impl QuadratureDual {
 /// within e⁻⁴⁰ of their asymptotes (constant or linear) beyond |u| = 40.
 const FEATURE_SCALES: [f64; 2] = [10.0, 40.0];
 
+/// Calls `f(r, w)` for every node r and weight w of the Gauss–Legendre rule `rad` (on [−1, 1])
+/// mapped onto each panel between consecutive `ends`.
+fn for_each_radial_node<F: Real>(ends: &[F], rad: &(Vec<f64>, Vec<f64>), mut f: impl FnMut(F, F)) {
+    let two = F::cst(2.0);
+    for p in ends.windows(2) {
+        let (half, mid) = ((p[1] - p[0]) / two, (p[1] + p[0]) / two);
+        for (&t, &w) in rad.0.iter().zip(&rad.1) {
+            f(mid + half * F::cst(t), F::cst(w) * half);
+        }
+    }
+}
+
 /// Most panel ends on [0, R]: 0 and R, two feature scales and the kinks for each of two
 /// coordinates.
 const MAX_RADIAL_ENDS: usize = 2 + 2 * (FEATURE_SCALES.len() + MAX_KINKS);
@@ -594,19 +606,13 @@ impl QuadratureDual {
                     let mut st = F::zero();
                     let mut sd = F::zero();
                     let (ends, m) = radial_panels(ku, kv, &self.kinks);
-                    for p in 0..m - 1 {
-                        let (rh, rm) =
-                            ((ends[p + 1] - ends[p]) / two, (ends[p + 1] + ends[p]) / two);
-                        for (&t, &wr) in rad.0.iter().zip(&rad.1) {
-                            let r = rm + rh * F::cst(t);
-                            let g = F::cst(wr) * rh * r * (-r * r / two).exp();
-                            let (u, v) = (ku * r, kv * r);
-                            let (fu, dfu) = u.lift_pair(&*self.fd, &d2);
-                            let (fv, dfv) = v.lift_pair(&*self.fd, &d2);
-                            st = st + g * fu * fv;
-                            sd = sd + g * dfu * dfv;
-                        }
-                    }
+                    for_each_radial_node(&ends[..m], rad, |r, w| {
+                        let g = w * r * (-r * r / two).exp();
+                        let (fu, dfu) = (ku * r).lift_pair(&*self.fd, &d2);
+                        let (fv, dfv) = (kv * r).lift_pair(&*self.fd, &d2);
+                        st = st + g * fu * fv;
+                        sd = sd + g * dfu * dfv;
+                    });
                     t = t + F::cst(wa) * half * st;
                     dot = dot + F::cst(wa) * half * sd;
                 }
@@ -649,17 +655,12 @@ impl DualActivation for QuadratureDual {
                 for side in [F::one(), -F::one()] {
                     let k = su * side;
                     let (ends, m) = radial_panels(k, k, &self.kinks);
-                    for p in 0..m - 1 {
-                        let (rh, rm) =
-                            ((ends[p + 1] - ends[p]) / two, (ends[p + 1] + ends[p]) / two);
-                        for (&x, &wr) in rad.0.iter().zip(&rad.1) {
-                            let r = rm + rh * F::cst(x);
-                            let g = F::cst(wr) * rh * (-r * r / two).exp();
-                            let (fu, dfu) = (k * r).lift_pair(&*self.fd, &d2);
-                            t = t + g * fu * fu;
-                            dot = dot + g * dfu * dfu;
-                        }
-                    }
+                    for_each_radial_node(&ends[..m], rad, |r, w| {
+                        let g = w * (-r * r / two).exp();
+                        let (fu, dfu) = (k * r).lift_pair(&*self.fd, &d2);
+                        t = t + g * fu * fu;
+                        dot = dot + g * dfu * dfu;
+                    });
                 }
                 let norm = F::cst((std::f64::consts::TAU).sqrt());
                 (t / norm, dot / norm)
