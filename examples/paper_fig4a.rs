@@ -14,7 +14,7 @@
 mod common;
 
 use common::{Figure, Series, logspace, save, sphere};
-use ntk::jacobian::{FitOptions, IterationCriteria, TrainedMap};
+use ntk::jacobian::{IterationCriteria, RecoveryParams, TrainedMap};
 use ntk::{Activation, Network};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,8 +42,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut table = Vec::new();
     for &r in &radii {
         let x = sphere(n, n0, r, 4242);
-        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
-        let rates = map.recovery_rates(&noise, 10, criteria, 1e-2, 7)?;
+        let map = TrainedMap::params().autoencoder(&net, &x)?;
+        let rates = map.recovery_rates(
+            &noise,
+            &RecoveryParams::default()
+                .copies(10)
+                .criteria(criteria)
+                .seed(7),
+        )?;
         for (k, rec) in rates.iter().enumerate() {
             rows[k].push(rec.rate);
         }

@@ -13,7 +13,7 @@
 mod common;
 
 use common::{Figure, Series, save, sphere};
-use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
+use ntk::jacobian::{Spectrum, TrainedMap};
 use ntk::{Activation, Network};
 
 const N0: usize = 10;
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut moduli = Vec::new();
         for seed in 0..DATA_SETS {
             let x = sphere(n, N0, 1.0, 77 * seed + n as u64);
-            let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
+            let map = TrainedMap::params().autoencoder(&net, &x)?;
             for i in 0..n {
                 let xi: Vec<f64> = x.row(i).iter().copied().collect();
                 let s = Spectrum::of(&map.jacobian(&xi)?)?;

@@ -4,7 +4,7 @@
 
 use nalgebra::DMatrix;
 use ntk::Network;
-use ntk::jacobian::{FitOptions, TrainedMap};
+use ntk::jacobian::TrainedMap;
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -152,7 +152,7 @@ pub fn largest_eigenvalue(
         .into_par_iter()
         .map(|seed| {
             let x = sphere(n, d, r, seed0 + seed);
-            let map = match TrainedMap::autoencoder(net, &x, FitOptions::default(), None) {
+            let map = match TrainedMap::params().autoencoder(net, &x) {
                 Ok(map) => map,
                 Err(ntk::Error::NotPositiveDefinite { .. }) => return Ok(None),
                 Err(e) => return Err(e),

@@ -34,7 +34,8 @@ pub use quadrature::{
 pub use relu::{AbReluDual, MAX_RECTIFIED_DEGREE, RectifiedMonomialDual, SignDual};
 
 use crate::Result;
-use crate::error::{check_finite_param, invalid};
+use crate::error::invalid;
+use crate::linalg::check_finite_param;
 use crate::real::Real;
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, SQRT_2};
 use std::sync::Arc;

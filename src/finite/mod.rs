@@ -439,7 +439,7 @@ pub(crate) fn check_inputs(x: &DMatrix<f64>, d: usize, what: &str) -> Result<()>
             found: format!("{} × {}", x.nrows(), x.ncols()),
         });
     }
-    crate::error::check_finite_matrix(x, what)
+    crate::linalg::check_finite_matrix(x, what)
 }
 
 /// An r × c matrix of zeros, or [`Error::TooLarge`] when it cannot be allocated.

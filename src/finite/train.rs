@@ -1,11 +1,13 @@
 //! Full-batch gradient descent on the MSE, and the comparison with the linearized network.
 
 use super::{FiniteNetwork, Stage, check_inputs};
+use crate::KernelKind;
 use crate::Result;
-use crate::error::{Error, check_finite_param, invalid};
+use crate::error::{Error, invalid};
 use crate::kernel::Kernel;
+use crate::linalg::check_finite_param;
 use crate::linalg::{Par, gemm};
-use crate::regression::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
+use crate::regression::{EnsembleDynamics, TrainKernels};
 use nalgebra::DMatrix;
 
 /// Settings of full-batch gradient descent.
@@ -215,13 +217,10 @@ pub fn linearized_prediction(
     let trained_test = trained.forward(x_test)?;
 
     let predict = |train: TrainKernels, k_td: DMatrix<f64>| -> Result<DMatrix<f64>> {
-        let dyn_ = EnsembleDynamics::fit(
-            &train,
-            y_train,
-            config.learning_rate,
-            Regularization::Absolute(0.0),
-        )?;
-        let out = dyn_.linearized(GpKind::Ntk, &f0_train, Some((&k_td, &f0_test)), &[time])?;
+        let dyn_ = EnsembleDynamics::params()
+            .learning_rate(config.learning_rate)
+            .fit(&train, y_train)?;
+        let out = dyn_.linearized(KernelKind::Ntk, &f0_train, Some((&k_td, &f0_test)), &[time])?;
         out.into_iter()
             .next()
             .and_then(|(_, test)| test)
