@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use nalgebra::DMatrix;
-//! use ntk::jacobian::{Spectrum, TrainedMap};
+//! use ntk::jacobian::TrainedMap;
 //! use ntk::{Activation, Network};
 //!
 //! // Two points of norm r = 8 in R⁴, a one-hidden-layer sigmoid-like network.

@@ -75,7 +75,7 @@ pub struct Gaussian {
 ///
 /// ```
 /// use nalgebra::DMatrix;
-/// use ntk::{Activation, Network, Parameterization, TrainKernels};
+/// use ntk::{Activation, Network, TrainKernels};
 /// let net = Network::mlp(1, Activation::Relu).w_std(1.5).b_std(0.1).build()?;
 /// let x = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]);
 /// let train = TrainKernels::compute(&net, &x)?;
@@ -114,7 +114,7 @@ impl TrainKernels {
 ///
 /// ```
 /// use nalgebra::DMatrix;
-/// use ntk::{Activation, Network, Parameterization, TestKernels};
+/// use ntk::{Activation, Network, TestKernels};
 /// let erf = Activation::Erf { a: 1.0, b: 1.0, c: 0.0 };
 /// let net = Network::mlp(1, erf).w_std(1.5).b_std(0.1).build()?;
 /// let x_train = DMatrix::from_row_slice(3, 1, &[-1.0, 0.0, 1.0]);
