@@ -6,7 +6,7 @@ mod common;
 use common::uniform;
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
-use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
+use ntk::jacobian::{Spectrum, TrainedMap};
 use ntk::{Activation, Network};
 use std::hint::black_box;
 
@@ -31,9 +31,9 @@ fn bench(c: &mut Criterion) {
     ] {
         let net = Network::mlp(1, act).w_std(1.0).width(1000).build().unwrap();
         group.bench_function(format!("{name}/fit"), |b| {
-            b.iter(|| TrainedMap::autoencoder(&net, black_box(&x), FitOptions::default(), None))
+            b.iter(|| TrainedMap::params().autoencoder(&net, black_box(&x)))
         });
-        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+        let map = TrainedMap::params().autoencoder(&net, &x).unwrap();
         group.bench_function(format!("{name}/jacobian_at_one_point"), |b| {
             b.iter(|| map.jacobian(black_box(&x0)).unwrap())
         });
@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
         .width(1000)
         .build()
         .unwrap();
-    let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+    let map = TrainedMap::params().autoencoder(&net, &x).unwrap();
     let j = map.jacobian(&x0).unwrap();
     group.bench_function("dense_spectrum_784", |b| {
         b.iter(|| Spectrum::of(black_box(&j)).unwrap())

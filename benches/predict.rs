@@ -11,7 +11,7 @@ mod common;
 use common::uniform;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ntk::{
-    Activation, EnsembleDynamics, GpInference, GpKind, KernelSolver, Network, Regularization,
+    Activation, EnsembleDynamics, GpInference, KernelKind, KernelSolver, Network, Regularization,
     TestKernels, TrainKernels,
 };
 use std::hint::black_box;
@@ -43,16 +43,26 @@ fn regression(c: &mut Criterion) {
                 g.bench_function(BenchmarkId::new(format!("k{k}"), n), |b| {
                     b.iter(|| match run {
                         0 => {
-                            let s = KernelSolver::fit(&train.ntk, REG).unwrap();
+                            let s = KernelSolver::params()
+                                .regularization(REG)
+                                .fit(&train.ntk)
+                                .unwrap();
                             black_box(s.solve(&y).unwrap());
                         }
                         1 => {
-                            let gp = GpInference::fit(&train, &y, REG).unwrap();
-                            black_box(gp.predict(GpKind::Ntk, &test).unwrap());
+                            let gp = GpInference::params()
+                                .regularization(REG)
+                                .fit(&train, &y)
+                                .unwrap();
+                            black_box(gp.predict(KernelKind::Ntk, &test).unwrap());
                         }
                         _ => {
-                            let e = EnsembleDynamics::fit(&train, &y, 1.0, REG).unwrap();
-                            black_box(e.predict(GpKind::Ntk, &test, &TIMES).unwrap());
+                            let e = EnsembleDynamics::params()
+                                .learning_rate(1.0)
+                                .regularization(REG)
+                                .fit(&train, &y)
+                                .unwrap();
+                            black_box(e.predict(KernelKind::Ntk, &test, &TIMES).unwrap());
                         }
                     })
                 });
@@ -71,15 +81,22 @@ fn end_to_end(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     g.bench_function("gp_ntk_cov_n2000", |b| {
         b.iter(|| {
-            let gp = GpInference::from_kernel(&net, &x, &y, REG).unwrap();
-            black_box(gp.predict_points(&net, &x_test, GpKind::Ntk).unwrap());
+            let gp = GpInference::params()
+                .regularization(REG)
+                .fit_points(&net, &x, &y)
+                .unwrap();
+            black_box(gp.predict_points(KernelKind::Ntk, &net, &x_test).unwrap());
         })
     });
     g.bench_function("ensemble_ntk_5_times_n2000", |b| {
         b.iter(|| {
-            let e = EnsembleDynamics::from_kernel(&net, &x, &y, 1.0, REG).unwrap();
+            let e = EnsembleDynamics::params()
+                .learning_rate(1.0)
+                .regularization(REG)
+                .fit_points(&net, &x, &y)
+                .unwrap();
             black_box(
-                e.predict_points(&net, &x_test, GpKind::Ntk, &TIMES)
+                e.predict_points(KernelKind::Ntk, &net, &x_test, &TIMES)
                     .unwrap(),
             );
         })

@@ -17,7 +17,7 @@
 mod common;
 
 use common::{Figure, Init, Series, logspace, save, sphere};
-use ntk::jacobian::{FitOptions, IterationCriteria, TrainedMap};
+use ntk::jacobian::{IterationCriteria, RecoveryParams, TrainedMap};
 use ntk::{Activation, Network};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,8 +51,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for &r in &radii {
         let x = sphere(n, n0, r, 4242);
         let f0 = init.function(&net, n0, 4242)?;
-        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), f0)?;
-        let rates = map.recovery_rates(&noise, 10, criteria, 1e-2, 7)?;
+        let map = TrainedMap::params().initial(f0).autoencoder(&net, &x)?;
+        let rates = map.recovery_rates(
+            &noise,
+            &RecoveryParams::default()
+                .copies(10)
+                .criteria(criteria)
+                .seed(7),
+        )?;
         for (k, rec) in rates.iter().enumerate() {
             rows[k].push(rec.rate);
         }

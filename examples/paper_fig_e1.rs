@@ -20,7 +20,7 @@
 mod common;
 
 use common::{Figure, Init, Series, save, sphere};
-use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
+use ntk::jacobian::{Spectrum, TrainedMap};
 use ntk::{Activation, Network};
 
 const N0: usize = 10;
@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let data_seed = 77 * seed + n as u64;
             let x = sphere(n, N0, 1.0, data_seed);
             let f0 = init.function(&net, N0, data_seed)?;
-            let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), f0)?;
+            let map = TrainedMap::params().initial(f0).autoencoder(&net, &x)?;
             for i in 0..n {
                 let xi: Vec<f64> = x.row(i).iter().copied().collect();
                 let s = Spectrum::of(&map.jacobian(&xi)?)?;

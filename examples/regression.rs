@@ -26,7 +26,7 @@
 
 use nalgebra::DMatrix;
 use ntk::{
-    Activation, EnsembleDynamics, GpInference, GpKind, Network, Regularization, TestKernels,
+    Activation, EnsembleDynamics, GpInference, KernelKind, Network, Regularization, TestKernels,
     TrainKernels,
 };
 use std::time::Instant;
@@ -129,12 +129,17 @@ fn main() -> ntk::Result<()> {
 
     let train = TrainKernels::compute(&net, &x_train)?;
     let test = TestKernels::compute(&net, &x_test, &x_train)?;
-    let gp = GpInference::fit(&train, &y_train, reg)?;
-    let nngp = gp.predict(GpKind::Nngp, &test)?;
-    let ntk = gp.predict(GpKind::Ntk, &test)?;
-    let dynamics = EnsembleDynamics::fit(&train, &y_train, 1.0, reg)?;
-    let path = dynamics.predict(GpKind::Ntk, &test, &times)?;
-    let train_path = dynamics.predict_train(GpKind::Ntk, &times)?;
+    let gp = GpInference::params()
+        .regularization(reg)
+        .fit(&train, &y_train)?;
+    let nngp = gp.predict(KernelKind::Nngp, &test)?;
+    let ntk = gp.predict(KernelKind::Ntk, &test)?;
+    let dynamics = EnsembleDynamics::params()
+        .learning_rate(1.0)
+        .regularization(reg)
+        .fit(&train, &y_train)?;
+    let path = dynamics.predict(KernelKind::Ntk, &test, &times)?;
+    let train_path = dynamics.predict_train(KernelKind::Ntk, &times)?;
 
     println!("(a) g(x) = x + sin(10x): {n_train} training points in [-1, 1], 201 test points");
     println!("    depth-2 ReLU network, inputs (x, 1), diag_reg relative 1e-6, learning rate 1");
@@ -183,11 +188,16 @@ fn main() -> ntk::Result<()> {
     let (x_train, x_test) = (embed(&train_pts), embed(&test_pts));
     let train = TrainKernels::compute(&net, &x_train)?;
     let test = TestKernels::compute(&net, &x_test, &x_train)?;
-    let gp = GpInference::fit(&train, &labels_train, reg)?;
-    let nngp = gp.predict(GpKind::Nngp, &test)?;
-    let dynamics = EnsembleDynamics::fit(&train, &labels_train, 1.0, reg)?;
-    let path = dynamics.predict(GpKind::Ntk, &test, &times)?;
-    let train_path = dynamics.predict_train(GpKind::Ntk, &times)?;
+    let gp = GpInference::params()
+        .regularization(reg)
+        .fit(&train, &labels_train)?;
+    let nngp = gp.predict(KernelKind::Nngp, &test)?;
+    let dynamics = EnsembleDynamics::params()
+        .learning_rate(1.0)
+        .regularization(reg)
+        .fit(&train, &labels_train)?;
+    let path = dynamics.predict(KernelKind::Ntk, &test, &times)?;
+    let train_path = dynamics.predict_train(KernelKind::Ntk, &times)?;
 
     println!("(b) two half-moons (noise 0.15): 60 training, 400 test points, labels ±1");
     println!();

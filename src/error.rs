@@ -146,48 +146,11 @@ pub enum Error {
 /// `Result` with the crate's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// An [`Error::InvalidParameter`] for hyper-parameter `name` with the given value and reason.
 pub(crate) fn invalid(name: &str, value: impl std::fmt::Display, reason: &str) -> Error {
     Error::InvalidParameter {
         name: name.to_string(),
         value: value.to_string(),
         reason: reason.to_string(),
-    }
-}
-
-/// Rejects NaN and ±∞ in a matrix, naming the first one by its 0-based row and column.
-pub(crate) fn check_finite_matrix(m: &nalgebra::DMatrix<f64>, what: &str) -> Result<()> {
-    // Column-major: index k is row k % n, column k / n.
-    match m.as_slice().iter().position(|v| !v.is_finite()) {
-        Some(k) => Err(Error::NonFinite {
-            what: what.into(),
-            location: format!(
-                "row index {}, column index {} (0-based)",
-                k % m.nrows(),
-                k / m.nrows()
-            ),
-            value: m.as_slice()[k],
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Rejects NaN and ±∞ in a vector, naming the first one by its 0-based index.
-pub(crate) fn check_finite_slice(x: &[f64], what: &str) -> Result<()> {
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(k) => Err(Error::NonFinite {
-            what: what.into(),
-            location: format!("index {k}"),
-            value: x[k],
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Rejects NaN and infinities in a named hyper-parameter.
-pub(crate) fn check_finite_param(name: &str, value: f64) -> Result<()> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(invalid(name, value, "must be a finite number"))
     }
 }

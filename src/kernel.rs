@@ -216,7 +216,7 @@ fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
             found: format!("{}×0", x.nrows()),
         });
     }
-    crate::error::check_finite_matrix(x, what)
+    crate::linalg::check_finite_matrix(x, what)
 }
 
 /// x1·x2ᵀ/d into `out` (n1 × n2, column-major), column blocks in parallel. With `upper` (x1 = x2) only
@@ -306,8 +306,8 @@ impl Kernel for Network {
                 found: format!("{}", x2.len()),
             });
         }
-        crate::error::check_finite_slice(x1, "x1")?;
-        crate::error::check_finite_slice(x2, "x2")?;
+        crate::linalg::check_finite_slice(x1, "x1")?;
+        crate::linalg::check_finite_slice(x2, "x2")?;
         let d = x1.len();
         let dot =
             |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;

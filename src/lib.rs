@@ -68,6 +68,6 @@ pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelKind, KernelMatrices
 pub use network::{Dense, Layer, MlpBuilder, Network, NetworkBuilder, Parameterization};
 pub use real::Real;
 pub use regression::{
-    EnsembleDynamics, Fallback, Gaussian, GpInference, GpKind, KernelSolver, Regularization,
-    TestKernels, TrainKernels, max_learning_rate,
+    DynamicsParams, EnsembleDynamics, Fallback, Gaussian, GpInference, GpParams, KernelSolver,
+    Posterior, Regularization, SolverParams, TestKernels, TrainKernels, max_learning_rate,
 };

@@ -39,7 +39,8 @@
 //! ```
 
 use crate::activation::{Activation, Dual, DualActivation};
-use crate::error::{check_finite_param, invalid};
+use crate::error::invalid;
+use crate::linalg::check_finite_param;
 use crate::{Error, Result};
 
 /// |χ₁ − 1| at or below which [`Phase::Critical`] is reported.

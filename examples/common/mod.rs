@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each example uses part of it
 
 use nalgebra::DMatrix;
-use ntk::jacobian::{FitOptions, InitialFunction, TrainedMap};
+use ntk::jacobian::{InitialFunction, TrainedMap};
 use ntk::{FiniteNetwork, HiddenWidths, Network};
 use plotters::prelude::*;
 use rand::SeedableRng;
@@ -237,7 +237,7 @@ pub fn largest_eigenvalue(
         .map(|seed| {
             let x = sphere(n, d, r, seed0 + seed);
             let f0 = init.function(net, d, seed0 + seed)?;
-            let map = match TrainedMap::autoencoder(net, &x, FitOptions::default(), f0) {
+            let map = match TrainedMap::params().initial(f0).autoencoder(net, &x) {
                 Ok(map) => map,
                 Err(ntk::Error::NotPositiveDefinite { .. }) => return Ok(None),
                 Err(e) => return Err(e),

@@ -6,7 +6,8 @@
 //! enumerates activations.
 
 use crate::Result;
-use crate::error::{check_finite_param, invalid};
+use crate::error::invalid;
+use crate::linalg::check_finite_param;
 
 /// A parameter of an activation: how it is checked before its dual is built, and how it is printed
 /// in the activation's name.

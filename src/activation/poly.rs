@@ -31,7 +31,7 @@ impl PolynomialDual {
             ));
         }
         for (k, &x) in coef.iter().enumerate() {
-            crate::error::check_finite_param(&format!("coef[{k}]"), x)?;
+            crate::linalg::check_finite_param(&format!("coef[{k}]"), x)?;
         }
         let m = coef.len();
         let w = (0..m)

@@ -304,7 +304,7 @@ impl QuadratureDual {
         }
         let mut ks: Vec<f64> = Vec::with_capacity(kinks.len());
         for (i, &k) in kinks.iter().enumerate() {
-            crate::error::check_finite_param(&format!("kinks[{i}]"), k)?;
+            crate::linalg::check_finite_param(&format!("kinks[{i}]"), k)?;
             // 0 is split by the angular sectors already; repeated kinks need one split.
             if k != 0.0 && !ks.contains(&k) {
                 ks.push(k);

@@ -22,10 +22,10 @@
 //! a bad input file), 1 for every other failure. Every message goes to stderr as `error: <message>`.
 
 use nalgebra::DMatrix;
-use ntk::jacobian::{FitOptions, Spectrum, TrainedMap, Training};
+use ntk::jacobian::{Spectrum, TrainedMap, Training};
 use ntk::{
-    EnsembleDynamics, Error, Gaussian, GpInference, GpKind, Kernel, KernelMatrices, Network,
-    Regularization, TestKernels, TrainKernels,
+    EnsembleDynamics, Error, Gaussian, GpInference, Kernel, KernelKind, KernelMatrices, Network,
+    Posterior, Regularization, TestKernels, TrainKernels,
 };
 use std::ffi::OsString;
 use std::io::Write;
@@ -153,7 +153,7 @@ struct PredictArgs {
     train_x: PathBuf,
     train_y: PathBuf,
     test_x: PathBuf,
-    kind: GpKind,
+    kind: Posterior,
     /// Training times, each ≥ 0 or +∞; never empty.
     times: Vec<f64>,
     learning_rate: f64,
@@ -355,9 +355,9 @@ fn parse_predict_args(args: &[OsString]) -> Result<Command, CliError> {
                 let value = take_value(&name, inline_value, &mut rest, "nngp, ntk or ntkgp")?;
                 once(kind.is_some())?;
                 kind = Some(match value.to_string_lossy().as_ref() {
-                    "nngp" => GpKind::Nngp,
-                    "ntk" => GpKind::Ntk,
-                    "ntkgp" => GpKind::NtkGp,
+                    "nngp" => Posterior::Kernel(KernelKind::Nngp),
+                    "ntk" => Posterior::Kernel(KernelKind::Ntk),
+                    "ntkgp" => Posterior::NtkGp,
                     other => {
                         return Err(usage(format!(
                             "unknown kernel `{other}` for `--kernel` (expected nngp, ntk or ntkgp)"
@@ -410,11 +410,11 @@ fn parse_predict_args(args: &[OsString]) -> Result<Command, CliError> {
     let train_x = required(train_x, "--train-x", "the training points")?;
     let train_y = required(train_y, "--train-y", "the training targets")?;
     let test_x = required(test_x, "--test-x", "the test points")?;
-    let kind = kind.unwrap_or(GpKind::Ntk);
+    let kind = kind.unwrap_or(Posterior::Kernel(KernelKind::Ntk));
     if times.is_empty() {
         times.push(f64::INFINITY);
     }
-    if kind == GpKind::NtkGp {
+    if kind == Posterior::NtkGp {
         if let Some(t) = times.iter().find(|t| t.is_finite()) {
             return Err(usage(format!(
                 "`--kernel ntkgp` is defined at t = inf only, but `--time {t}` was given \
@@ -579,17 +579,23 @@ fn run_predict(args: &PredictArgs) -> ntk::Result<()> {
     }
     let train = TrainKernels::compute(&net, &x_train)?;
     let test = TestKernels::compute(&net, &x_test, &x_train)?;
-    let predictions = if args.times.iter().all(|t| t.is_infinite()) {
+    let predictions = match args.kind {
+        // A finite time (never with ntkgp, rejected when parsing): the dynamics.
+        Posterior::Kernel(kind) if args.times.iter().any(|t| t.is_finite()) => {
+            EnsembleDynamics::params()
+                .learning_rate(args.learning_rate)
+                .regularization(args.reg)
+                .fit(&train, &y_train)?
+                .predict(kind, &test, &args.times)?
+        }
         // t = ∞ only: Cholesky solves, no eigendecomposition.
-        let gp = GpInference::fit(&train, &y_train, args.reg)?;
-        let g = gp.predict(args.kind, &test)?;
-        vec![g; args.times.len()]
-    } else {
-        EnsembleDynamics::fit(&train, &y_train, args.learning_rate, args.reg)?.predict(
-            args.kind,
-            &test,
-            &args.times,
-        )?
+        posterior => {
+            let gp = GpInference::params()
+                .regularization(args.reg)
+                .fit(&train, &y_train)?;
+            let g = gp.predict(posterior, &test)?;
+            vec![g; args.times.len()]
+        }
     };
     let json = render_predictions(&args.times, &predictions, args.cov)?;
     match &args.out {
@@ -613,12 +619,10 @@ fn run_jacobian(args: &JacobianArgs) -> ntk::Result<()> {
             found: format!("{} columns", at.ncols()),
         });
     }
-    let options = FitOptions {
-        regularization: args.reg,
-        training: args.training,
-        ..FitOptions::default()
-    };
-    let map = TrainedMap::autoencoder(&net, &x_train, options, None)?;
+    let map = TrainedMap::params()
+        .regularization(args.reg)
+        .training(args.training)
+        .autoencoder(&net, &x_train)?;
     let mut jacobians = Vec::with_capacity(at.nrows());
     let mut spectra = Vec::with_capacity(at.nrows());
     for i in 0..at.nrows() {

@@ -3,9 +3,10 @@
 
 use super::{FiniteNetwork, FiniteNetworkBuilder, Stage, Trace, check_inputs, check_output, zeros};
 use crate::Result;
-use crate::error::{Error, check_finite_matrix, check_finite_param, invalid};
+use crate::error::{Error, invalid};
 use crate::kernel::{Kernel, KernelDiagonal, KernelEntry, KernelMatrices};
 use crate::linalg::{Par, gemm, gemm_aat};
+use crate::linalg::{check_finite_matrix, check_finite_param};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -208,7 +209,7 @@ impl FiniteNetwork {
 /// rounding of a different summation order).
 ///
 /// With it a finite network stands wherever the analytic kernel does: kernel regression with
-/// [`GpInference::from_kernel`](crate::GpInference::from_kernel) on Θ̂ is the prediction of this
+/// [`GpParams::fit_points`](crate::regression::GpParams::fit_points) on Θ̂ is the prediction of this
 /// network's linearization trained to convergence from f₀ = 0. Σ̂ is one draw of the GP, of rank
 /// ≤ k: an NNGP fit on more than k points needs a ridge.
 ///
@@ -218,14 +219,16 @@ impl FiniteNetwork {
 /// ```
 /// use nalgebra::DMatrix;
 /// use ntk::finite::FiniteNetwork;
-/// use ntk::{Activation, GpInference, GpKind, Kernel, Network, Regularization};
+/// use ntk::{Activation, GpInference, Kernel, KernelKind, Network, Regularization};
 ///
 /// let spec = Network::mlp(1, Activation::Gelu).w_std(1.5).b_std(0.1).build()?;
 /// let net = FiniteNetwork::builder(&spec, 2).hidden(ntk::HiddenWidths::Uniform(128)).build()?;
 /// let x = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, -1.0, 0.5]);
 /// let y = DMatrix::from_row_slice(3, 1, &[1.0, -1.0, 0.5]);
-/// let gp = GpInference::from_kernel(&net, &x, &y, Regularization::Relative(1e-6))?;
-/// let fit = gp.predict_points(&net, &x, GpKind::Ntk)?;   // the empirical NTK's posterior
+/// let gp = GpInference::params()
+///     .regularization(Regularization::Relative(1e-6))
+///     .fit_points(&net, &x, &y)?;
+/// let fit = gp.predict_points(KernelKind::Ntk, &net, &x)?;   // the empirical NTK's posterior
 /// assert!((fit.mean - &y).amax() < 1e-4);
 /// let d = net.diagonal(&x)?;
 /// assert!((d.ntk[1] - net.entry(&[0.0, 1.0], &[0.0, 1.0])?.ntk).abs() < 1e-12 * d.ntk[1]);

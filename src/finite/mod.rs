@@ -22,7 +22,8 @@
 //!
 //! A finite network is a [`Kernel`](crate::Kernel) too: its `gram`, `cross`, `entry` and `diagonal`
 //! are the empirical NNGP Σ̂ and NTK Θ̂ above (with the variances Σ̂(x, x) as `cov1`/`cov2`), so it can
-//! stand wherever the analytic kernel does, e.g. in [`GpInference::from_kernel`](crate::GpInference).
+//! stand wherever the analytic kernel does, e.g. in
+//! [`GpParams::fit_points`](crate::regression::GpParams::fit_points).
 //!
 //! ```
 //! use nalgebra::DMatrix;
@@ -512,7 +513,7 @@ pub(crate) fn check_inputs(x: &DMatrix<f64>, d: usize, what: &str) -> Result<()>
             found: format!("{} × {}", x.nrows(), x.ncols()),
         });
     }
-    crate::error::check_finite_matrix(x, what)
+    crate::linalg::check_finite_matrix(x, what)
 }
 
 /// An r × c matrix of zeros, or [`Error::TooLarge`] when it cannot be allocated.

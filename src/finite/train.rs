@@ -1,11 +1,13 @@
 //! Full-batch gradient descent on the MSE, and the comparison with the linearized network.
 
 use super::{FiniteNetwork, Stage, check_inputs};
+use crate::KernelKind;
 use crate::Result;
-use crate::error::{Error, check_finite_param, invalid};
+use crate::error::{Error, invalid};
 use crate::kernel::Kernel;
+use crate::linalg::check_finite_param;
 use crate::linalg::{Par, gemm};
-use crate::regression::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
+use crate::regression::{EnsembleDynamics, TrainKernels};
 use nalgebra::DMatrix;
 
 /// How the squared error of the training loss is normalized.
@@ -257,14 +259,11 @@ pub fn linearized_prediction(
     let trained_test = trained.forward(x_test)?;
 
     let predict = |train: TrainKernels, k_td: DMatrix<f64>| -> Result<DMatrix<f64>> {
-        let dyn_ = EnsembleDynamics::fit(
-            &train,
-            y_train,
+        let dyn_ = EnsembleDynamics::params()
             // EnsembleDynamics divides by N = n·k (neural-tangents' convention).
-            config.ntk_learning_rate(y_train.nrows(), y_train.ncols()),
-            Regularization::Absolute(0.0),
-        )?;
-        let out = dyn_.linearized(GpKind::Ntk, &f0_train, Some((&k_td, &f0_test)), &[time])?;
+            .learning_rate(config.ntk_learning_rate(y_train.nrows(), y_train.ncols()))
+            .fit(&train, y_train)?;
+        let out = dyn_.linearized(KernelKind::Ntk, &f0_train, Some((&k_td, &f0_test)), &[time])?;
         out.into_iter()
             .next()
             .and_then(|(_, test)| test)

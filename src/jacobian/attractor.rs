@@ -70,6 +70,80 @@ pub struct Recovery {
     pub trials: usize,
 }
 
+/// The parameters of [`TrainedMap::recovery_rates`], after the paper's §5.4: `copies` noisy copies
+/// of each training point (default 10), iterated with `criteria` (default
+/// [`IterationCriteria::default`]: 50 iterations, step tolerance 1e-8), recovered when the mean
+/// squared error to the original is below `mse_tol` (default 10⁻², the paper's), with noise drawn
+/// from `seed` (default 0). Checked once, before any iteration.
+///
+/// ```
+/// use ntk::jacobian::RecoveryParams;
+/// let params = RecoveryParams::default().copies(4).seed(7);
+/// assert!(params.check().is_ok());
+/// assert!(RecoveryParams::default().copies(0).check().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[must_use = "pass the parameters to `TrainedMap::recovery_rates`"]
+pub struct RecoveryParams {
+    copies: usize,
+    criteria: IterationCriteria,
+    mse_tol: f64,
+    seed: u64,
+}
+
+impl Default for RecoveryParams {
+    fn default() -> Self {
+        RecoveryParams {
+            copies: 10,
+            criteria: IterationCriteria::default(),
+            mse_tol: 1e-2,
+            seed: 0,
+        }
+    }
+}
+
+impl RecoveryParams {
+    /// Noisy copies per training point, ≥ 1 (default 10).
+    pub fn copies(mut self, copies: usize) -> Self {
+        self.copies = copies;
+        self
+    }
+
+    /// When to stop iterating (default [`IterationCriteria::default`]).
+    pub fn criteria(mut self, criteria: IterationCriteria) -> Self {
+        self.criteria = criteria;
+        self
+    }
+
+    /// The mean squared error below which a copy counts as recovered, > 0 (default 10⁻²).
+    pub fn mse_tol(mut self, mse_tol: f64) -> Self {
+        self.mse_tol = mse_tol;
+        self
+    }
+
+    /// The seed of the noise (default 0): the same seed gives the same noise.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Fails with [`Error::InvalidParameter`] if a parameter is outside its domain.
+    pub fn check(&self) -> Result<()> {
+        check_criteria(self.criteria)?;
+        if self.copies == 0 {
+            return Err(invalid(
+                "copies",
+                self.copies,
+                "need at least one noisy copy",
+            ));
+        }
+        if self.mse_tol.is_nan() || self.mse_tol <= 0.0 {
+            return Err(invalid("mse_tol", self.mse_tol, "must be positive"));
+        }
+        Ok(())
+    }
+}
+
 impl TrainedMap {
     /// The attractor test at `x`: the fixed-point error ‖f(x) − x‖₂ ≤ `tol` and the spectral
     /// radius of J(x) below 1. Needs a map from ℝᵈ to itself (an autoencoder).
@@ -127,27 +201,19 @@ impl TrainedMap {
     }
 
     /// Basin of attraction as in the paper's §5.4 / Fig. 4: for each noise radius σ, `copies`
-    /// noisy copies xᵢ + σ·z (z ~ N(0, I)) of every training point are iterated `max_iter` times
-    /// (criteria as in [`TrainedMap::iterate`]; copy c of point i uses the same z at every radius)
-    /// and count as recovered when the mean squared error
-    /// (1/d)‖fᵏ(x) − xᵢ‖² of the end point is below `mse_tol` (the paper: 10⁻²). Seeded: the same
-    /// `seed` gives the same noise.
-    pub fn recovery_rates(
-        &self,
-        noise: &[f64],
-        copies: usize,
-        criteria: IterationCriteria,
-        mse_tol: f64,
-        seed: u64,
-    ) -> Result<Vec<Recovery>> {
+    /// noisy copies xᵢ + σ·z (z ~ N(0, I)) of every training point are iterated (criteria as in
+    /// [`TrainedMap::iterate`]; copy c of point i uses the same z at every radius) and count as
+    /// recovered when the mean squared error (1/d)‖fᵏ(x) − xᵢ‖² of the end point is below
+    /// `mse_tol`; see [`RecoveryParams`]. Seeded: the same seed gives the same noise.
+    pub fn recovery_rates(&self, noise: &[f64], params: &RecoveryParams) -> Result<Vec<Recovery>> {
         self.check_square()?;
-        check_criteria(criteria)?;
-        if copies == 0 {
-            return Err(invalid("copies", copies, "need at least one noisy copy"));
-        }
-        if mse_tol.is_nan() || mse_tol <= 0.0 {
-            return Err(invalid("mse_tol", mse_tol, "must be positive"));
-        }
+        params.check()?;
+        let RecoveryParams {
+            copies,
+            criteria,
+            mse_tol,
+            seed,
+        } = *params;
         if let Some(s) = noise.iter().find(|s| !(**s >= 0.0 && s.is_finite())) {
             return Err(invalid("noise", s, "noise radii must be finite and ≥ 0"));
         }
@@ -199,9 +265,9 @@ impl TrainedMap {
 
     /// The end point fᵏ(x₀) of `steps` iterations and the Jacobian of the k-fold map there by the
     /// chain rule along the orbit: J(fᵏ)(x₀) = J(xₖ₋₁)···J(x₁)J(x₀) with xⱼ₊₁ = f(xⱼ). For a sequence
-    /// encoder ([`TrainedMap::sequence`]) started at x₀ of a sequence of length k, the orbit is the
-    /// cycle x₀ → x₁ → … → x₀ and the cycle is stable when the spectral radius of this product is below
-    /// 1 (Radhakrishnan 2020, thesis ch. 2, Prop. 2).
+    /// encoder ([`MapParams::sequence`](crate::jacobian::MapParams::sequence)) started at x₀ of a
+    /// sequence of length k, the orbit is the cycle x₀ → x₁ → … → x₀ and the cycle is stable when
+    /// the spectral radius of this product is below 1 (Radhakrishnan 2020, thesis ch. 2, Prop. 2).
     pub fn orbit_jacobian(
         &self,
         x0: &[f64],

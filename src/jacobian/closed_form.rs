@@ -25,13 +25,14 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
-use crate::error::{check_finite_param, invalid};
+use crate::error::invalid;
+use crate::linalg::check_finite_param;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DVector};
 use std::f64::consts::PI;
 
 fn check_vector(what: &str, v: &DVector<f64>) -> Result<()> {
-    crate::error::check_finite_slice(v.as_slice(), what)
+    crate::linalg::check_finite_slice(v.as_slice(), what)
 }
 
 /// The pieces of eq. 6 for a pair: s = x̂ᵀx, a = ‖x̂‖² + 2n₀, b = ‖x‖² + 2n₀, D = ab − s², and the
@@ -311,7 +312,7 @@ pub fn lemma6_spectrum(x: &DMatrix<f64>, c: f64) -> Result<Lemma6Spectrum> {
             found: format!("{k} × {m}"),
         });
     }
-    crate::error::check_finite_matrix(x, "X")?;
+    crate::linalg::check_finite_matrix(x, "X")?;
     if !c.is_finite() {
         return Err(Error::NonFinite {
             what: "c".into(),

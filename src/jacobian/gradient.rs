@@ -18,13 +18,13 @@
 //! is [`Error::NotDifferentiable`]. The same holds for a zero input without bias (a layer sees an
 //! identically zero pre-activation), where φ itself must be smooth at 0.
 
-use crate::Result;
 use crate::activation::{DualActivation, Smoothness};
 use crate::error::Error;
 use crate::forward::Fwd;
 use crate::layers::{self, ActivationStage, DenseStage, FullyConnected, KernelState};
 use crate::network::Network;
 use crate::real::ANGLE_FLOOR;
+use crate::{KernelKind, Result};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
@@ -49,15 +49,6 @@ pub struct KernelJacobian {
     pub value: DVector<f64>,
     /// ∂k/∂x, n × d: row i is ∇ₓK(xᵢ, x).
     pub jacobian: DMatrix<f64>,
-}
-
-/// Which kernel: the NNGP Σ or the NTK Θ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Which {
-    /// Σ.
-    Nngp,
-    /// Θ.
-    Ntk,
 }
 
 /// The seeds of the forward derivatives: the two partials (∂/∂c₀, ∂/∂q), or the derivative along
@@ -111,7 +102,8 @@ impl Network {
         let q = x.iter().map(|v| v * v).sum::<f64>() / d as f64;
         let slots = self.point_slots(q, d)?;
         let chain = self.pair_partials(x_fixed, x, q, &slots)?;
-        let grads = [Which::Nngp, Which::Ntk].map(|w| self.assemble(&chain, w, x_fixed, x, q));
+        let grads =
+            [KernelKind::Nngp, KernelKind::Ntk].map(|w| self.assemble(&chain, w, x_fixed, x, q));
         let [nngp_grad, ntk_grad] = grads;
         Ok(KernelGradient {
             nngp: chain.nngp.v,
@@ -127,10 +119,10 @@ impl Network {
     ///
     /// ```
     /// use nalgebra::DMatrix;
-    /// use ntk::{jacobian::Which, Activation, Network, Parameterization};
+    /// use ntk::{Activation, KernelKind, Network};
     /// let net = Network::mlp(1, Activation::SigmoidErf).w_std(1.0).build()?;
     /// let x_train = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
-    /// let kj = net.kernel_jacobian(&x_train, &[1.0, 0.0, 0.0], Which::Ntk)?;
+    /// let kj = net.kernel_jacobian(&x_train, &[1.0, 0.0, 0.0], KernelKind::Ntk)?;
     /// assert_eq!(kj.jacobian.shape(), (2, 3));
     /// # Ok::<(), ntk::Error>(())
     /// ```
@@ -138,7 +130,7 @@ impl Network {
         &self,
         x_train: &DMatrix<f64>,
         x: &[f64],
-        which: Which,
+        which: KernelKind,
     ) -> Result<KernelJacobian> {
         check_vector("x", x)?;
         if x_train.ncols() != x.len() || x_train.nrows() == 0 {
@@ -148,7 +140,7 @@ impl Network {
                 found: format!("{} × {}", x_train.nrows(), x_train.ncols()),
             });
         }
-        crate::error::check_finite_matrix(x_train, "training points")?;
+        crate::linalg::check_finite_matrix(x_train, "training points")?;
         let (n, d) = x_train.shape();
         let q = x.iter().map(|v| v * v).sum::<f64>() / d as f64;
         let slots = self.point_slots(q, d)?;
@@ -159,8 +151,8 @@ impl Network {
                 let xi: Vec<f64> = x_train.row(i).iter().copied().collect();
                 let chain = self.pair_partials(&xi, x, q, &slots)?;
                 let value = match which {
-                    Which::Nngp => chain.nngp.v,
-                    Which::Ntk => chain.ntk.v,
+                    KernelKind::Nngp => chain.nngp.v,
+                    KernelKind::Ntk => chain.ntk.v,
                 };
                 let g = self
                     .assemble(&chain, which, &xi, x, q)
@@ -238,14 +230,14 @@ impl Network {
     fn assemble(
         &self,
         chain: &Chain,
-        which: Which,
+        which: KernelKind,
         xi: &[f64],
         x: &[f64],
         q: f64,
     ) -> Result<DVector<f64>> {
         let (k, kink, name) = match which {
-            Which::Nngp => (chain.nngp, &chain.nngp_kink, "the NNGP Σ(x', x)"),
-            Which::Ntk => (chain.ntk, &chain.ntk_kink, "the NTK Θ(x', x)"),
+            KernelKind::Nngp => (chain.nngp, &chain.nngp_kink, "the NNGP Σ(x', x)"),
+            KernelKind::Ntk => (chain.ntk, &chain.ntk_kink, "the NTK Θ(x', x)"),
         };
         if let Some(reason) = kink {
             return Err(Error::NotDifferentiable {
@@ -369,5 +361,5 @@ fn check_vector(what: &str, x: &[f64]) -> Result<()> {
             found: "an empty vector".into(),
         });
     }
-    crate::error::check_finite_slice(x, what)
+    crate::linalg::check_finite_slice(x, what)
 }

@@ -23,7 +23,8 @@
 //! ```
 
 use crate::activation::{Activation, gauss_legendre};
-use crate::error::{check_finite_param, invalid};
+use crate::error::invalid;
+use crate::linalg::check_finite_param;
 use crate::{Error, Result};
 
 /// Gauss–Legendre nodes per integration panel; with panels of width ≤ 1 and φ/φ' smooth this is

@@ -15,18 +15,16 @@
 //! f₀ and J₀ are the network at initialization. By default they are zero — the mean over the
 //! infinite ensemble of initializations, the setting of the paper's analysis — or any
 //! [`InitialFunction`] (for example a finite-width network at initialization) can be supplied.
-//! With [`Which::Nngp`] the same formulas give the NNGP posterior mean (Bayesian inference of the
-//! last layer alone).
+//! With [`KernelKind::Nngp`] the same formulas give the NNGP posterior mean (Bayesian inference of
+//! the last layer alone).
 
-use crate::Result;
-use crate::error::Error;
-use crate::jacobian::gradient::Which;
+use crate::error::{Error, invalid};
 use crate::jacobian::spectrum::Spectrum;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, KernelMatrices};
+use crate::linalg::{add_diag, check_finite_matrix, check_finite_slice, scale_rows, sym_eigen};
 use crate::network::Network;
-use crate::regression::dynamics::scale_rows;
-use crate::regression::solve::{add_diag, check_finite, sym_eigen};
-use crate::regression::{KernelSolver, Regularization, inv_expm1};
+use crate::regression::{Fallback, KernelSolver, Regularization, inv_expm1};
+use crate::{KernelKind, Result};
 use nalgebra::{DMatrix, DVector};
 use std::fmt;
 use std::sync::Arc;
@@ -52,45 +50,232 @@ pub enum Training {
     Time {
         /// Training time t ≥ 0.
         t: f64,
-        /// Learning rate η > 0.
+        /// Learning rate η, finite and > 0.
         learning_rate: f64,
     },
 }
 
-/// How a [`TrainedMap`] is fitted.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FitOptions {
-    /// The kernel of the dynamics: [`Which::Ntk`] (gradient descent on all layers, the default) or
-    /// [`Which::Nngp`] (the GP posterior mean).
-    pub kernel: Which,
-    /// Ridge added to the train kernel (default none: ridgeless).
-    pub regularization: Regularization,
-    /// How long to train (default to convergence).
-    pub training: Training,
+/// The parameters of a [`TrainedMap`]: the kernel of the dynamics, the ridge, the fallback for a
+/// train kernel that is not positive definite, how long to train, and the network at initialization.
+/// Checked once, before any work, by every fit.
+///
+/// Defaults: [`KernelKind::Ntk`] (gradient descent on all layers), [`Regularization::default`]
+/// (none), [`Fallback::Error`], [`Training::Converged`], no initial function (f₀ = J₀ = 0).
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// use ntk::jacobian::{TrainedMap, Training};
+/// use ntk::{Activation, KernelKind, Network, Regularization};
+/// let net = Network::mlp(1, Activation::SigmoidErf).build()?;
+/// let x = DMatrix::from_row_slice(2, 3, &[3.0, 0.0, 0.0, 0.0, 0.0, 3.0]);
+/// let map = TrainedMap::params()
+///     .kernel(KernelKind::Nngp)
+///     .regularization(Regularization::Relative(1e-6))
+///     .training(Training::Time { t: 100.0, learning_rate: 1.0 })
+///     .autoencoder(&net, &x)?;
+/// assert_eq!(map.output_dim(), 3);
+/// let negative = TrainedMap::params().training(Training::Time { t: -1.0, learning_rate: 1.0 });
+/// assert!(matches!(negative.check(), Err(ntk::Error::InvalidParameter { .. })));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[derive(Clone)]
+#[must_use = "call `.fit(…)`, `.autoencoder(…)` or `.sequence(…)` to train the map"]
+pub struct MapParams {
+    kernel: KernelKind,
+    regularization: Regularization,
+    fallback: Fallback,
+    training: Training,
+    initial: Option<Arc<dyn InitialFunction>>,
 }
 
-impl Default for FitOptions {
+impl Default for MapParams {
     fn default() -> Self {
-        FitOptions {
-            kernel: Which::Ntk,
-            regularization: Regularization::Absolute(0.0),
+        MapParams {
+            kernel: KernelKind::Ntk,
+            regularization: Regularization::default(),
+            fallback: Fallback::default(),
             training: Training::Converged,
+            initial: None,
         }
     }
 }
 
+impl fmt::Debug for MapParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapParams")
+            .field("kernel", &self.kernel)
+            .field("regularization", &self.regularization)
+            .field("fallback", &self.fallback)
+            .field("training", &self.training)
+            .field("has_initial_function", &self.initial.is_some())
+            .finish()
+    }
+}
+
+impl MapParams {
+    /// The kernel of the dynamics: [`KernelKind::Ntk`] (gradient descent on all layers, the
+    /// default) or [`KernelKind::Nngp`] (the GP posterior mean).
+    pub fn kernel(mut self, kernel: KernelKind) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// The ridge λ added to the train kernel (default [`Regularization::default`]: none).
+    pub fn regularization(mut self, regularization: Regularization) -> Self {
+        self.regularization = regularization;
+        self
+    }
+
+    /// What to do when the regularized train kernel is not positive definite (default
+    /// [`Fallback::Error`]); used by [`Training::Converged`], since [`Training::Time`] needs no
+    /// factorization.
+    pub fn fallback(mut self, fallback: Fallback) -> Self {
+        self.fallback = fallback;
+        self
+    }
+
+    /// How long to train (default [`Training::Converged`]).
+    pub fn training(mut self, training: Training) -> Self {
+        self.training = training;
+        self
+    }
+
+    /// The network at initialization f₀, J₀ (default `None`: f₀ = J₀ = 0, the mean over
+    /// initializations).
+    pub fn initial(mut self, initial: impl Into<Option<Arc<dyn InitialFunction>>>) -> Self {
+        self.initial = initial.into();
+        self
+    }
+
+    /// Fails with [`Error::InvalidParameter`] if the regularization, the fallback or the training
+    /// time and learning rate are outside their domains.
+    pub fn check(&self) -> Result<()> {
+        self.regularization.check()?;
+        self.fallback.check()?;
+        if let Training::Time { t, learning_rate } = self.training {
+            if t.is_nan() || t < 0.0 {
+                return Err(invalid("t", t, "training time must be ≥ 0"));
+            }
+            if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+                return Err(invalid(
+                    "learning_rate",
+                    learning_rate,
+                    "must be a positive finite number",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the parameters and trains `network` on inputs `x_train` (n × d, rows are points) and
+    /// targets `y_train` (n × k).
+    pub fn fit(
+        &self,
+        network: &Network,
+        x_train: &DMatrix<f64>,
+        y_train: &DMatrix<f64>,
+    ) -> Result<TrainedMap> {
+        self.check()?;
+        check_finite_matrix(x_train, "training inputs")?;
+        check_finite_matrix(y_train, "training targets")?;
+        let (n, d) = x_train.shape();
+        if n == 0 || d == 0 {
+            return Err(Error::ShapeMismatch {
+                what: "training inputs".into(),
+                expected: "at least one point (row) with at least one feature".into(),
+                found: format!("{n} × {d}"),
+            });
+        }
+        if y_train.nrows() != n || y_train.ncols() == 0 {
+            return Err(Error::ShapeMismatch {
+                what: "training targets (one row per training point)".into(),
+                expected: format!("{n} rows, at least one column"),
+                found: format!("{} × {}", y_train.nrows(), y_train.ncols()),
+            });
+        }
+        let k_out = y_train.ncols();
+        let mut residual = y_train.clone();
+        if let Some(f0) = &self.initial {
+            if f0.output_dim() != k_out {
+                return Err(Error::ShapeMismatch {
+                    what: "output dimension of the initial function".into(),
+                    expected: format!("{k_out} (the number of target columns)"),
+                    found: format!("{}", f0.output_dim()),
+                });
+            }
+            for i in 0..n {
+                let xi: Vec<f64> = x_train.row(i).iter().copied().collect();
+                let v = checked_value(f0.as_ref(), &xi, k_out)?;
+                for o in 0..k_out {
+                    residual[(i, o)] -= v[o];
+                }
+            }
+        }
+        let k = pick(network.gram(x_train)?, self.kernel);
+        let (coef, diag_reg) = match self.training {
+            Training::Converged => {
+                let solver = KernelSolver::params()
+                    .regularization(self.regularization)
+                    .fallback(self.fallback)
+                    .fit_named(&k, "train kernel")?;
+                (solver.solve(&residual)?, solver.diag_reg())
+            }
+            Training::Time { t, learning_rate } => {
+                let diag_reg = self.regularization.lambda(&k);
+                let (vals, vecs) = sym_eigen(&add_diag(&k, diag_reg), "train kernel")?;
+                let tau = learning_rate * t / (n * k_out) as f64;
+                let proj = vecs.tr_mul(&residual);
+                (
+                    &vecs * scale_rows(&proj, &vals, |l| inv_expm1(l, tau)),
+                    diag_reg,
+                )
+            }
+        };
+        Ok(TrainedMap {
+            network: network.clone(),
+            kernel: self.kernel,
+            x_train: x_train.clone(),
+            coef,
+            init: self.initial.clone(),
+            diag_reg,
+        })
+    }
+
+    /// An autoencoder: trained to map every row of `x_train` to itself (Y = X).
+    pub fn autoencoder(&self, network: &Network, x_train: &DMatrix<f64>) -> Result<TrainedMap> {
+        self.fit(network, x_train, x_train)
+    }
+
+    /// A sequence encoder: trained to map row i of `x_train` to row (i + 1) mod n, so that
+    /// iterating the map walks the sequence (a limit cycle when the cycle is stable).
+    pub fn sequence(&self, network: &Network, x_train: &DMatrix<f64>) -> Result<TrainedMap> {
+        let n = x_train.nrows();
+        let y = DMatrix::from_fn(n, x_train.ncols(), |i, j| x_train[((i + 1) % n.max(1), j)]);
+        self.fit(network, x_train, &y)
+    }
+}
+
+/// The matrix of one kernel.
+fn pick(m: KernelMatrices, kind: KernelKind) -> DMatrix<f64> {
+    match kind {
+        KernelKind::Nngp => m.nngp,
+        KernelKind::Ntk => m.ntk,
+    }
+}
+
 /// The trained map f_t of an infinitely wide network, ready to evaluate anywhere together with its
-/// Jacobian.
+/// Jacobian. Built by [`TrainedMap::params`]`()…fit(network, x, y)` (or `…autoencoder(network, x)`,
+/// `…sequence(network, x)`).
 ///
 /// ```
 /// use nalgebra::DMatrix;
-/// use ntk::jacobian::{FitOptions, TrainedMap};
-/// use ntk::{Activation, Network, Parameterization};
+/// use ntk::jacobian::TrainedMap;
+/// use ntk::{Activation, Network};
 ///
 /// // A one-hidden-layer sigmoid autoencoder trained on two points of R³ (the paper's setting).
 /// let net = Network::mlp(1, Activation::SigmoidErf).w_std(1.0).width(1000).build()?;
 /// let x = DMatrix::from_row_slice(2, 3, &[3.0, 0.0, 0.0, 0.0, 0.0, 3.0]);
-/// let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
+/// let map = TrainedMap::params().autoencoder(&net, &x)?;
 /// let fx = map.eval(&[3.0, 0.0, 0.0])?;
 /// assert!((fx[0] - 3.0).abs() < 1e-10 && fx[1].abs() < 1e-10); // training points are fixed points
 /// let j = map.jacobian(&[3.0, 0.0, 0.0])?;
@@ -100,7 +285,7 @@ impl Default for FitOptions {
 #[derive(Clone)]
 pub struct TrainedMap {
     network: Network,
-    kernel: Which,
+    kernel: KernelKind,
     x_train: DMatrix<f64>,
     /// A_t (Y − f₀(X)), n × k.
     coef: DMatrix<f64>,
@@ -122,122 +307,16 @@ impl fmt::Debug for TrainedMap {
 }
 
 impl TrainedMap {
-    /// Trains on inputs `x_train` (n × d, rows are points) and targets `y_train` (n × k).
-    pub fn fit(
-        network: &Network,
-        x_train: &DMatrix<f64>,
-        y_train: &DMatrix<f64>,
-        options: FitOptions,
-        init: Option<Arc<dyn InitialFunction>>,
-    ) -> Result<Self> {
-        check_finite(x_train, "training inputs")?;
-        check_finite(y_train, "training targets")?;
-        let (n, d) = x_train.shape();
-        if n == 0 || d == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "training inputs".into(),
-                expected: "at least one point (row) with at least one feature".into(),
-                found: format!("{n} × {d}"),
-            });
-        }
-        if y_train.nrows() != n || y_train.ncols() == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "training targets (one row per training point)".into(),
-                expected: format!("{n} rows, at least one column"),
-                found: format!("{} × {}", y_train.nrows(), y_train.ncols()),
-            });
-        }
-        let k_out = y_train.ncols();
-        let mut residual = y_train.clone();
-        if let Some(f0) = &init {
-            if f0.output_dim() != k_out {
-                return Err(Error::ShapeMismatch {
-                    what: "output dimension of the initial function".into(),
-                    expected: format!("{k_out} (the number of target columns)"),
-                    found: format!("{}", f0.output_dim()),
-                });
-            }
-            for i in 0..n {
-                let xi: Vec<f64> = x_train.row(i).iter().copied().collect();
-                let v = checked_value(f0.as_ref(), &xi, k_out)?;
-                for o in 0..k_out {
-                    residual[(i, o)] -= v[o];
-                }
-            }
-        }
-        let grams = network.gram(x_train)?;
-        let k = match options.kernel {
-            Which::Nngp => grams.nngp,
-            Which::Ntk => grams.ntk,
-        };
-        let (coef, diag_reg) = match options.training {
-            Training::Converged => {
-                let solver = KernelSolver::fit(&k, options.regularization)?;
-                (solver.solve(&residual)?, solver.diag_reg())
-            }
-            Training::Time { t, learning_rate } => {
-                if t.is_nan() || t < 0.0 {
-                    return Err(crate::error::invalid("t", t, "training time must be ≥ 0"));
-                }
-                if !(learning_rate > 0.0 && learning_rate.is_finite()) {
-                    return Err(crate::error::invalid(
-                        "learning_rate",
-                        learning_rate,
-                        "must be a positive finite number",
-                    ));
-                }
-                let diag_reg = options.regularization.absolute(&k)?;
-                let (vals, vecs) = sym_eigen(&add_diag(&k, diag_reg), "train kernel")?;
-                let tau = learning_rate * t / (n * k_out) as f64;
-                let proj = vecs.tr_mul(&residual);
-                (
-                    &vecs * scale_rows(&proj, &vals, |l| inv_expm1(l, tau)),
-                    diag_reg,
-                )
-            }
-        };
-        Ok(TrainedMap {
-            network: network.clone(),
-            kernel: options.kernel,
-            x_train: x_train.clone(),
-            coef,
-            init,
-            diag_reg,
-        })
-    }
-
-    /// An autoencoder: trained to map every row of `x_train` to itself (Y = X).
-    pub fn autoencoder(
-        network: &Network,
-        x_train: &DMatrix<f64>,
-        options: FitOptions,
-        init: Option<Arc<dyn InitialFunction>>,
-    ) -> Result<Self> {
-        Self::fit(network, x_train, x_train, options, init)
-    }
-
-    /// A sequence encoder: trained to map row i of `x_train` to row (i + 1) mod n, so that
-    /// iterating the map walks the sequence (a limit cycle when the cycle is stable).
-    pub fn sequence(
-        network: &Network,
-        x_train: &DMatrix<f64>,
-        options: FitOptions,
-        init: Option<Arc<dyn InitialFunction>>,
-    ) -> Result<Self> {
-        let n = x_train.nrows();
-        let y = DMatrix::from_fn(n, x_train.ncols(), |i, j| x_train[((i + 1) % n.max(1), j)]);
-        Self::fit(network, x_train, &y, options, init)
+    /// The parameters of a fit, at their defaults (see [`MapParams`]).
+    pub fn params() -> MapParams {
+        MapParams::default()
     }
 
     /// f_t(x), length k.
     pub fn eval(&self, x: &[f64]) -> Result<DVector<f64>> {
         self.check_point(x)?;
         let xm = DMatrix::from_row_slice(1, x.len(), x);
-        let kx = self.network.cross(&self.x_train, &xm)?;
-        let kx = match self.kernel {
-            Which::Nngp => kx.nngp,
-            Which::Ntk => kx.ntk,
-        };
+        let kx = pick(self.network.cross(&self.x_train, &xm)?, self.kernel);
         let mut f = self.coef.tr_mul(&kx).column(0).into_owned();
         if let Some(f0) = &self.init {
             f += checked_value(f0.as_ref(), x, self.output_dim())?;
@@ -254,15 +333,11 @@ impl TrainedMap {
                 found: format!("{} columns", x.ncols()),
             });
         }
-        check_finite(x, "points")?;
+        check_finite_matrix(x, "points")?;
         if x.nrows() == 0 {
             return Ok(DMatrix::zeros(0, self.output_dim()));
         }
-        let kx = self.network.cross(x, &self.x_train)?;
-        let kx = match self.kernel {
-            Which::Nngp => kx.nngp,
-            Which::Ntk => kx.ntk,
-        };
+        let kx = pick(self.network.cross(x, &self.x_train)?, self.kernel);
         let mut f = kx * &self.coef;
         if let Some(f0) = &self.init {
             for i in 0..x.nrows() {
@@ -367,7 +442,7 @@ impl TrainedMap {
                 found: format!("length {}", x.len()),
             });
         }
-        crate::error::check_finite_slice(x, "point")
+        check_finite_slice(x, "point")
     }
 }
 

@@ -14,13 +14,13 @@
 //!
 //! ```
 //! use nalgebra::DMatrix;
-//! use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
-//! use ntk::{Activation, Network, Parameterization};
+//! use ntk::jacobian::TrainedMap;
+//! use ntk::{Activation, Network};
 //!
 //! // Two points of norm r = 8 in R⁴, a one-hidden-layer sigmoid-like network.
 //! let net = Network::mlp(1, Activation::SigmoidErf).w_std(1.0).width(1000).build()?;
 //! let x = DMatrix::from_row_slice(2, 4, &[8.0, 0.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0]);
-//! let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None)?;
+//! let map = TrainedMap::params().autoencoder(&net, &x)?;
 //! let test = map.attractor_test(&[8.0, 0.0, 0.0, 0.0], 1e-9)?;
 //! assert!(test.is_attractor && test.spectrum.spectral_radius() < 1.0);
 //! # Ok::<(), ntk::Error>(())
@@ -33,7 +33,7 @@ pub mod gradient_flow;
 pub mod map;
 pub mod spectrum;
 
-pub use attractor::{AttractorTest, IterationCriteria, Orbit, Recovery};
-pub use gradient::{KernelGradient, KernelJacobian, Which};
-pub use map::{FitOptions, InitialFunction, TrainedMap, Training};
+pub use attractor::{AttractorTest, IterationCriteria, Orbit, Recovery, RecoveryParams};
+pub use gradient::{KernelGradient, KernelJacobian};
+pub use map::{InitialFunction, MapParams, TrainedMap, Training};
 pub use spectrum::Spectrum;

@@ -6,8 +6,7 @@
 
 use crate::Result;
 use crate::error::Error;
-use crate::linalg::view;
-use crate::regression::solve::check_finite;
+use crate::linalg::{check_finite_matrix, check_square, view};
 use nalgebra::{Complex, DMatrix, DVector};
 
 /// The eigenvalues and singular values of a square matrix.
@@ -34,14 +33,8 @@ pub struct Spectrum {
 impl Spectrum {
     /// The spectrum of a square matrix (faer's Hessenberg–QR eigenvalue solver and SVD).
     pub fn of(j: &DMatrix<f64>) -> Result<Self> {
-        if j.nrows() != j.ncols() || j.nrows() == 0 {
-            return Err(Error::ShapeMismatch {
-                what: "matrix whose eigenvalues are asked".into(),
-                expected: "a non-empty square matrix".into(),
-                found: format!("{} × {}", j.nrows(), j.ncols()),
-            });
-        }
-        check_finite(j, "matrix whose eigenvalues are asked")?;
+        check_square(j, "matrix whose eigenvalues are asked")?;
+        check_finite_matrix(j, "matrix whose eigenvalues are asked")?;
         let m = view(j);
         let mut eigenvalues: Vec<Complex<f64>> = m
             .eigenvalues()

@@ -2,13 +2,13 @@
 //! flow on the MSE loss — neural-tangents' `gradient_descent_mse_ensemble` — and `max_learning_rate`.
 
 use super::Regularization;
-use super::gp::{Gaussian, GpKind, TestKernels, TrainKernels, check_targets, ntk_cov};
-use super::solve::{
-    add_diag, check_finite, check_shape, check_square, ensure_memory, mul, sym_eigen, symmetrize,
-    tr_mul,
+use super::gp::{Gaussian, TestKernels, TrainKernels, check_targets, kernel_name, ntk_cov};
+use crate::error::invalid;
+use crate::linalg::{
+    add_diag, check_finite_matrix, check_finite_param, check_shape, check_square, ensure_memory,
+    mul, scale_rows, sym_eigen, symmetrize, tr_mul,
 };
-use crate::error::{check_finite_param, invalid};
-use crate::{Error, Kernel, Result};
+use crate::{Error, Kernel, KernelKind, Result};
 use nalgebra::{DMatrix, DVector};
 use std::sync::OnceLock;
 
@@ -40,19 +40,6 @@ pub fn inv_expm1(lambda: f64, tau: f64) -> f64 {
     }
 }
 
-/// Row i of `m` times g(λᵢ): g(K) applied to a matrix already expressed in K's eigenbasis.
-pub(crate) fn scale_rows(
-    m: &DMatrix<f64>,
-    vals: &DVector<f64>,
-    g: impl Fn(f64) -> f64,
-) -> DMatrix<f64> {
-    let mut out = m.clone();
-    for (mut row, &l) in out.row_iter_mut().zip(vals.iter()) {
-        row *= g(l);
-    }
-    out
-}
-
 /// The largest learning rate for which full-batch gradient descent on the loss 1/(2N)‖f − Y‖² of an
 /// infinitely wide network converges: 2N/λ_max(Θ_train), with N = n_train·k = `y_train_size`.
 ///
@@ -64,7 +51,7 @@ pub(crate) fn scale_rows(
 /// ```
 pub fn max_learning_rate(ntk_train: &DMatrix<f64>, y_train_size: usize) -> Result<f64> {
     check_square(ntk_train, "NTK train-train")?;
-    check_finite(ntk_train, "NTK train-train")?;
+    check_finite_matrix(ntk_train, "NTK train-train")?;
     let (vals, _) = sym_eigen(ntk_train, "NTK train-train")?;
     let max = vals.max();
     if max <= 0.0 {
@@ -83,7 +70,103 @@ struct Eigen {
     vecs: DMatrix<f64>,
     /// Vᵀ Y.
     vty: DMatrix<f64>,
-    diag_reg: f64,
+}
+
+/// The parameters of [`EnsembleDynamics`]: the learning rate η (default 1, as neural-tangents) and
+/// the [`Regularization`] (default: none). Checked once, before any work, by every fit.
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// use ntk::{EnsembleDynamics, TrainKernels};
+/// let k = DMatrix::from_row_slice(2, 2, &[2.0, 0.5, 0.5, 2.0]);
+/// let train = TrainKernels { nngp: k.clone(), ntk: k };
+/// let y = DMatrix::from_row_slice(2, 1, &[1.0, 0.0]);
+/// let bad = EnsembleDynamics::params().learning_rate(-1.0);
+/// assert!(matches!(bad.fit(&train, &y), Err(ntk::Error::InvalidParameter { .. })));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[must_use = "call `.fit(…)` or `.fit_points(…)` to fit the model"]
+pub struct DynamicsParams {
+    learning_rate: f64,
+    regularization: Regularization,
+}
+
+impl Default for DynamicsParams {
+    fn default() -> Self {
+        DynamicsParams {
+            learning_rate: 1.0,
+            regularization: Regularization::default(),
+        }
+    }
+}
+
+impl DynamicsParams {
+    /// The learning rate η of gradient flow, finite and > 0 (default 1): time t is τ = ηt/N.
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+
+    /// The ridge λ added to each train kernel's diagonal (default [`Regularization::default`]:
+    /// none), computed separately for Σ_dd and Θ_dd.
+    pub fn regularization(mut self, regularization: Regularization) -> Self {
+        self.regularization = regularization;
+        self
+    }
+
+    /// Fails with [`Error::InvalidParameter`] if the learning rate is not finite and > 0 or the
+    /// regularization is outside its domain.
+    pub fn check(&self) -> Result<()> {
+        check_finite_param("learning_rate", self.learning_rate)?;
+        if self.learning_rate <= 0.0 {
+            return Err(invalid("learning_rate", self.learning_rate, "must be > 0"));
+        }
+        self.regularization.check()
+    }
+
+    /// Checks the parameters and prepares the dynamics of Σ_dd + λ_Σ I and Θ_dd + λ_Θ I; each is
+    /// diagonalized once, when a prediction first needs it. `y_train` is n × k.
+    pub fn fit(&self, train: &TrainKernels, y_train: &DMatrix<f64>) -> Result<EnsembleDynamics> {
+        self.check()?;
+        self.fit_checked(train, y_train)
+    }
+
+    /// Checks the parameters, computes the train kernels of `kernel` on the rows of `x_train` and
+    /// fits; the model remembers `x_train` for [`EnsembleDynamics::predict_points`].
+    pub fn fit_points(
+        &self,
+        kernel: &impl Kernel,
+        x_train: &DMatrix<f64>,
+        y_train: &DMatrix<f64>,
+    ) -> Result<EnsembleDynamics> {
+        self.check()?;
+        let mut d = self.fit_checked(&TrainKernels::compute(kernel, x_train)?, y_train)?;
+        d.x_train = Some(x_train.clone());
+        Ok(d)
+    }
+
+    fn fit_checked(
+        &self,
+        train: &TrainKernels,
+        y_train: &DMatrix<f64>,
+    ) -> Result<EnsembleDynamics> {
+        let n = train.validate()?;
+        check_targets(y_train, n)?;
+        Ok(EnsembleDynamics {
+            nngp: OnceLock::new(),
+            ntk: OnceLock::new(),
+            diag_reg: [
+                self.regularization.lambda(&train.nngp),
+                self.regularization.lambda(&train.ntk),
+            ],
+            nngp_dd: train.nngp.clone(),
+            ntk_dd: train.ntk.clone(),
+            y: y_train.clone(),
+            learning_rate: self.learning_rate,
+            x_train: None,
+        })
+    }
 }
 
 /// Mean and covariance of the outputs of an infinite ensemble of infinitely wide networks (f₀ ~ GP(0, Σ))
@@ -93,7 +176,7 @@ struct Eigen {
 /// for every time and test set. With τ = η t / N, φᵢ(τ) = (1 − e^{−λᵢ⁺τ})/λᵢ ([`inv_expm1`]) and
 /// A(τ) = V diag(φ(τ)) Vᵀ:
 ///
-/// * mean on a test set: K_td A(τ) Y (K = Σ for [`GpKind::Nngp`], Θ for [`GpKind::Ntk`]);
+/// * mean on a test set: K_td A(τ) Y (K = Σ for [`KernelKind::Nngp`], Θ for [`KernelKind::Ntk`]);
 /// * covariance, NNGP: Σ_tt − Σ_td A(2τ) Σ_dt; NTK: Σ_tt + Θ_td A Σ_dd A Θ_dt − (Θ_td A Σ_dt + transpose),
 ///   with Σ_dd not regularized;
 /// * on the training set: mean V diag(1 − e^{−λ⁺τ}) Vᵀ Y; covariance, NNGP V diag(λ⁺ e^{−2λ⁺τ}) Vᵀ,
@@ -101,18 +184,32 @@ struct Eigen {
 ///
 /// t = 0 gives the prior (zero mean, covariance Σ_tt); t = +∞ gives [`GpInference`](super::GpInference)'s
 /// result (and requires K_reg positive definite for test predictions). Negative eigenvalues of K_reg are
-/// clipped (not trained), as in neural-tangents.
+/// clipped (not trained), as in neural-tangents. Built by [`EnsembleDynamics::params`]`()…fit(train,
+/// y)` from kernel matrices or `…fit_points(kernel, x, y)` from points.
+///
+/// The NTK-GP ([`Posterior::NtkGp`](super::Posterior::NtkGp)) has no training dynamics, and the
+/// methods here take a [`KernelKind`], so asking for it does not compile:
+///
+/// ```compile_fail
+/// # use nalgebra::DMatrix;
+/// # use ntk::{EnsembleDynamics, Posterior, TrainKernels};
+/// # let k = DMatrix::from_row_slice(1, 1, &[1.0]);
+/// # let train = TrainKernels { nngp: k.clone(), ntk: k.clone() };
+/// let dynamics = EnsembleDynamics::params().fit(&train, &k)?;
+/// dynamics.predict_train(Posterior::NtkGp, &[1.0])?;
+/// # Ok::<(), ntk::Error>(())
+/// ```
 ///
 /// ```
 /// use nalgebra::DMatrix;
-/// use ntk::{EnsembleDynamics, GpKind, Regularization, TestKernels, TrainKernels};
+/// use ntk::{EnsembleDynamics, KernelKind, TrainKernels};
 /// let train = TrainKernels {
 ///     nngp: DMatrix::from_row_slice(2, 2, &[1.0, 0.5, 0.5, 1.0]),
 ///     ntk: DMatrix::from_row_slice(2, 2, &[2.0, 0.8, 0.8, 2.0]),
 /// };
 /// let y = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
-/// let dynamics = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Relative(0.0))?;
-/// let out = dynamics.predict_train(GpKind::Ntk, &[0.0, 1.0, f64::INFINITY])?;
+/// let dynamics = EnsembleDynamics::params().learning_rate(1.0).fit(&train, &y)?;
+/// let out = dynamics.predict_train(KernelKind::Ntk, &[0.0, 1.0, f64::INFINITY])?;
 /// assert_eq!(out[0].mean.amax(), 0.0); // untrained
 /// assert!((&out[2].mean - &y).amax() < 1e-12); // converged to the targets
 /// # Ok::<(), ntk::Error>(())
@@ -122,97 +219,61 @@ pub struct EnsembleDynamics {
     /// Eigendecompositions, computed on first use: an NTK prediction never needs the NNGP's.
     nngp: OnceLock<Result<Eigen>>,
     ntk: OnceLock<Result<Eigen>>,
+    /// λ of the NNGP and of the NTK.
+    diag_reg: [f64; 2],
     nngp_dd: DMatrix<f64>,
     ntk_dd: DMatrix<f64>,
     y: DMatrix<f64>,
-    reg: Regularization,
     learning_rate: f64,
     x_train: Option<DMatrix<f64>>,
 }
 
 impl EnsembleDynamics {
-    /// Prepares the dynamics of Σ_dd + λ_Σ I and Θ_dd + λ_Θ I; each is diagonalized once, when a
-    /// prediction first needs it. `y_train` is n × k; `learning_rate` must be finite and > 0.
-    pub fn fit(
-        train: &TrainKernels,
-        y_train: &DMatrix<f64>,
-        learning_rate: f64,
-        reg: Regularization,
-    ) -> Result<Self> {
-        let n = train.validate()?;
-        check_targets(y_train, n)?;
-        check_finite_param("learning_rate", learning_rate)?;
-        if learning_rate <= 0.0 {
-            return Err(invalid("learning_rate", learning_rate, "must be > 0"));
-        }
-        // Validate the regularization now rather than at the first prediction.
-        reg.absolute(&train.nngp)?;
-        reg.absolute(&train.ntk)?;
-        Ok(EnsembleDynamics {
-            nngp: OnceLock::new(),
-            ntk: OnceLock::new(),
-            nngp_dd: train.nngp.clone(),
-            ntk_dd: train.ntk.clone(),
-            y: y_train.clone(),
-            reg,
-            learning_rate,
-            x_train: None,
-        })
+    /// The parameters of a fit, at their defaults (learning rate 1, no regularization).
+    pub fn params() -> DynamicsParams {
+        DynamicsParams::default()
     }
 
-    /// Computes the train kernels of `kernel` on `x_train` and fits; remembers `x_train` for
-    /// [`EnsembleDynamics::predict_points`].
-    pub fn from_kernel(
-        kernel: &impl Kernel,
-        x_train: &DMatrix<f64>,
-        y_train: &DMatrix<f64>,
-        learning_rate: f64,
-        reg: Regularization,
-    ) -> Result<Self> {
-        let train = TrainKernels::compute(kernel, x_train)?;
-        let mut d = Self::fit(&train, y_train, learning_rate, reg)?;
-        d.x_train = Some(x_train.clone());
-        Ok(d)
-    }
-
-    fn eigen(&self, kind: GpKind) -> Result<&Eigen> {
-        let (cell, k, what) = match kind {
-            GpKind::Nngp => (&self.nngp, &self.nngp_dd, "NNGP train-train"),
-            GpKind::Ntk => (&self.ntk, &self.ntk_dd, "NTK train-train"),
-            GpKind::NtkGp => {
-                return Err(invalid(
-                    "kind",
-                    "NtkGp",
-                    "training dynamics exist for GpKind::Nngp and GpKind::Ntk only",
-                ));
-            }
+    fn eigen(&self, kind: KernelKind) -> Result<&Eigen> {
+        let (cell, k) = match kind {
+            KernelKind::Nngp => (&self.nngp, &self.nngp_dd),
+            KernelKind::Ntk => (&self.ntk, &self.ntk_dd),
         };
         cell.get_or_init(|| {
+            let what = format!("{} train-train", kernel_name(kind));
             let n = k.nrows() as u128;
             // K + λI, faer's workspace and eigenvectors, and their nalgebra copy.
             ensure_memory(&format!("eigendecomposing the {n}×{n} {what}"), 3 * n * n)?;
-            let diag_reg = self.reg.absolute(k)?;
-            let (vals, vecs) = sym_eigen(&add_diag(k, diag_reg), what)?;
+            let (vals, vecs) = sym_eigen(&add_diag(k, self.diag_reg(kind)), &what)?;
             let vty = tr_mul(&vecs, &self.y);
-            Ok(Eigen {
-                vals,
-                vecs,
-                vty,
-                diag_reg,
-            })
+            Ok(Eigen { vals, vecs, vty })
         })
         .as_ref()
         .map_err(Clone::clone)
     }
 
-    /// The absolute diagonal regularization used for a kernel.
-    pub fn diag_reg(&self, kind: GpKind) -> Result<f64> {
-        Ok(self.eigen(kind)?.diag_reg)
+    /// The absolute diagonal regularization used for a kernel (neural-tangents' effective
+    /// `diag_reg`).
+    pub fn diag_reg(&self, kind: KernelKind) -> f64 {
+        match kind {
+            KernelKind::Nngp => self.diag_reg[0],
+            KernelKind::Ntk => self.diag_reg[1],
+        }
     }
 
-    /// Eigenvalues of the regularized train kernel (ascending).
-    pub fn eigenvalues(&self, kind: GpKind) -> Result<&DVector<f64>> {
+    /// Eigenvalues of the regularized train kernel (ascending); computed on first use, so this can
+    /// fail (e.g. [`Error::TooLarge`]).
+    pub fn eigenvalues(&self, kind: KernelKind) -> Result<&DVector<f64>> {
         Ok(&self.eigen(kind)?.vals)
+    }
+
+    /// [`Error::NotPositiveDefinite`] for a prediction at t = ∞ whose K_reg is not positive definite.
+    fn not_positive_definite(&self, kind: KernelKind, e: &Eigen) -> Error {
+        Error::NotPositiveDefinite {
+            what: format!("{} train-train", kernel_name(kind)),
+            min_eigenvalue: e.vals.min(),
+            diag_reg: self.diag_reg(kind),
+        }
     }
 
     /// τ = η t / N for each time, validated (finite or +∞, ≥ 0).
@@ -229,10 +290,10 @@ impl EnsembleDynamics {
             .collect()
     }
 
-    /// Mean and covariance on a test set at each time in `times` (kind `Nngp` or `Ntk`).
+    /// Mean and covariance on a test set at each time in `times`.
     pub fn predict(
         &self,
-        kind: GpKind,
+        kind: KernelKind,
         test: &TestKernels,
         times: &[f64],
     ) -> Result<Vec<Gaussian>> {
@@ -249,16 +310,9 @@ impl EnsembleDynamics {
             4 * n * m + (taus.len() as u128 + 3) * m * m,
         )?;
         if taus.iter().any(|t| t.is_infinite()) && e.vals.min() <= 0.0 {
-            return Err(Error::NotPositiveDefinite {
-                what: format!("{kind:?} train-train"),
-                min_eigenvalue: e.vals.min(),
-                diag_reg: e.diag_reg,
-            });
+            return Err(self.not_positive_definite(kind, e));
         }
-        let k_td = match kind {
-            GpKind::Nngp => &test.nngp_test_train,
-            _ => &test.ntk_test_train,
-        };
+        let k_td = test.test_train(kind);
         // W = Vᵀ K_dt (n × m).
         let w = mul(k_td, &e.vecs).transpose();
         let scaled = |tau: f64, m: &DMatrix<f64>| scale_rows(m, &e.vals, |l| inv_expm1(l, tau));
@@ -266,12 +320,12 @@ impl EnsembleDynamics {
             .map(|&tau| {
                 let mean = tr_mul(&w, &scaled(tau, &e.vty));
                 let covariance = match kind {
-                    GpKind::Nngp => {
+                    KernelKind::Nngp => {
                         let mut c = &test.nngp_test_test - tr_mul(&w, &scaled(2.0 * tau, &w));
                         symmetrize(&mut c);
                         c
                     }
-                    _ => {
+                    KernelKind::Ntk => {
                         let b = mul(&e.vecs, &scaled(tau, &w));
                         ntk_cov(
                             &test.nngp_test_test,
@@ -287,7 +341,7 @@ impl EnsembleDynamics {
     }
 
     /// Mean and covariance of the outputs on the training points at each time in `times`.
-    pub fn predict_train(&self, kind: GpKind, times: &[f64]) -> Result<Vec<Gaussian>> {
+    pub fn predict_train(&self, kind: KernelKind, times: &[f64]) -> Result<Vec<Gaussian>> {
         let e = self.eigen(kind)?;
         let taus = self.taus(times)?;
         let sandwich = |f: &dyn Fn(f64) -> f64, m: Option<&DMatrix<f64>>| {
@@ -307,8 +361,8 @@ impl EnsembleDynamics {
                     Some(&e.vty),
                 );
                 let mut covariance = match kind {
-                    GpKind::Nngp => sandwich(&|l| l * decay(l, 2.0 * tau), None),
-                    _ => {
+                    KernelKind::Nngp => sandwich(&|l| l * decay(l, 2.0 * tau), None),
+                    KernelKind::Ntk => {
                         let ex = sandwich(&|l| decay(l, tau), None);
                         mul(&mul(&ex, &self.nngp_dd), &ex)
                     }
@@ -332,13 +386,13 @@ impl EnsembleDynamics {
     ///
     /// ```
     /// use nalgebra::DMatrix;
-    /// use ntk::{EnsembleDynamics, GpKind, Regularization, TrainKernels};
+    /// use ntk::{EnsembleDynamics, KernelKind, TrainKernels};
     /// let k = DMatrix::from_row_slice(2, 2, &[2.0, 0.5, 0.5, 1.0]);
     /// let train = TrainKernels { nngp: k.clone(), ntk: k };
     /// let y = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
     /// let f0 = DMatrix::from_row_slice(2, 1, &[0.3, 0.2]);
-    /// let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Absolute(0.0))?;
-    /// let out = d.linearized(GpKind::Ntk, &f0, None, &[0.0, f64::INFINITY])?;
+    /// let d = EnsembleDynamics::params().fit(&train, &y)?;
+    /// let out = d.linearized(KernelKind::Ntk, &f0, None, &[0.0, f64::INFINITY])?;
     /// assert_eq!(out[0].0, f0); // untrained
     /// assert_eq!(out[1].0, y); // converged to the targets
     /// # Ok::<(), ntk::Error>(())
@@ -346,7 +400,7 @@ impl EnsembleDynamics {
     #[allow(clippy::type_complexity)]
     pub fn linearized(
         &self,
-        kind: GpKind,
+        kind: KernelKind,
         f0_train: &DMatrix<f64>,
         test: Option<(&DMatrix<f64>, &DMatrix<f64>)>,
         times: &[f64],
@@ -354,20 +408,16 @@ impl EnsembleDynamics {
         let e = self.eigen(kind)?;
         let n = self.nngp_dd.nrows();
         check_shape(f0_train, self.y.shape(), "f0_train")?;
-        check_finite(f0_train, "f0_train")?;
+        check_finite_matrix(f0_train, "f0_train")?;
         if let Some((k_td, f0_test)) = test {
             check_shape(k_td, (k_td.nrows(), n), "test-train kernel")?;
             check_shape(f0_test, (k_td.nrows(), self.y.ncols()), "f0_test")?;
-            check_finite(k_td, "test-train kernel")?;
-            check_finite(f0_test, "f0_test")?;
+            check_finite_matrix(k_td, "test-train kernel")?;
+            check_finite_matrix(f0_test, "f0_test")?;
         }
         let taus = self.taus(times)?;
         if test.is_some() && taus.iter().any(|t| t.is_infinite()) && e.vals.min() <= 0.0 {
-            return Err(Error::NotPositiveDefinite {
-                what: format!("{kind:?} train-train"),
-                min_eigenvalue: e.vals.min(),
-                diag_reg: e.diag_reg,
-            });
+            return Err(self.not_positive_definite(kind, e));
         }
         // Vᵀ(Y − f0), and K_td V for the test outputs.
         let r = tr_mul(&e.vecs, &(&self.y - f0_train));
@@ -392,19 +442,20 @@ impl EnsembleDynamics {
     }
 
     /// [`EnsembleDynamics::predict`] on test points (rows of `x_test`), computing the kernels with
-    /// `kernel`. Needs a model built by [`EnsembleDynamics::from_kernel`].
+    /// `kernel`. Needs a model fitted by [`DynamicsParams::fit_points`] (which stored the training
+    /// points).
     pub fn predict_points(
         &self,
+        kind: KernelKind,
         kernel: &impl Kernel,
         x_test: &DMatrix<f64>,
-        kind: GpKind,
         times: &[f64],
     ) -> Result<Vec<Gaussian>> {
         let x_train = self.x_train.as_ref().ok_or_else(|| {
             invalid(
                 "x_train",
                 "None",
-                "predict_points needs a model built by EnsembleDynamics::from_kernel",
+                "predict_points needs a model fitted by DynamicsParams::fit_points",
             )
         })?;
         self.predict(kind, &TestKernels::compute(kernel, x_test, x_train)?, times)

@@ -1,24 +1,64 @@
 //! Exact Bayesian inference with the NNGP (a GP), the infinite-time gradient-descent ensemble with the
 //! NTK, and the NTK-GP of He et al. (2020) — neural-tangents' `gp_inference`.
 
-use super::Regularization;
-use super::solve::{
-    Fallback, KernelSolver, check_finite, check_shape, check_square, ensure_memory, mul,
-    symmetrize, tr_mul,
+use super::solve::{Fallback, KernelSolver, Regularization, SolverParams};
+use crate::error::invalid;
+use crate::linalg::{
+    check_finite_matrix, check_shape, check_square, ensure_memory, mul, shape_error, symmetrize,
+    tr_mul,
 };
-use crate::{Kernel, Result};
+use crate::{Kernel, KernelKind, Result};
 use nalgebra::DMatrix;
 
-/// Which kernel drives the prediction.
+/// Which posterior [`GpInference`] computes: that of one kernel, or the NTK-GP.
+///
+/// * `Kernel(KernelKind::Nngp)`: the exact Bayesian posterior of the infinitely wide network (also
+///   gradient descent on the readout alone, to convergence);
+/// * `Kernel(KernelKind::Ntk)`: the infinite ensemble of networks trained by gradient descent on
+///   the MSE loss, at t = ∞;
+/// * `NtkGp` (He et al. 2020, "Bayesian deep ensembles via the neural tangent kernel"): the GP whose
+///   prior covariance is Θ — mean as for the NTK, covariance Θ_tt − Θ_td Θ_reg⁻¹ Θ_dt. It is not a
+///   kernel kind and has no training dynamics, so [`EnsembleDynamics`](super::EnsembleDynamics),
+///   which takes a [`KernelKind`], cannot be asked for it.
+///
+/// A [`KernelKind`] converts into the posterior of that kernel, so `gp.predict(KernelKind::Ntk, …)`
+/// and `gp.predict(Posterior::NtkGp, …)` both work.
+///
+/// ```
+/// use ntk::{KernelKind, Posterior};
+/// assert_eq!(Posterior::from(KernelKind::Ntk), Posterior::Kernel(KernelKind::Ntk));
+/// assert_eq!(Posterior::NtkGp.kernel(), KernelKind::Ntk); // the NTK-GP's mean is the NTK's
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GpKind {
-    /// NNGP: Bayesian posterior of the infinitely wide network (or gradient descent on the readout).
-    Nngp,
-    /// NTK: infinite ensemble of networks trained by gradient descent on the MSE loss.
-    Ntk,
-    /// NTK-GP (He et al. 2020): the GP with prior covariance Θ; mean as for `Ntk`,
-    /// covariance Θ_tt − Θ_td Θ_reg⁻¹ Θ_dt. Only in [`GpInference`].
+pub enum Posterior {
+    /// The posterior of this kernel.
+    Kernel(KernelKind),
+    /// The NTK-GP: mean as for the NTK, covariance Θ_tt − Θ_td Θ_reg⁻¹ Θ_dt.
     NtkGp,
+}
+
+impl From<KernelKind> for Posterior {
+    fn from(kind: KernelKind) -> Self {
+        Posterior::Kernel(kind)
+    }
+}
+
+impl Posterior {
+    /// The kernel whose regularized train-train matrix is solved (the NTK for the NTK-GP).
+    pub fn kernel(self) -> KernelKind {
+        match self {
+            Posterior::Kernel(kind) => kind,
+            Posterior::NtkGp => KernelKind::Ntk,
+        }
+    }
+}
+
+/// "NNGP" or "NTK", for messages.
+pub(crate) fn kernel_name(kind: KernelKind) -> &'static str {
+    match kind {
+        KernelKind::Nngp => "NNGP",
+        KernelKind::Ntk => "NTK",
+    }
 }
 
 /// A Gaussian over outputs: `mean` (n_points × k outputs) and `covariance` (n_points × n_points,
@@ -35,7 +75,7 @@ pub struct Gaussian {
 ///
 /// ```
 /// use nalgebra::DMatrix;
-/// use ntk::{Activation, Network, Parameterization, TrainKernels};
+/// use ntk::{Activation, Network, TrainKernels};
 /// let net = Network::mlp(1, Activation::Relu).w_std(1.5).b_std(0.1).build()?;
 /// let x = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]);
 /// let train = TrainKernels::compute(&net, &x)?;
@@ -64,8 +104,8 @@ impl TrainKernels {
         check_square(&self.nngp, "NNGP train-train")?;
         let n = self.nngp.nrows();
         check_shape(&self.ntk, (n, n), "NTK train-train")?;
-        check_finite(&self.nngp, "NNGP train-train")?;
-        check_finite(&self.ntk, "NTK train-train")?;
+        check_finite_matrix(&self.nngp, "NNGP train-train")?;
+        check_finite_matrix(&self.ntk, "NTK train-train")?;
         Ok(n)
     }
 }
@@ -74,7 +114,7 @@ impl TrainKernels {
 ///
 /// ```
 /// use nalgebra::DMatrix;
-/// use ntk::{Activation, Network, Parameterization, TestKernels};
+/// use ntk::{Activation, Network, TestKernels};
 /// let erf = Activation::Erf { a: 1.0, b: 1.0, c: 0.0 };
 /// let net = Network::mlp(1, erf).w_std(1.5).b_std(0.1).build()?;
 /// let x_train = DMatrix::from_row_slice(3, 1, &[-1.0, 0.0, 1.0]);
@@ -92,7 +132,7 @@ pub struct TestKernels {
     pub ntk_test_train: DMatrix<f64>,
     /// Σ(X_test, X_test), m × m (the prior covariance of the outputs).
     pub nngp_test_test: DMatrix<f64>,
-    /// Θ(X_test, X_test), m × m; needed only for [`GpKind::NtkGp`].
+    /// Θ(X_test, X_test), m × m; needed only for [`Posterior::NtkGp`].
     pub ntk_test_test: Option<DMatrix<f64>>,
 }
 
@@ -113,18 +153,26 @@ impl TestKernels {
         })
     }
 
+    /// The m × n test-train matrix of one kernel.
+    pub(crate) fn test_train(&self, kind: KernelKind) -> &DMatrix<f64> {
+        match kind {
+            KernelKind::Nngp => &self.nngp_test_train,
+            KernelKind::Ntk => &self.ntk_test_train,
+        }
+    }
+
     /// Validates shapes against n training points; returns m.
     pub(crate) fn validate(&self, n: usize) -> Result<usize> {
         let m = self.nngp_test_train.nrows();
         check_shape(&self.nngp_test_train, (m, n), "NNGP test-train")?;
         check_shape(&self.ntk_test_train, (m, n), "NTK test-train")?;
         check_shape(&self.nngp_test_test, (m, m), "NNGP test-test")?;
-        check_finite(&self.nngp_test_train, "NNGP test-train")?;
-        check_finite(&self.ntk_test_train, "NTK test-train")?;
-        check_finite(&self.nngp_test_test, "NNGP test-test")?;
+        check_finite_matrix(&self.nngp_test_train, "NNGP test-train")?;
+        check_finite_matrix(&self.ntk_test_train, "NTK test-train")?;
+        check_finite_matrix(&self.nngp_test_test, "NNGP test-test")?;
         if let Some(t) = &self.ntk_test_test {
             check_shape(t, (m, m), "NTK test-test")?;
-            check_finite(t, "NTK test-test")?;
+            check_finite_matrix(t, "NTK test-test")?;
         }
         Ok(m)
     }
@@ -133,13 +181,13 @@ impl TestKernels {
 pub(crate) fn check_targets(y: &DMatrix<f64>, n: usize) -> Result<()> {
     check_shape(y, (n, y.ncols()), "y_train (n_train × k)")?;
     if y.ncols() == 0 {
-        return Err(super::solve::shape_error(
+        return Err(shape_error(
             "y_train (n_train × k)",
             format!("{n} × k with k ≥ 1"),
             y.shape(),
         ));
     }
-    check_finite(y, "y_train")
+    check_finite_matrix(y, "y_train")
 }
 
 /// The NTK test covariance K_tt + Bᵀ K_dd B − (Bᵀ K_dt + (Bᵀ K_dt)ᵀ) for B = A Θ_dt (n × m).
@@ -156,6 +204,82 @@ pub(crate) fn ntk_cov(
     cov
 }
 
+/// The parameters of a [`GpInference`] fit: the [`Regularization`] (default: none) and the
+/// [`Fallback`] for a train kernel that is not positive definite (default: an error), applied to
+/// each of Σ_dd and Θ_dd. Checked once, before any work, by every fit.
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// use ntk::{GpInference, Regularization, TrainKernels};
+/// let k = DMatrix::from_row_slice(2, 2, &[2.0, 0.5, 0.5, 2.0]);
+/// let train = TrainKernels { nngp: k.clone(), ntk: k };
+/// let y = DMatrix::from_row_slice(2, 1, &[1.0, 0.0]);
+/// let bad = GpInference::params().regularization(Regularization::Relative(-1.0));
+/// assert!(matches!(bad.fit(&train, &y), Err(ntk::Error::InvalidParameter { .. })));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[must_use = "call `.fit(…)` or `.fit_points(…)` to fit the model"]
+pub struct GpParams {
+    solver: SolverParams,
+}
+
+impl GpParams {
+    /// The ridge λ added to each train kernel's diagonal (default [`Regularization::default`]:
+    /// none), computed separately for Σ_dd and Θ_dd.
+    pub fn regularization(mut self, regularization: Regularization) -> Self {
+        self.solver = self.solver.regularization(regularization);
+        self
+    }
+
+    /// What to do when a regularized train kernel is not positive definite (default
+    /// [`Fallback::Error`]).
+    pub fn fallback(mut self, fallback: Fallback) -> Self {
+        self.solver = self.solver.fallback(fallback);
+        self
+    }
+
+    /// Fails with [`Error::InvalidParameter`](crate::Error::InvalidParameter) if a parameter is
+    /// outside its domain.
+    pub fn check(&self) -> Result<()> {
+        self.solver.check()
+    }
+
+    /// Checks the parameters, then factorizes Σ_dd + λ_Σ I and Θ_dd + λ_Θ I; `y_train` is n × k.
+    /// Fails with [`Error::NotPositiveDefinite`](crate::Error::NotPositiveDefinite) if one of them is
+    /// not positive definite (and the fallback does not apply).
+    pub fn fit(&self, train: &TrainKernels, y_train: &DMatrix<f64>) -> Result<GpInference> {
+        self.check()?;
+        self.fit_checked(train, y_train)
+    }
+
+    /// Checks the parameters, computes the train kernels of `kernel` on the rows of `x_train` and
+    /// fits; the model remembers `x_train` for [`GpInference::predict_points`].
+    pub fn fit_points(
+        &self,
+        kernel: &impl Kernel,
+        x_train: &DMatrix<f64>,
+        y_train: &DMatrix<f64>,
+    ) -> Result<GpInference> {
+        self.check()?;
+        let mut gp = self.fit_checked(&TrainKernels::compute(kernel, x_train)?, y_train)?;
+        gp.x_train = Some(x_train.clone());
+        Ok(gp)
+    }
+
+    fn fit_checked(&self, train: &TrainKernels, y_train: &DMatrix<f64>) -> Result<GpInference> {
+        let n = train.validate()?;
+        check_targets(y_train, n)?;
+        Ok(GpInference {
+            nngp: self.solver.fit_named(&train.nngp, "NNGP train-train")?,
+            ntk: self.solver.fit_named(&train.ntk, "NTK train-train")?,
+            nngp_dd: train.nngp.clone(),
+            y: y_train.clone(),
+            x_train: None,
+        })
+    }
+}
+
 /// GP inference with the NNGP, the NTK (infinite-time ensemble) and the NTK-GP, factorizing each
 /// regularized train-train kernel once (Cholesky) and predicting on any number of test sets.
 ///
@@ -164,19 +288,21 @@ pub(crate) fn ntk_cov(
 /// * NNGP: mean = Σ_td Σ_reg⁻¹ Y, cov = Σ_tt − Σ_td Σ_reg⁻¹ Σ_dt;
 /// * NTK: mean = Θ_td Θ_reg⁻¹ Y, cov = Σ_tt + A Σ_dd Aᵀ − (A Σ_dt + (A Σ_dt)ᵀ) with A = Θ_td Θ_reg⁻¹
 ///   and Σ_dd **not** regularized;
-/// * NTK-GP: mean as NTK, cov = Θ_tt − Θ_td Θ_reg⁻¹ Θ_dt.
+/// * NTK-GP ([`Posterior::NtkGp`]): mean as NTK, cov = Θ_tt − Θ_td Θ_reg⁻¹ Θ_dt.
 ///
-/// This equals neural-tangents' `gp_inference` and `gradient_descent_mse_ensemble(t=None)`.
+/// This equals neural-tangents' `gp_inference` and `gradient_descent_mse_ensemble(t=None)`. Built by
+/// [`GpInference::params`]`()…fit(train, y)` from kernel matrices or `…fit_points(kernel, x, y)`
+/// from points.
 ///
 /// ```
 /// use nalgebra::DMatrix;
-/// use ntk::{Activation, GpInference, GpKind, Network, Parameterization, Regularization};
+/// use ntk::{Activation, GpInference, KernelKind, Network};
 /// let net = Network::mlp(2, Activation::Relu).w_std(2f64.sqrt()).b_std(0.1).build()?;
 /// let x_train = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, -1.0, 0.5]);
 /// let y_train = DMatrix::from_row_slice(3, 1, &[1.0, -1.0, 0.5]);
-/// let gp = GpInference::from_kernel(&net, &x_train, &y_train, Regularization::Relative(0.0))?;
-/// // Ridgeless: the posterior mean interpolates the training targets.
-/// let fit = gp.predict_points(&net, &x_train, GpKind::Nngp)?;
+/// let gp = GpInference::params().fit_points(&net, &x_train, &y_train)?;
+/// // Ridgeless (the default): the posterior mean interpolates the training targets.
+/// let fit = gp.predict_points(KernelKind::Nngp, &net, &x_train)?;
 /// assert!((fit.mean - &y_train).amax() < 1e-10);
 /// assert!(fit.covariance.amax() < 1e-10);
 /// # Ok::<(), ntk::Error>(())
@@ -191,72 +317,41 @@ pub struct GpInference {
 }
 
 impl GpInference {
-    /// Factorizes Σ_dd + λ_Σ I and Θ_dd + λ_Θ I; `y_train` is n × k. Fails with
-    /// [`Error::NotPositiveDefinite`](crate::Error::NotPositiveDefinite) if one of them is not positive definite.
-    pub fn fit(train: &TrainKernels, y_train: &DMatrix<f64>, reg: Regularization) -> Result<Self> {
-        Self::fit_with(train, y_train, reg, Fallback::Error)
+    /// The parameters of a fit, at their defaults (no regularization, no fallback).
+    pub fn params() -> GpParams {
+        GpParams::default()
     }
 
-    /// As [`GpInference::fit`], with a [`Fallback`] for matrices that are not positive definite.
-    pub fn fit_with(
-        train: &TrainKernels,
-        y_train: &DMatrix<f64>,
-        reg: Regularization,
-        fallback: Fallback,
-    ) -> Result<Self> {
-        let n = train.validate()?;
-        check_targets(y_train, n)?;
-        Ok(GpInference {
-            nngp: KernelSolver::fit_named(&train.nngp, reg, fallback, "NNGP train-train")?,
-            ntk: KernelSolver::fit_named(&train.ntk, reg, fallback, "NTK train-train")?,
-            nngp_dd: train.nngp.clone(),
-            y: y_train.clone(),
-            x_train: None,
-        })
-    }
-
-    /// Computes the train kernels of `kernel` on `x_train` and fits; remembers `x_train` for
-    /// [`GpInference::predict_points`].
-    pub fn from_kernel(
-        kernel: &impl Kernel,
-        x_train: &DMatrix<f64>,
-        y_train: &DMatrix<f64>,
-        reg: Regularization,
-    ) -> Result<Self> {
-        let mut gp = Self::fit(&TrainKernels::compute(kernel, x_train)?, y_train, reg)?;
-        gp.x_train = Some(x_train.clone());
-        Ok(gp)
-    }
-
-    /// The fitted solver of a kernel (`Nngp`, or `Ntk` / `NtkGp` for the NTK).
-    pub fn solver(&self, kind: GpKind) -> &KernelSolver {
+    /// The fitted solver of a kernel.
+    pub fn solver(&self, kind: KernelKind) -> &KernelSolver {
         match kind {
-            GpKind::Nngp => &self.nngp,
-            GpKind::Ntk | GpKind::NtkGp => &self.ntk,
+            KernelKind::Nngp => &self.nngp,
+            KernelKind::Ntk => &self.ntk,
         }
     }
 
-    /// The absolute diagonal regularization used for a kernel (neural-tangents'
-    /// effective `diag_reg`).
-    pub fn diag_reg(&self, kind: GpKind) -> f64 {
+    /// The absolute diagonal regularization used for a kernel (neural-tangents' effective
+    /// `diag_reg`).
+    pub fn diag_reg(&self, kind: KernelKind) -> f64 {
         self.solver(kind).diag_reg()
     }
 
     /// Posterior mean only, K_td K_reg⁻¹ Y (m × k), from the test-train matrix of the chosen kernel
     /// (m × n).
-    pub fn mean(&self, kind: GpKind, k_test_train: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    pub fn mean(&self, kind: KernelKind, k_test_train: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         let s = self.solver(kind);
         check_shape(
             k_test_train,
             (k_test_train.nrows(), s.n()),
             "test-train kernel",
         )?;
-        check_finite(k_test_train, "test-train kernel")?;
+        check_finite_matrix(k_test_train, "test-train kernel")?;
         Ok(k_test_train * s.solve_unchecked(&self.y))
     }
 
-    /// Mean and covariance on a test set.
-    pub fn predict(&self, kind: GpKind, test: &TestKernels) -> Result<Gaussian> {
+    /// Mean and covariance on a test set, for a [`Posterior`] or a [`KernelKind`].
+    pub fn predict(&self, posterior: impl Into<Posterior>, test: &TestKernels) -> Result<Gaussian> {
+        let posterior = posterior.into();
         test.validate(self.nngp.n())?;
         let (n, m) = (self.nngp.n() as u128, test.nngp_test_test.nrows() as u128);
         // The solved n × m block, a transpose and the products of the covariance.
@@ -264,35 +359,35 @@ impl GpInference {
             &format!("predicting {m} test points from {n} training points"),
             4 * n * m + 3 * m * m,
         )?;
-        match kind {
-            GpKind::Nngp => {
+        match posterior {
+            Posterior::Kernel(KernelKind::Nngp) => {
                 let s = self.nngp.solve_unchecked(&test.nngp_test_train.transpose());
                 let mean = tr_mul(&s, &self.y);
                 let mut covariance = &test.nngp_test_test - mul(&test.nngp_test_train, &s);
                 symmetrize(&mut covariance);
                 Ok(Gaussian { mean, covariance })
             }
-            GpKind::Ntk | GpKind::NtkGp => {
+            Posterior::Kernel(KernelKind::Ntk) | Posterior::NtkGp => {
                 let b = self.ntk.solve_unchecked(&test.ntk_test_train.transpose());
                 let mean = tr_mul(&b, &self.y);
-                let covariance = if kind == GpKind::Ntk {
+                let covariance = if posterior == Posterior::NtkGp {
+                    let tt = test.ntk_test_test.as_ref().ok_or_else(|| {
+                        invalid(
+                            "ntk_test_test",
+                            "None",
+                            "Posterior::NtkGp needs the test-test NTK",
+                        )
+                    })?;
+                    let mut c = tt - mul(&test.ntk_test_train, &b);
+                    symmetrize(&mut c);
+                    c
+                } else {
                     ntk_cov(
                         &test.nngp_test_test,
                         &b,
                         &self.nngp_dd,
                         &test.nngp_test_train,
                     )
-                } else {
-                    let tt = test.ntk_test_test.as_ref().ok_or_else(|| {
-                        crate::error::invalid(
-                            "ntk_test_test",
-                            "None",
-                            "GpKind::NtkGp needs the test-test NTK",
-                        )
-                    })?;
-                    let mut c = tt - mul(&test.ntk_test_train, &b);
-                    symmetrize(&mut c);
-                    c
                 };
                 Ok(Gaussian { mean, covariance })
             }
@@ -300,39 +395,39 @@ impl GpInference {
     }
 
     /// [`GpInference::predict`] on test points (rows of `x_test`), computing the kernels with `kernel`.
-    /// Needs a model built by [`GpInference::from_kernel`] (which stored the training points).
+    /// Needs a model fitted by [`GpParams::fit_points`] (which stored the training points).
     pub fn predict_points(
         &self,
+        posterior: impl Into<Posterior>,
         kernel: &impl Kernel,
         x_test: &DMatrix<f64>,
-        kind: GpKind,
     ) -> Result<Gaussian> {
         let x_train = self.x_train.as_ref().ok_or_else(|| {
-            crate::error::invalid(
+            invalid(
                 "x_train",
                 "None",
-                "predict_points needs a model built by GpInference::from_kernel",
+                "predict_points needs a model fitted by GpParams::fit_points",
             )
         })?;
-        self.predict(kind, &TestKernels::compute(kernel, x_test, x_train)?)
+        self.predict(posterior, &TestKernels::compute(kernel, x_test, x_train)?)
     }
 
     /// GP log marginal likelihood of the training targets under the prior N(0, K_reg) of the chosen
-    /// kernel (`Nngp`, or the NTK for `Ntk`/`NtkGp`), summed over the k output columns:
+    /// kernel (the NTK's is also the NTK-GP's), summed over the k output columns:
     /// Σ_c [−½ y_cᵀ K_reg⁻¹ y_c − ½ log det K_reg − (n/2) log 2π].
     ///
     /// ```
     /// use nalgebra::DMatrix;
-    /// use ntk::{GpInference, GpKind, Regularization, TrainKernels};
+    /// use ntk::{GpInference, KernelKind, TrainKernels};
     /// let k = DMatrix::from_row_slice(1, 1, &[4.0]);
     /// let train = TrainKernels { nngp: k.clone(), ntk: k };
-    /// let gp = GpInference::fit(&train, &DMatrix::from_element(1, 1, 2.0), Regularization::Absolute(0.0))?;
+    /// let gp = GpInference::params().fit(&train, &DMatrix::from_element(1, 1, 2.0))?;
     /// // N(2; 0, 4): −½·1 − ½ ln 4 − ½ ln 2π.
     /// let want = -0.5 - 0.5 * 4f64.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
-    /// assert!((gp.log_marginal_likelihood(GpKind::Nngp) - want).abs() < 1e-14);
+    /// assert!((gp.log_marginal_likelihood(KernelKind::Nngp) - want).abs() < 1e-14);
     /// # Ok::<(), ntk::Error>(())
     /// ```
-    pub fn log_marginal_likelihood(&self, kind: GpKind) -> f64 {
+    pub fn log_marginal_likelihood(&self, kind: KernelKind) -> f64 {
         let s = self.solver(kind);
         let alpha = s.solve_unchecked(&self.y);
         let k = self.y.ncols() as f64;

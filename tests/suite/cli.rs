@@ -7,8 +7,8 @@
 
 use nalgebra::DMatrix;
 use ntk::{
-    EnsembleDynamics, Gaussian, GpInference, GpKind, Kernel, KernelMatrices, Network,
-    Regularization,
+    EnsembleDynamics, Gaussian, GpInference, Kernel, KernelKind, KernelMatrices, Network,
+    Posterior, Regularization,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -501,7 +501,10 @@ fn assert_several(json: &str, times: &[&str], gs: &[Gaussian]) {
 }
 
 fn gp(reg: Regularization) -> GpInference {
-    GpInference::from_kernel(&network(), &csv(TRAIN_X_CSV), &csv(TRAIN_Y_CSV), reg).unwrap()
+    GpInference::params()
+        .regularization(reg)
+        .fit_points(&network(), &csv(TRAIN_X_CSV), &csv(TRAIN_Y_CSV))
+        .unwrap()
 }
 
 #[test]
@@ -510,7 +513,7 @@ fn predict_at_infinity_equals_gp_inference_bit_for_bit() {
     let out = predict_cmd(&dir, &["--cov"]);
     assert_success(&out);
     let expected = gp(Regularization::Relative(0.0))
-        .predict_points(&network(), &csv(TEST_X_CSV), GpKind::Ntk)
+        .predict_points(KernelKind::Ntk, &network(), &csv(TEST_X_CSV))
         .unwrap();
     assert_eq!(expected.mean.shape(), (3, 2));
     assert_single(&stdout(&out), &expected, true);
@@ -524,15 +527,30 @@ fn predict_at_infinity_equals_gp_inference_bit_for_bit() {
 fn predict_nngp_and_ntkgp_with_regularization() {
     let dir = TempDir::new("predict-kinds");
     let cases = [
-        ("nngp", GpKind::Nngp, Regularization::Relative(1e-3), false),
         (
-            "ntkgp",
-            GpKind::NtkGp,
+            "nngp",
+            Posterior::from(KernelKind::Nngp),
             Regularization::Relative(1e-3),
             false,
         ),
-        ("ntk", GpKind::Ntk, Regularization::Absolute(0.05), true),
-        ("nngp", GpKind::Nngp, Regularization::Absolute(0.05), true),
+        (
+            "ntkgp",
+            Posterior::NtkGp,
+            Regularization::Relative(1e-3),
+            false,
+        ),
+        (
+            "ntk",
+            KernelKind::Ntk.into(),
+            Regularization::Absolute(0.05),
+            true,
+        ),
+        (
+            "nngp",
+            KernelKind::Nngp.into(),
+            Regularization::Absolute(0.05),
+            true,
+        ),
     ];
     for (name, kind, reg, absolute) in cases {
         let (Regularization::Relative(l) | Regularization::Absolute(l)) = reg;
@@ -544,7 +562,7 @@ fn predict_nngp_and_ntkgp_with_regularization() {
         let out = predict_cmd(&dir, &extra);
         assert_success(&out);
         let expected = gp(reg)
-            .predict_points(&network(), &csv(TEST_X_CSV), kind)
+            .predict_points(kind, &network(), &csv(TEST_X_CSV))
             .unwrap();
         assert_single(&stdout(&out), &expected, true);
     }
@@ -561,7 +579,7 @@ fn predict_nngp_and_ntkgp_with_regularization() {
 fn predict_at_several_times_equals_ensemble_dynamics_bit_for_bit() {
     let dir = TempDir::new("predict-times");
     let reg = Regularization::Relative(1e-4);
-    for (name, kind) in [("ntk", GpKind::Ntk), ("nngp", GpKind::Nngp)] {
+    for (name, kind) in [("ntk", KernelKind::Ntk), ("nngp", KernelKind::Nngp)] {
         let out = predict_cmd(
             &dir,
             &[
@@ -580,19 +598,16 @@ fn predict_at_several_times_equals_ensemble_dynamics_bit_for_bit() {
             ],
         );
         assert_success(&out);
-        let dynamics = EnsembleDynamics::from_kernel(
-            &network(),
-            &csv(TRAIN_X_CSV),
-            &csv(TRAIN_Y_CSV),
-            0.5,
-            reg,
-        )
-        .unwrap();
+        let dynamics = EnsembleDynamics::params()
+            .learning_rate(0.5)
+            .regularization(reg)
+            .fit_points(&network(), &csv(TRAIN_X_CSV), &csv(TRAIN_Y_CSV))
+            .unwrap();
         let expected = dynamics
             .predict_points(
+                kind,
                 &network(),
                 &csv(TEST_X_CSV),
-                kind,
                 &[0.0, 2.5, f64::INFINITY],
             )
             .unwrap();
@@ -600,23 +615,20 @@ fn predict_at_several_times_equals_ensemble_dynamics_bit_for_bit() {
         assert_several(&stdout(&out), &["0", "2.5", "inf"], &expected);
         // The t = ∞ entry agrees with GpInference to rounding.
         let at_inf = gp(reg)
-            .predict_points(&network(), &csv(TEST_X_CSV), kind)
+            .predict_points(kind, &network(), &csv(TEST_X_CSV))
             .unwrap();
         assert!((&expected[2].mean - &at_inf.mean).amax() < 1e-8);
     }
     // A single finite time gives the single-time layout.
     let one = predict_cmd(&dir, &["--time", "3"]);
     assert_success(&one);
-    let dynamics = EnsembleDynamics::from_kernel(
-        &network(),
-        &csv(TRAIN_X_CSV),
-        &csv(TRAIN_Y_CSV),
-        1.0,
-        Regularization::Relative(0.0),
-    )
-    .unwrap();
+    let dynamics = EnsembleDynamics::params()
+        .learning_rate(1.0)
+        .regularization(Regularization::Relative(0.0))
+        .fit_points(&network(), &csv(TRAIN_X_CSV), &csv(TRAIN_Y_CSV))
+        .unwrap();
     let expected = dynamics
-        .predict_points(&network(), &csv(TEST_X_CSV), GpKind::Ntk, &[3.0])
+        .predict_points(KernelKind::Ntk, &network(), &csv(TEST_X_CSV), &[3.0])
         .unwrap();
     assert_single(&stdout(&one), &expected[0], false);
 }
@@ -716,7 +728,7 @@ const SIGMOID_SPEC: &str = r#"{"layers": [{"dense": {"w_std": 1.0}}, {"sigmoid_e
 
 #[test]
 fn jacobian_matches_the_library_bit_for_bit() {
-    use ntk::jacobian::{FitOptions, Spectrum, TrainedMap};
+    use ntk::jacobian::{Spectrum, TrainedMap};
     let dir = TempDir::new("jacobian");
     let spec = dir.file("net.json", SIGMOID_SPEC);
     let x_csv = "6, 0, 0, 1\n0, 5, 1, 0\n1, 0, -6, 0\n";
@@ -724,7 +736,7 @@ fn jacobian_matches_the_library_bit_for_bit() {
     let at = dir.file("at.csv", "0.5, 1, -1, 2\n");
     let net = Network::from_json(SIGMOID_SPEC).unwrap();
     let xm = DMatrix::from_row_slice(3, 4, &[6., 0., 0., 1., 0., 5., 1., 0., 1., 0., -6., 0.]);
-    let map = TrainedMap::autoencoder(&net, &xm, FitOptions::default(), None).unwrap();
+    let map = TrainedMap::params().autoencoder(&net, &xm).unwrap();
     // Default: at the training points.
     let out = ntk_cmd(&[&"jacobian", &"--spec", &spec, &"--train-x", &x]);
     assert_success(&out);
@@ -780,15 +792,13 @@ fn jacobian_matches_the_library_bit_for_bit() {
     ]);
     assert_success(&out);
     let json = std::fs::read_to_string(&out_path).unwrap();
-    let options = FitOptions {
-        regularization: Regularization::Relative(1e-3),
-        training: ntk::jacobian::Training::Time {
+    let options = TrainedMap::params()
+        .regularization(Regularization::Relative(1e-3))
+        .training(ntk::jacobian::Training::Time {
             t: 5.0,
             learning_rate: 0.5,
-        },
-        ..FitOptions::default()
-    };
-    let map = TrainedMap::autoencoder(&net, &xm, options, None).unwrap();
+        });
+    let map = options.autoencoder(&net, &xm).unwrap();
     let j = map.jacobian(&[0.5, 1.0, -1.0, 2.0]).unwrap();
     assert_eq!(exact_numbers(&json, "jacobians"), row_major(&j));
 }

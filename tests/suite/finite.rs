@@ -1015,7 +1015,7 @@ fn kernel_trait_matches_the_empirical_kernels() {
     ));
 }
 
-/// `GpInference::from_kernel` on a finite network is kernel regression with its empirical kernels:
+/// `GpParams::fit_points` on a finite network is kernel regression with its empirical kernels:
 /// the NTK posterior mean Θ̂(x, X)(Θ̂(X, X) + λI)⁻¹Y against nalgebra's Cholesky solve of the same
 /// system (an independent factorization), and the NNGP one likewise with the ridge its rank-k Σ̂
 /// needs. The systems are tiny and well conditioned (cond ≲ 1e3 with these ridges), so the two
@@ -1023,7 +1023,7 @@ fn kernel_trait_matches_the_empirical_kernels() {
 /// interpolates the targets.
 #[test]
 fn gp_inference_on_a_finite_network() {
-    use ntk::{GpInference, GpKind, Regularization};
+    use ntk::{GpInference, KernelKind, Regularization};
     let (x, y, x_test) = regression_data();
     let spec = Network::mlp(1, Activation::Relu)
         .w_std(1.5)
@@ -1035,11 +1035,14 @@ fn gp_inference_on_a_finite_network() {
     let train = net.gram(&x).unwrap();
     let test = net.cross(&x_test, &x).unwrap();
     for (kind, k_dd, k_td, lambda) in [
-        (GpKind::Ntk, &train.ntk, &test.ntk, 1e-3),
-        (GpKind::Nngp, &train.nngp, &test.nngp, 1e-2),
+        (KernelKind::Ntk, &train.ntk, &test.ntk, 1e-3),
+        (KernelKind::Nngp, &train.nngp, &test.nngp, 1e-2),
     ] {
-        let gp = GpInference::from_kernel(&net, &x, &y, Regularization::Absolute(lambda)).unwrap();
-        let post = gp.predict_points(&net, &x_test, kind).unwrap();
+        let gp = GpInference::params()
+            .regularization(Regularization::Absolute(lambda))
+            .fit_points(&net, &x, &y)
+            .unwrap();
+        let post = gp.predict_points(kind, &net, &x_test).unwrap();
         let reg = k_dd + DMatrix::identity(6, 6) * lambda;
         let oracle = k_td * reg.cholesky().unwrap().solve(&y);
         let scale = oracle.amax();
@@ -1050,16 +1053,16 @@ fn gp_inference_on_a_finite_network() {
             oracle
         );
     }
-    let ridgeless = GpInference::fit(
-        &ntk::TrainKernels {
-            nngp: train.nngp.clone() + DMatrix::identity(6, 6),
-            ntk: train.ntk.clone(),
-        },
-        &y,
-        Regularization::Absolute(0.0),
-    )
-    .unwrap();
-    let fit = ridgeless.mean(GpKind::Ntk, &train.ntk).unwrap();
+    let ridgeless = GpInference::params()
+        .fit(
+            &ntk::TrainKernels {
+                nngp: train.nngp.clone() + DMatrix::identity(6, 6),
+                ntk: train.ntk.clone(),
+            },
+            &y,
+        )
+        .unwrap();
+    let fit = ridgeless.mean(KernelKind::Ntk, &train.ntk).unwrap();
     assert_abs_diff_eq!(fit, y, epsilon = 1e-9);
 }
 

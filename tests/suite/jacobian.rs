@@ -4,8 +4,10 @@
 use crate::common::{XorShift, log_slope};
 use approx::{abs_diff_eq, assert_abs_diff_eq};
 use nalgebra::{Complex, DMatrix, DVector};
-use ntk::jacobian::{FitOptions, InitialFunction, IterationCriteria, Spectrum, TrainedMap, Which};
-use ntk::{Activation, Error, Kernel, Network, Parameterization, Smoothness};
+use ntk::jacobian::{
+    InitialFunction, IterationCriteria, RecoveryParams, Spectrum, TrainedMap, Training,
+};
+use ntk::{Activation, Error, Kernel, KernelKind, Network, Parameterization, Smoothness};
 use std::sync::Arc;
 
 /// Every named activation, with parameters for the gradient and Jacobian checks (depth ≤ 3,
@@ -81,14 +83,14 @@ fn net(act: &Activation, depth: usize, bias: Option<f64>, p: Parameterization) -
 /// Richardson-extrapolated central difference of x ↦ K(x', x) along every coordinate,
 /// (4D(h/2) − D(h))/3 with h = 1e-5·(1 + ‖x‖): truncation O(h⁴) (≈ 1e-11 relative even for the
 /// degree-3⁵ polynomial kernels of deep monomial networks), rounding ε·K/h (see [`agrees`]).
-fn fd_grad(net: &Network, xi: &[f64], x: &[f64], which: Which) -> DVector<f64> {
+fn fd_grad(net: &Network, xi: &[f64], x: &[f64], which: KernelKind) -> DVector<f64> {
     let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
     let h = 1e-5 * (1.0 + norm);
     let k = |y: &[f64]| {
         let e = net.entry(xi, y).unwrap();
         match which {
-            Which::Nngp => e.nngp,
-            Which::Ntk => e.ntk,
+            KernelKind::Nngp => e.nngp,
+            KernelKind::Ntk => e.ntk,
         }
     };
     let central = |j: usize, h: f64| {
@@ -144,13 +146,20 @@ fn kernel_gradients_match_finite_differences_at_generic_points() {
                     let d = 4;
                     let (xi, x) = (rng.normal_vec(d, 1.0), rng.normal_vec(d, 1.0));
                     let g = n.kernel_gradient(&xi, &x).unwrap();
-                    for (which, grad) in [(Which::Nngp, &g.nngp_grad), (Which::Ntk, &g.ntk_grad)] {
+                    for (which, grad) in [
+                        (KernelKind::Nngp, &g.nngp_grad),
+                        (KernelKind::Ntk, &g.ntk_grad),
+                    ] {
                         let grad = grad.as_ref().unwrap_or_else(|e| {
                             panic!("{} depth {depth} {bias:?} {p:?} {which:?}: {e}", act.name())
                         });
                         let fd = fd_grad(&n, &xi, &x, which);
                         let r = rel(grad, &fd);
-                        let k = if which == Which::Nngp { g.nngp } else { g.ntk };
+                        let k = if which == KernelKind::Nngp {
+                            g.nngp
+                        } else {
+                            g.ntk
+                        };
                         worst = worst.max(r);
                         assert!(
                             agrees(grad, &fd, k, &x),
@@ -199,15 +208,19 @@ fn gradients_at_a_training_point_exist_exactly_when_the_activation_allows() {
             let expect_nngp = smooth != Smoothness::Jump;
             let expect_ntk = matches!(smooth, Smoothness::Smooth | Smoothness::KinkedDerivative);
             for (which, grad, expect) in [
-                (Which::Nngp, &g.nngp_grad, expect_nngp),
-                (Which::Ntk, &g.ntk_grad, expect_ntk),
+                (KernelKind::Nngp, &g.nngp_grad, expect_nngp),
+                (KernelKind::Ntk, &g.ntk_grad, expect_ntk),
             ] {
                 match (grad, expect) {
                     (Ok(grad), true) => {
                         let fd = fd_grad(&n, &xi, &xi, which);
                         // C¹ kernels with a |δ|³ term (ReLU NNGP): the central difference still
                         // has O(h²) error.
-                        let k = if which == Which::Nngp { g.nngp } else { g.ntk };
+                        let k = if which == KernelKind::Nngp {
+                            g.nngp
+                        } else {
+                            g.ntk
+                        };
                         assert!(
                             agrees(grad, &fd, k, &xi),
                             "{} {which:?} {bias:?}: {grad} vs {fd}",
@@ -227,8 +240,8 @@ fn gradients_at_a_training_point_exist_exactly_when_the_activation_allows() {
                             let y: Vec<f64> = xi.iter().zip(&v).map(|(a, b)| a + t * b).collect();
                             let e = n.entry(&xi, &y).unwrap();
                             match which {
-                                Which::Nngp => e.nngp,
-                                Which::Ntk => e.ntk,
+                                KernelKind::Nngp => e.nngp,
+                                KernelKind::Ntk => e.ntk,
                             }
                         };
                         let h = 1e-4;
@@ -260,13 +273,13 @@ fn gradients_along_parallel_points_and_at_zero() {
         for scale in [2.0, -0.5] {
             let x: Vec<f64> = xi.iter().map(|v| scale * v).collect();
             let g = n.kernel_gradient(&xi, &x).unwrap();
-            let fd = fd_grad(&n, &xi, &x, Which::Ntk);
+            let fd = fd_grad(&n, &xi, &x, KernelKind::Ntk);
             assert!(rel(g.ntk_grad.as_ref().unwrap(), &fd) <= 1e-6);
         }
         // Zero input: smooth activations are differentiable there.
         let zero = vec![0.0; 5];
         let g = n.kernel_gradient(&xi, &zero).unwrap();
-        let fd = fd_grad(&n, &xi, &zero, Which::Ntk);
+        let fd = fd_grad(&n, &xi, &zero, KernelKind::Ntk);
         assert!(rel(g.ntk_grad.as_ref().unwrap(), &fd) <= 1e-6);
     }
     // ReLU without bias at x = 0: K(x', x) is homogeneous of degree 1 in x, not differentiable.
@@ -277,7 +290,7 @@ fn gradients_along_parallel_points_and_at_zero() {
     // With a bias the first layer's variance is b² > 0 and both kernels are smooth at x = 0.
     let relu_b = net(&Activation::Relu, 2, Some(0.5), Parameterization::Ntk);
     let g = relu_b.kernel_gradient(&xi, &[0.0; 5]).unwrap();
-    let fd = fd_grad(&relu_b, &xi, &[0.0; 5], Which::Ntk);
+    let fd = fd_grad(&relu_b, &xi, &[0.0; 5], KernelKind::Ntk);
     assert!(rel(g.ntk_grad.as_ref().unwrap(), &fd) <= 1e-6);
 }
 
@@ -318,21 +331,16 @@ fn trained_jacobian_matches_finite_differences_of_the_trained_map() {
     ] {
         let n = autoencoder_net(act.clone());
         for options in [
-            FitOptions::default(),
-            FitOptions {
-                training: ntk::jacobian::Training::Time {
+            TrainedMap::params(),
+            TrainedMap::params()
+                .training(Training::Time {
                     t: 30.0,
                     learning_rate: 1.0,
-                },
-                regularization: ntk::Regularization::Absolute(1e-3),
-                ..FitOptions::default()
-            },
-            FitOptions {
-                kernel: Which::Nngp,
-                ..FitOptions::default()
-            },
+                })
+                .regularization(ntk::Regularization::Absolute(1e-3)),
+            TrainedMap::params().kernel(KernelKind::Nngp),
         ] {
-            let map = TrainedMap::autoencoder(&n, &x, options, None).unwrap();
+            let map = options.autoencoder(&n, &x).unwrap();
             let mut points: Vec<Vec<f64>> =
                 (0..2).map(|i| x.row(i).iter().copied().collect()).collect();
             points.push(rng.normal_vec(8, 1.5));
@@ -346,7 +354,7 @@ fn trained_jacobian_matches_finite_differences_of_the_trained_map() {
     }
     // Sequence encoder: f(xᵢ) = xᵢ₊₁ and its Jacobian matches too.
     let n = autoencoder_net(Activation::SigmoidErf);
-    let seq = TrainedMap::sequence(&n, &x, FitOptions::default(), None).unwrap();
+    let seq = TrainedMap::params().sequence(&n, &x).unwrap();
     for i in 0..5 {
         let xi: Vec<f64> = x.row(i).iter().copied().collect();
         let next: Vec<f64> = x.row((i + 1) % 5).iter().copied().collect();
@@ -367,7 +375,7 @@ fn relu_ntk_jacobian_at_a_training_point_is_a_typed_error() {
         .width(1000)
         .build()
         .unwrap();
-    let map = TrainedMap::autoencoder(&relu, &x, FitOptions::default(), None).unwrap();
+    let map = TrainedMap::params().autoencoder(&relu, &x).unwrap();
     let x0: Vec<f64> = x.row(0).iter().copied().collect();
     let err = map.jacobian(&x0).unwrap_err();
     assert!(matches!(err, Error::NotDifferentiable { .. }), "{err}");
@@ -377,16 +385,10 @@ fn relu_ntk_jacobian_at_a_training_point_is_a_typed_error() {
     let r = (map.jacobian(&p).unwrap() - fd_jacobian(&map, &p)).norm();
     assert!(r <= 1e-6 * map.jacobian(&p).unwrap().norm());
     // The NNGP of ReLU networks is differentiable at the training points.
-    let gp = TrainedMap::autoencoder(
-        &relu,
-        &x,
-        FitOptions {
-            kernel: Which::Nngp,
-            ..FitOptions::default()
-        },
-        None,
-    )
-    .unwrap();
+    let gp = TrainedMap::params()
+        .kernel(KernelKind::Nngp)
+        .autoencoder(&relu, &x)
+        .unwrap();
     let r = (gp.jacobian(&x0).unwrap() - fd_jacobian(&gp, &x0)).norm();
     assert!(r <= 1e-5 * gp.jacobian(&x0).unwrap().norm());
 }
@@ -424,7 +426,10 @@ fn lemma_2_linear_activation_with_n_equal_n0_gives_the_identity() {
             None,
             Some(Arc::new(Linear(j0, DVector::zeros(6))) as Arc<dyn InitialFunction>),
         ] {
-            let map = TrainedMap::autoencoder(&lin, &x, FitOptions::default(), init).unwrap();
+            let map = TrainedMap::params()
+                .initial(init)
+                .autoencoder(&lin, &x)
+                .unwrap();
             let p = rng.normal_vec(6, 1.0);
             let j = map.jacobian(&p).unwrap();
             // Rounding: the solve with K = (2α²/n0)XXᵀ loses cond(K)·ε ≈ 1e-13 here.
@@ -450,7 +455,10 @@ fn lemma_3_linear_activation_has_eigenvalue_one_with_multiplicity_n() {
         Some(Arc::new(Linear(j0, DVector::zeros(n0))) as Arc<dyn InitialFunction>),
     ] {
         let has_init = init.is_some();
-        let map = TrainedMap::autoencoder(&lin, &x, FitOptions::default(), init).unwrap();
+        let map = TrainedMap::params()
+            .initial(init)
+            .autoencoder(&lin, &x)
+            .unwrap();
         let s = Spectrum::of(&map.jacobian(&rng.normal_vec(n0, 1.0)).unwrap()).unwrap();
         // Eigenvalue 1 is exact up to the rounding of the solve (~1e-13); 1e-8 separates it from
         // the rest, which is ≤ ‖J₀‖ < 1 (or exactly 0 without J₀).
@@ -474,7 +482,7 @@ fn lemmas_4_and_6_affine_activation_on_a_sphere() {
     let (alpha, beta) = (0.25, 0.5);
     let aff = autoencoder_net(Activation::Affine { alpha, beta });
     let x = rng.sphere(n, n0, r);
-    let map = TrainedMap::autoencoder(&aff, &x, FitOptions::default(), None).unwrap();
+    let map = TrainedMap::params().autoencoder(&aff, &x).unwrap();
     let s = Spectrum::of(&map.jacobian(&rng.normal_vec(n0, 1.0)).unwrap()).unwrap();
     // Lemma 6 with c = n0β²/(2α²), g = 1ᵀ(XXᵀ)⁻¹1 (rows are points): eigenvalues 1 (n − 1 times),
     // λ̂ = 1/(1 + cg), and 0 (n0 − n times).
@@ -495,7 +503,10 @@ fn lemmas_4_and_6_affine_activation_on_a_sphere() {
     let j0 = random_linear_jacobian(&mut rng, n0, alpha);
     let shift = DVector::from_fn(n0, |_, _| beta * rng.normal());
     let init: Arc<dyn InitialFunction> = Arc::new(Linear(j0, shift));
-    let map = TrainedMap::autoencoder(&aff, &x, FitOptions::default(), Some(init)).unwrap();
+    let map = TrainedMap::params()
+        .initial(init)
+        .autoencoder(&aff, &x)
+        .unwrap();
     let s = Spectrum::of(&map.jacobian(&rng.normal_vec(n0, 1.0)).unwrap()).unwrap();
     assert!(s.count_near(Complex::new(1.0, 0.0), 1e-8) >= n - 1);
 }
@@ -508,7 +519,7 @@ fn large_radius_spectral_radius_falls_towards_one_half() {
     let mut curve = Vec::new();
     for r in [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0] {
         let x = rng.sphere(n, n0, r);
-        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+        let map = TrainedMap::params().autoencoder(&net, &x).unwrap();
         let rho = (0..n)
             .map(|i| {
                 let xi: Vec<f64> = x.row(i).iter().copied().collect();
@@ -562,20 +573,23 @@ fn iterating_recovers_noisy_training_points_at_large_radius() {
     let (n, n0, r) = (3, 16, 40.0);
     let net = autoencoder_net(Activation::SigmoidErf);
     let x = rng.sphere(n, n0, r);
-    let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+    let map = TrainedMap::params().autoencoder(&net, &x).unwrap();
     for i in 0..n {
         let xi: Vec<f64> = x.row(i).iter().copied().collect();
         assert!(map.attractor_test(&xi, 1e-8 * r).unwrap().is_attractor);
     }
     let rates = map
-        .recovery_rates(&[0.0, 0.5, 50.0], 4, IterationCriteria::default(), 1e-2, 1)
+        .recovery_rates(
+            &[0.0, 0.5, 50.0],
+            &RecoveryParams::default().copies(4).seed(1),
+        )
         .unwrap();
     assert_eq!(rates[0].rate, 1.0);
     assert_eq!(rates[1].rate, 1.0);
     assert!(rates[2].rate < 1.0, "{rates:?}");
     // Reproducible.
     let again = map
-        .recovery_rates(&[50.0], 4, IterationCriteria::default(), 1e-2, 1)
+        .recovery_rates(&[50.0], &RecoveryParams::default().copies(4).seed(1))
         .unwrap();
     assert_eq!(again[0].rate, rates[2].rate);
     let orbit = map
@@ -591,7 +605,7 @@ fn iterating_recovers_noisy_training_points_at_large_radius() {
 fn trained_map_rejects_bad_input() {
     let net = autoencoder_net(Activation::SigmoidErf);
     let x = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
-    let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+    let map = TrainedMap::params().autoencoder(&net, &x).unwrap();
     assert!(matches!(
         map.jacobian(&[1.0, 0.0]),
         Err(Error::ShapeMismatch { .. })
@@ -601,26 +615,24 @@ fn trained_map_rejects_bad_input() {
         Err(Error::NonFinite { .. })
     ));
     let dup = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
-    let r = TrainedMap::autoencoder(&net, &dup, FitOptions::default(), None);
+    let r = TrainedMap::params().autoencoder(&net, &dup);
     assert!(matches!(r, Err(Error::NotPositiveDefinite { .. })), "{r:?}");
     let y = DMatrix::from_row_slice(1, 3, &[1.0, 0.0, 0.0]);
     assert!(matches!(
-        TrainedMap::fit(&net, &x, &y, FitOptions::default(), None),
+        TrainedMap::params().fit(&net, &x, &y),
         Err(Error::ShapeMismatch { .. })
     ));
-    let long = FitOptions {
-        training: ntk::jacobian::Training::Time {
-            t: -1.0,
-            learning_rate: 1.0,
-        },
-        ..FitOptions::default()
-    };
+    let long = TrainedMap::params().training(Training::Time {
+        t: -1.0,
+        learning_rate: 1.0,
+    });
     assert!(matches!(
-        TrainedMap::autoencoder(&net, &x, long, None),
+        long.autoencoder(&net, &x),
         Err(Error::InvalidParameter { .. })
     ));
-    let wide =
-        TrainedMap::fit(&net, &x, &DMatrix::zeros(2, 2), FitOptions::default(), None).unwrap();
+    let wide = TrainedMap::params()
+        .fit(&net, &x, &DMatrix::zeros(2, 2))
+        .unwrap();
     assert!(matches!(
         wide.iterate(&[0.0; 3], IterationCriteria::default()),
         Err(Error::ShapeMismatch { .. })
@@ -670,7 +682,7 @@ fn paper_closed_forms_agree_with_the_general_machinery() {
     let (n, n0, alpha, beta) = (4, 9, 0.25, 0.5);
     let x = rng.sphere(n, n0, 1.5);
     let aff = autoencoder_net(Activation::Affine { alpha, beta });
-    let map = TrainedMap::autoencoder(&aff, &x, FitOptions::default(), None).unwrap();
+    let map = TrainedMap::params().autoencoder(&aff, &x).unwrap();
     let s = Spectrum::of(&map.jacobian(&rng.normal_vec(n0, 1.0)).unwrap()).unwrap();
     let l6 = lemma6_spectrum(
         &x.transpose(),
@@ -698,7 +710,7 @@ fn paper_closed_forms_agree_with_the_general_machinery() {
     // r = 3000 (5 % at r = 300).
     for r in [3000.0, 30000.0] {
         let x = rng.sphere(3, 256, r);
-        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+        let map = TrainedMap::params().autoencoder(&net, &x).unwrap();
         let x0: Vec<f64> = x.row(0).iter().copied().collect();
         let rho = map
             .attractor_test(&x0, 1e-8 * r)
@@ -723,7 +735,7 @@ fn low_rank_spectrum_equals_the_dense_one() {
     let x = rng.sphere(n, d, 7.0);
     for act in [Activation::SigmoidErf, Activation::Tanh] {
         let net = autoencoder_net(act);
-        let map = TrainedMap::autoencoder(&net, &x, FitOptions::default(), None).unwrap();
+        let map = TrainedMap::params().autoencoder(&net, &x).unwrap();
         for p in [
             x.row(1).iter().copied().collect::<Vec<_>>(),
             rng.normal_vec(d, 1.0),
@@ -787,8 +799,10 @@ fn trained_finite_autoencoder_jacobian_approaches_the_closed_form() {
                 .build()
                 .unwrap();
             let init: Arc<dyn InitialFunction> = Arc::new(net0.clone());
-            let map =
-                TrainedMap::autoencoder(&spec, &x, FitOptions::default(), Some(init)).unwrap();
+            let map = TrainedMap::params()
+                .initial(init)
+                .autoencoder(&spec, &x)
+                .unwrap();
             let mut net = net0.clone();
             let config = TrainConfig {
                 learning_rate: eta,
@@ -842,7 +856,7 @@ fn sequence_encoder_cycle_and_its_stability() {
     let (n, d, r) = (4, 12, 10.0);
     let x = rng.sphere(n, d, r);
     let net = autoencoder_net(Activation::SigmoidErf);
-    let seq = TrainedMap::sequence(&net, &x, FitOptions::default(), None).unwrap();
+    let seq = TrainedMap::params().sequence(&net, &x).unwrap();
     let x0: Vec<f64> = x.row(0).iter().copied().collect();
     let (end, j) = seq.orbit_jacobian(&x0, n).unwrap();
     // The orbit walks the sequence and returns to its start.

@@ -20,8 +20,8 @@
 use approx::{abs_diff_eq, assert_abs_diff_eq};
 use nalgebra::DMatrix;
 use ntk::{
-    Activation, EnsembleDynamics, Error, Fallback, Gaussian, GpInference, GpKind, KernelSolver,
-    Network, Regularization, TestKernels, TrainKernels, max_learning_rate,
+    Activation, EnsembleDynamics, Error, Fallback, Gaussian, GpInference, KernelKind, KernelSolver,
+    Network, Posterior, Regularization, TestKernels, TrainKernels, max_learning_rate,
 };
 use serde_json::Value;
 
@@ -147,15 +147,22 @@ fn check_case(
 ) -> f64 {
     let name = format!("{} [{label}]", c.name);
     let mut worst = 0.0f64;
-    let gp = GpInference::fit(train, &c.y, c.reg).unwrap();
-    let dynamics = EnsembleDynamics::fit(train, &c.y, c.lr, c.reg).unwrap();
+    let gp = GpInference::params()
+        .regularization(c.reg)
+        .fit(train, &c.y)
+        .unwrap();
+    let dynamics = EnsembleDynamics::params()
+        .learning_rate(c.lr)
+        .regularization(c.reg)
+        .fit(train, &c.y)
+        .unwrap();
     for (kind, key, tol) in [
-        (GpKind::Nngp, "nngp", tols[0]),
-        (GpKind::Ntk, "ntk", tols[1]),
+        (KernelKind::Nngp, "nngp", tols[0]),
+        (KernelKind::Ntk, "ntk", tols[1]),
     ] {
         // Effective absolute regularization.
         let want = c.json["effective_absolute_diag_reg"][key].as_f64().unwrap();
-        for got in [gp.diag_reg(kind), dynamics.diag_reg(kind).unwrap()] {
+        for got in [gp.diag_reg(kind), dynamics.diag_reg(kind)] {
             let e = (got - want).abs() / want;
             assert!(e <= tol, "{name} diag_reg {key}: {got} vs {want}");
             worst = worst.max(e);
@@ -254,14 +261,17 @@ fn reproduces_neural_tangents_end_to_end() {
             }
             delta[1] = delta[1].max(rel.max());
         }
-        let gp = GpInference::fit(&train, &c.y, c.reg).unwrap();
+        let gp = GpInference::params()
+            .regularization(c.reg)
+            .fit(&train, &c.y)
+            .unwrap();
         let kappa = |k: &DMatrix<f64>, kind| {
             let e = (k + DMatrix::identity(k.nrows(), k.nrows()) * gp.diag_reg(kind))
                 .symmetric_eigenvalues();
             e.max() / e.min()
         };
-        let kappa_nngp = kappa(&train.nngp, GpKind::Nngp);
-        let kappa_all = kappa_nngp.max(kappa(&train.ntk, GpKind::Ntk));
+        let kappa_nngp = kappa(&train.nngp, KernelKind::Nngp);
+        let kappa_all = kappa_nngp.max(kappa(&train.ntk, KernelKind::Ntk));
         let tols = [
             TOL.max(kappa_nngp * delta[0]),
             TOL.max(kappa_all * delta[1]),
@@ -273,16 +283,27 @@ fn reproduces_neural_tangents_end_to_end() {
         let tol = tols[1];
         worst = worst.max(check_case(&c, &train, &test, "our kernels", tols));
         // The convenience constructors give the same as the matrix API.
-        let gp = GpInference::from_kernel(&net, &c.x_train, &c.y, c.reg).unwrap();
-        let a = gp.predict_points(&net, &c.x_test, GpKind::NtkGp).unwrap();
-        let b = GpInference::fit(&train, &c.y, c.reg)
+        let gp = GpInference::params()
+            .regularization(c.reg)
+            .fit_points(&net, &c.x_train, &c.y)
+            .unwrap();
+        let a = gp
+            .predict_points(Posterior::NtkGp, &net, &c.x_test)
+            .unwrap();
+        let b = GpInference::params()
+            .regularization(c.reg)
+            .fit(&train, &c.y)
             .unwrap()
-            .predict(GpKind::NtkGp, &test)
+            .predict(Posterior::NtkGp, &test)
             .unwrap();
         assert_eq!(a, b);
-        let d = EnsembleDynamics::from_kernel(&net, &c.x_train, &c.y, c.lr, c.reg).unwrap();
+        let d = EnsembleDynamics::params()
+            .learning_rate(c.lr)
+            .regularization(c.reg)
+            .fit_points(&net, &c.x_train, &c.y)
+            .unwrap();
         let p = d
-            .predict_points(&net, &c.x_test, GpKind::Ntk, &[1.0])
+            .predict_points(KernelKind::Ntk, &net, &c.x_test, &[1.0])
             .unwrap();
         let e = scaled_error(
             &p[0].mean,
@@ -312,15 +333,24 @@ fn ridgeless_interpolates_and_ridge_to_zero_converges() {
     let train = TrainKernels::compute(&net, &c.x_train).unwrap();
     let on_train = TestKernels::compute(&net, &c.x_train, &c.x_train).unwrap();
     let test = TestKernels::compute(&net, &c.x_test, &c.x_train).unwrap();
-    let ridgeless = GpInference::fit(&train, &c.y, Regularization::Relative(0.0)).unwrap();
-    for kind in [GpKind::Nngp, GpKind::Ntk, GpKind::NtkGp] {
+    let ridgeless = GpInference::params()
+        .regularization(Regularization::Relative(0.0))
+        .fit(&train, &c.y)
+        .unwrap();
+    for kind in [
+        Posterior::from(KernelKind::Nngp),
+        KernelKind::Ntk.into(),
+        Posterior::NtkGp,
+    ] {
         let g = ridgeless.predict(kind, &on_train).unwrap();
         assert!((&g.mean - &c.y).amax() < 1e-9, "{kind:?} interpolates");
         assert!(g.covariance.amax() < 1e-8 * train.nngp.amax().max(train.ntk.amax()));
         let exact = ridgeless.predict(kind, &test).unwrap();
         let mut prev = f64::INFINITY;
         for r in [1e-2, 1e-4, 1e-6, 1e-8] {
-            let g = GpInference::fit(&train, &c.y, Regularization::Relative(r))
+            let g = GpInference::params()
+                .regularization(Regularization::Relative(r))
+                .fit(&train, &c.y)
                 .unwrap()
                 .predict(kind, &test)
                 .unwrap();
@@ -338,9 +368,16 @@ fn time_limits_and_psd_covariances() {
     let train = TrainKernels::compute(&net, &c.x_train).unwrap();
     let test = TestKernels::compute(&net, &c.x_test, &c.x_train).unwrap();
     let reg = Regularization::Relative(1e-4);
-    let gp = GpInference::fit(&train, &c.y, reg).unwrap();
-    let d = EnsembleDynamics::fit(&train, &c.y, 0.7, reg).unwrap();
-    for kind in [GpKind::Nngp, GpKind::Ntk] {
+    let gp = GpInference::params()
+        .regularization(reg)
+        .fit(&train, &c.y)
+        .unwrap();
+    let d = EnsembleDynamics::params()
+        .learning_rate(0.7)
+        .regularization(reg)
+        .fit(&train, &c.y)
+        .unwrap();
+    for kind in [KernelKind::Nngp, KernelKind::Ntk] {
         let times = [0.0, 0.1, 1.0, 10.0, 1e3, 1e12, f64::INFINITY];
         let path = d.predict(kind, &test, &times).unwrap();
         // t = 0: the prior.
@@ -360,10 +397,10 @@ fn time_limits_and_psd_covariances() {
         let tr = d.predict_train(kind, &[0.0, 1.0, f64::INFINITY]).unwrap();
         assert_eq!(tr[0].mean.amax(), 0.0);
         let prior = match kind {
-            GpKind::Nngp => {
+            KernelKind::Nngp => {
                 let mut k = train.nngp.clone();
                 for i in 0..k.nrows() {
-                    k[(i, i)] += d.diag_reg(kind).unwrap();
+                    k[(i, i)] += d.diag_reg(kind);
                 }
                 k
             }
@@ -376,14 +413,14 @@ fn time_limits_and_psd_covariances() {
             assert!(is_symmetric_psd(&g.covariance));
         }
     }
-    let ntkgp = gp.predict(GpKind::NtkGp, &test).unwrap();
+    let ntkgp = gp.predict(Posterior::NtkGp, &test).unwrap();
     assert!(is_symmetric_psd(&ntkgp.covariance));
     let no_tt = TestKernels {
         ntk_test_test: None,
         ..test
     };
     assert!(
-        gp.predict(GpKind::NtkGp, &no_tt).is_err(),
+        gp.predict(Posterior::NtkGp, &no_tt).is_err(),
         "NtkGp needs the test-test NTK"
     );
 }
@@ -393,7 +430,10 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
     // Eigenvalues 3 and −1.
     let k = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
     let y = DMatrix::from_row_slice(2, 1, &[1.0, 0.0]);
-    match KernelSolver::fit(&k, Regularization::Absolute(0.5)) {
+    match KernelSolver::params()
+        .regularization(Regularization::Absolute(0.5))
+        .fit(&k)
+    {
         Err(Error::NotPositiveDefinite {
             min_eigenvalue,
             diag_reg,
@@ -404,7 +444,9 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
         }
         other => panic!("{other:?}"),
     }
-    let msg = KernelSolver::fit(&k, Regularization::Absolute(0.0))
+    let msg = KernelSolver::params()
+        .regularization(Regularization::Absolute(0.0))
+        .fit(&k)
         .unwrap_err()
         .to_string();
     assert!(
@@ -412,36 +454,41 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
         "{msg}"
     );
     // Enough regularization fixes it.
-    assert!(KernelSolver::fit(&k, Regularization::Absolute(1.5)).is_ok());
+    assert!(
+        KernelSolver::params()
+            .regularization(Regularization::Absolute(1.5))
+            .fit(&k)
+            .is_ok()
+    );
     let train = TrainKernels {
         nngp: k.clone(),
         ntk: k.clone(),
     };
     assert!(matches!(
-        GpInference::fit(&train, &y, Regularization::Absolute(0.0)),
+        GpInference::params()
+            .regularization(Regularization::Absolute(0.0))
+            .fit(&train, &y),
         Err(Error::NotPositiveDefinite { .. })
     ));
     // Pseudo-inverse fallback: finite, and K K⁺ y = y on the range.
-    let pinv = KernelSolver::fit_with(
-        &k,
-        Regularization::Absolute(0.0),
-        Fallback::PseudoInverse { rcond: 1e-12 },
-    )
-    .unwrap();
+    let pinv = KernelSolver::params()
+        .regularization(Regularization::Absolute(0.0))
+        .fallback(Fallback::PseudoInverse { rcond: 1e-12 })
+        .fit(&k)
+        .unwrap();
     assert!(pinv.is_pseudo_inverse());
     let x = pinv.solve(&y).unwrap();
     assert!((&k * &x - &y).amax() < 1e-14);
     // Jitter fallback on a singular PSD matrix.
     let singular = DMatrix::from_element(3, 3, 2.0);
-    let j = KernelSolver::fit_with(
-        &singular,
-        Regularization::Absolute(0.0),
-        Fallback::Jitter {
+    let j = KernelSolver::params()
+        .regularization(Regularization::Absolute(0.0))
+        .fallback(Fallback::Jitter {
             initial: 1e-10,
             max_tries: 8,
-        },
-    )
-    .unwrap();
+        })
+        .fit(&singular)
+        .unwrap();
     assert!(j.diag_reg() > 0.0 && j.diag_reg() < 1e-2);
     assert!(
         j.solve(&DMatrix::from_element(3, 1, 1.0))
@@ -451,15 +498,14 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
     );
     // Jitter cannot fix an indefinite matrix within its budget.
     assert!(
-        KernelSolver::fit_with(
-            &k,
-            Regularization::Absolute(0.0),
-            Fallback::Jitter {
+        KernelSolver::params()
+            .regularization(Regularization::Absolute(0.0))
+            .fallback(Fallback::Jitter {
                 initial: 1e-10,
                 max_tries: 3
-            }
-        )
-        .is_err()
+            })
+            .fit(&k)
+            .is_err()
     );
     // Dynamics: finite t stays finite (negative directions are not trained); t = ∞ is an error.
     let test = TestKernels {
@@ -468,8 +514,12 @@ fn not_positive_definite_is_a_typed_error_without_nan() {
         nngp_test_test: DMatrix::from_element(1, 1, 1.0),
         ntk_test_test: None,
     };
-    let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Absolute(0.0)).unwrap();
-    for kind in [GpKind::Nngp, GpKind::Ntk] {
+    let d = EnsembleDynamics::params()
+        .learning_rate(1.0)
+        .regularization(Regularization::Absolute(0.0))
+        .fit(&train, &y)
+        .unwrap();
+    for kind in [KernelKind::Nngp, KernelKind::Ntk] {
         let g = d.predict(kind, &test, &[0.0, 1.0, 1e6]).unwrap();
         assert!(g.iter().all(|g| {
             g.mean
@@ -501,42 +551,44 @@ fn invalid_inputs_are_rejected() {
     let y = DMatrix::from_row_slice(2, 1, &[1.0, 0.0]);
     let invalid =
         |r: ntk::Result<EnsembleDynamics>| matches!(r, Err(Error::InvalidParameter { .. }));
-    assert!(invalid(EnsembleDynamics::fit(
-        &train,
-        &y,
-        1.0,
-        Regularization::Relative(-1e-3)
-    )));
-    assert!(invalid(EnsembleDynamics::fit(
-        &train,
-        &y,
-        1.0,
-        Regularization::Absolute(f64::NAN)
-    )));
-    assert!(invalid(EnsembleDynamics::fit(
-        &train,
-        &y,
-        f64::INFINITY,
-        Regularization::default()
-    )));
-    assert!(invalid(EnsembleDynamics::fit(
-        &train,
-        &y,
-        -1.0,
-        Regularization::default()
-    )));
-    let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::default()).unwrap();
+    assert!(invalid(
+        EnsembleDynamics::params()
+            .learning_rate(1.0)
+            .regularization(Regularization::Relative(-1e-3))
+            .fit(&train, &y)
+    ));
+    assert!(invalid(
+        EnsembleDynamics::params()
+            .learning_rate(1.0)
+            .regularization(Regularization::Absolute(f64::NAN))
+            .fit(&train, &y)
+    ));
+    assert!(invalid(
+        EnsembleDynamics::params()
+            .learning_rate(f64::INFINITY)
+            .fit(&train, &y)
+    ));
+    assert!(invalid(
+        EnsembleDynamics::params()
+            .learning_rate(-1.0)
+            .fit(&train, &y)
+    ));
+    let d = EnsembleDynamics::params()
+        .learning_rate(1.0)
+        .fit(&train, &y)
+        .unwrap();
     for t in [-1.0, f64::NAN, f64::NEG_INFINITY] {
         assert!(matches!(
-            d.predict_train(GpKind::Ntk, &[t]),
+            d.predict_train(KernelKind::Ntk, &[t]),
             Err(Error::InvalidParameter { .. })
         ));
     }
-    assert!(d.predict_train(GpKind::NtkGp, &[1.0]).is_err());
+    // The NTK-GP has no training dynamics: `d.predict_train(Posterior::NtkGp, …)` no longer
+    // compiles (EnsembleDynamics takes a KernelKind; see its compile_fail doctest).
     // Shapes.
     let bad_y = DMatrix::from_element(3, 1, 1.0);
     assert!(matches!(
-        GpInference::fit(&train, &bad_y, Regularization::default()),
+        GpInference::params().fit(&train, &bad_y),
         Err(Error::ShapeMismatch { .. })
     ));
     let bad_train = TrainKernels {
@@ -544,10 +596,10 @@ fn invalid_inputs_are_rejected() {
         ntk: DMatrix::from_element(2, 3, 1.0),
     };
     assert!(matches!(
-        GpInference::fit(&bad_train, &y, Regularization::default()),
+        GpInference::params().fit(&bad_train, &y),
         Err(Error::ShapeMismatch { .. })
     ));
-    let gp = GpInference::fit(&train, &y, Regularization::default()).unwrap();
+    let gp = GpInference::params().fit(&train, &y).unwrap();
     let bad_test = TestKernels {
         nngp_test_train: DMatrix::from_element(1, 3, 1.0),
         ntk_test_train: DMatrix::from_element(1, 2, 1.0),
@@ -555,19 +607,19 @@ fn invalid_inputs_are_rejected() {
         ntk_test_test: None,
     };
     assert!(matches!(
-        gp.predict(GpKind::Nngp, &bad_test),
+        gp.predict(KernelKind::Nngp, &bad_test),
         Err(Error::ShapeMismatch { .. })
     ));
     // Non-finite inputs.
     let mut nan_k = k.clone();
     nan_k[(0, 1)] = f64::NAN;
     assert!(matches!(
-        KernelSolver::fit(&nan_k, Regularization::default()),
+        KernelSolver::params().fit(&nan_k),
         Err(Error::NonFinite { .. })
     ));
     let nan_y = DMatrix::from_row_slice(2, 1, &[f64::INFINITY, 0.0]);
     assert!(matches!(
-        GpInference::fit(&train, &nan_y, Regularization::default()),
+        GpInference::params().fit(&train, &nan_y),
         Err(Error::NonFinite { .. })
     ));
 }
@@ -594,9 +646,12 @@ fn max_learning_rate_and_log_marginal_likelihood() {
         c.y[(i, 0)] * (j as f64 + 1.0) - 0.1 * i as f64
     });
     let reg = Regularization::Relative(1e-3);
-    let gp = GpInference::fit(&train, &y, reg).unwrap();
-    for kind in [GpKind::Nngp, GpKind::Ntk] {
-        let k = if kind == GpKind::Nngp {
+    let gp = GpInference::params()
+        .regularization(reg)
+        .fit(&train, &y)
+        .unwrap();
+    for kind in [KernelKind::Nngp, KernelKind::Ntk] {
+        let k = if kind == KernelKind::Nngp {
             &train.nngp
         } else {
             &train.ntk
@@ -626,7 +681,9 @@ fn max_learning_rate_and_log_marginal_likelihood() {
 /// (the covariances to 11 decimal places: ±5e-12).
 #[test]
 fn linearized_network_and_ensemble_match_the_golden_values() {
-    use ntk::{EnsembleDynamics, GpInference, GpKind, Regularization, TestKernels, TrainKernels};
+    use ntk::{
+        EnsembleDynamics, GpInference, KernelKind, Regularization, TestKernels, TrainKernels,
+    };
     let net = ntk::Network::builder()
         .dense(1.5, Some(0.05))
         .activation(ntk::Activation::Relu)
@@ -664,12 +721,16 @@ fn linearized_network_and_ensemble_match_the_golden_values() {
         );
     };
 
-    let single = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Relative(1e-3)).unwrap();
+    let single = EnsembleDynamics::params()
+        .learning_rate(1.0)
+        .regularization(Regularization::Relative(1e-3))
+        .fit(&train, &y)
+        .unwrap();
     let f0 = DMatrix::zeros(4, 1);
     let f0_test = DMatrix::zeros(2, 1);
     let out = single
         .linearized(
-            GpKind::Ntk,
+            KernelKind::Ntk,
             &f0,
             Some((&test.ntk_test_train, &f0_test)),
             &[2.0, f64::INFINITY],
@@ -683,14 +744,14 @@ fn linearized_network_and_ensemble_match_the_golden_values() {
     close(inf[1], 1.716_216_954_915_48, "f_test(∞)[1]");
     assert_eq!(out[1].0, y, "f_train(∞) = Y exactly");
     // With f0 = 0 the linearized network is the ensemble mean.
-    let mean = single.predict(GpKind::Ntk, &test, &[2.0]).unwrap();
+    let mean = single.predict(KernelKind::Ntk, &test, &[2.0]).unwrap();
     assert!((&mean[0].mean - t2).amax() <= 1e-14);
     // A nonzero f0 shifts the test outputs by f0_test − K_td K⁻¹(I − e^{−Kτ}) f0 and is kept at t = 0.
     let f0 = DMatrix::from_row_slice(4, 1, &[0.1, -0.2, 0.3, 0.05]);
     let f0_test = DMatrix::from_row_slice(2, 1, &[-0.4, 0.2]);
     let out = single
         .linearized(
-            GpKind::Ntk,
+            KernelKind::Ntk,
             &f0,
             Some((&test.ntk_test_train, &f0_test)),
             &[0.0, 1e12],
@@ -698,12 +759,18 @@ fn linearized_network_and_ensemble_match_the_golden_values() {
         .unwrap();
     assert_eq!(out[0].0, f0);
     assert_eq!(out[0].1.as_ref().unwrap(), &f0_test);
-    let gp = GpInference::fit(&train, &(&y - &f0), Regularization::Relative(1e-3)).unwrap();
-    let want = &f0_test + gp.mean(GpKind::Ntk, &test.ntk_test_train).unwrap();
+    let gp = GpInference::params()
+        .regularization(Regularization::Relative(1e-3))
+        .fit(&train, &(&y - &f0))
+        .unwrap();
+    let want = &f0_test + gp.mean(KernelKind::Ntk, &test.ntk_test_train).unwrap();
     assert!((out[1].1.as_ref().unwrap() - want).amax() <= 1e-9);
 
-    let ens = GpInference::fit(&train, &y, Regularization::Absolute(0.0)).unwrap();
-    let p = ens.predict(GpKind::Ntk, &test).unwrap();
+    let ens = GpInference::params()
+        .regularization(Regularization::Absolute(0.0))
+        .fit(&train, &y)
+        .unwrap();
+    let p = ens.predict(KernelKind::Ntk, &test).unwrap();
     close(p.mean[0], 0.783_555_472_157_75, "ensemble ntk mean[0]");
     close(p.mean[1], 1.719_725_658_030_17, "ensemble ntk mean[1]");
     // The covariances are printed to 11 decimal places: half a unit of the last digit is 5e-12.
@@ -718,11 +785,15 @@ fn linearized_network_and_ensemble_match_the_golden_values() {
             "ensemble ntk cov[{i},{j}]: {got} vs {want}"
         );
     }
-    let p = ens.predict(GpKind::Nngp, &test).unwrap();
+    let p = ens.predict(KernelKind::Nngp, &test).unwrap();
     close(p.mean[0], 0.954_325_028_491_41, "ensemble nngp mean[0]");
     close(p.mean[1], 1.840_234_693_146_81, "ensemble nngp mean[1]");
-    let d = EnsembleDynamics::fit(&train, &y, 1.0, Regularization::Absolute(0.0)).unwrap();
-    let p = d.predict(GpKind::Ntk, &test, &[5.0]).unwrap();
+    let d = EnsembleDynamics::params()
+        .learning_rate(1.0)
+        .regularization(Regularization::Absolute(0.0))
+        .fit(&train, &y)
+        .unwrap();
+    let p = d.predict(KernelKind::Ntk, &test, &[5.0]).unwrap();
     close(
         p[0].mean[0],
         0.763_704_627_597_78,

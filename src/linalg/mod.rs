@@ -1,8 +1,20 @@
-//! Numeric helpers shared by the whole crate: the bridge from nalgebra storage to faer (zero-copy
-//! views and matrix products; nalgebra's own product runs on one core) and checked allocation of
-//! large matrices.
+//! The crate's numeric helpers, in one place: the bridge from nalgebra storage to faer (zero-copy
+//! views and matrix products; nalgebra's own product runs on one core), small matrix operations,
+//! the symmetric eigendecomposition ([`eigen`]), memory reservation before large allocations
+//! ([`memory`]) and the validation of shapes and finite values ([`checks`]). Kernels, regression,
+//! trained maps and finite networks all take them from here.
 
-use crate::{Error, Result};
+mod checks;
+mod eigen;
+mod memory;
+
+pub(crate) use checks::{
+    check_finite_matrix, check_finite_param, check_finite_slice, check_rows, check_shape,
+    check_square, shape_error,
+};
+pub(crate) use eigen::{scale_rows, sym_eigen};
+pub(crate) use memory::{alloc_matrix, ensure_memory};
+
 use faer::{Accum, MatMut, MatRef};
 use nalgebra::DMatrix;
 
@@ -74,37 +86,37 @@ pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par
     }
 }
 
-/// An n1 × n2 matrix of zeros, or [`Error::TooLarge`] (with the bytes) when it cannot be allocated:
-/// huge point counts or widths must not abort the process. Large ones are backed by huge pages.
-pub(crate) fn alloc_matrix(n1: usize, n2: usize, what: &str) -> Result<DMatrix<f64>> {
-    let too_large = || Error::TooLarge {
-        what: format!("a {n1}×{n2} {what}"),
-        bytes: n1 as u128 * n2 as u128 * 8,
-    };
-    let len = n1
-        .checked_mul(n2)
-        .filter(|l| l.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
-        .ok_or_else(too_large)?;
-    let mut v: Vec<f64> = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| too_large())?;
-    #[cfg(target_os = "linux")]
-    if len * 8 >= 1 << 22 {
-        let page = 1usize << 21;
-        let start = v.as_mut_ptr() as usize;
-        let aligned = start.div_ceil(page) * page;
-        let end = start + len * 8;
-        if end > aligned + page {
-            // SAFETY: the range lies inside `v`'s allocation; MADV_HUGEPAGE only changes how the
-            // kernel backs it, never its contents. A failure (e.g. THP disabled) is harmless.
-            unsafe {
-                libc::madvise(
-                    aligned as *mut libc::c_void,
-                    (end - aligned) / page * page,
-                    libc::MADV_HUGEPAGE,
-                );
-            }
+/// a·b through faer (parallel), for the O(n²m) and O(n³) products of predictions.
+pub(crate) fn mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut out = DMatrix::zeros(a.nrows(), b.ncols());
+    gemm(&mut out, a, false, b, false, 1.0, Par::Global);
+    out
+}
+
+/// aᵀ·b through faer, without forming aᵀ.
+pub(crate) fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut out = DMatrix::zeros(a.ncols(), b.ncols());
+    gemm(&mut out, a, true, b, false, 1.0, Par::Global);
+    out
+}
+
+/// K + λI (a copy: the caller keeps K, e.g. the unregularized Σ_dd of the NTK covariance).
+pub(crate) fn add_diag(k: &DMatrix<f64>, lambda: f64) -> DMatrix<f64> {
+    let mut k = k.clone();
+    for i in 0..k.nrows() {
+        k[(i, i)] += lambda;
+    }
+    k
+}
+
+/// (C + Cᵀ)/2 in place, so that returned covariances are exactly symmetric.
+pub(crate) fn symmetrize(c: &mut DMatrix<f64>) {
+    let n = c.nrows();
+    for j in 0..n {
+        for i in 0..j {
+            let v = 0.5 * (c[(i, j)] + c[(j, i)]);
+            c[(i, j)] = v;
+            c[(j, i)] = v;
         }
     }
-    v.resize(len, 0.0);
-    Ok(DMatrix::from_vec(n1, n2, v))
 }
