@@ -71,3 +71,19 @@ pub use regression::{
     DynamicsParams, EnsembleDynamics, Fallback, Gaussian, GpInference, GpParams, KernelSolver,
     Posterior, Regularization, SolverParams, TestKernels, TrainKernels, max_learning_rate,
 };
+
+/// The Rust examples of the README and of `docs/`, compiled and run as doctests so that they stay
+/// true to the API.
+#[cfg(doctest)]
+mod doc_pages {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/kernels.md")]
+    struct Kernels;
+    #[doc = include_str!("../docs/regression.md")]
+    struct Regression;
+    #[doc = include_str!("../docs/jacobians.md")]
+    struct Jacobians;
+    #[doc = include_str!("../docs/finite.md")]
+    struct Finite;
+}
