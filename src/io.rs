@@ -150,9 +150,9 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<DMatrix<f64>> {
 /// Whether the dimensions of the `shape` in a `.npy` header multiply to 2^64 or more, leaving out
 /// zeros (which make the size 0 but not the partial products, as in `(0, 2**40, 2**40)`).
 ///
-/// npyz multiplies the dimensions (and their prefixes, for the strides) without checking, which panics in builds with overflow checks
-/// (the dev profile), so such a header is caught before npyz sees it. Anything unreadable here is
-/// left to npyz, which reports it. The framing is numpy's: the magic `\x93NUMPY`, the version, the
+/// npyz multiplies the dimensions (and their prefixes, for the strides) without checking, which
+/// panics in builds with overflow checks (the dev profile), so such a header is caught before npyz
+/// sees it. Anything unreadable here is left to npyz, which reports it. The framing is numpy's: the magic `\x93NUMPY`, the version, the
 /// header length (u16 in version 1, u32 after), then the header, a Python dict literal.
 fn declared_size_overflows(bytes: &[u8]) -> bool {
     use num_traits::ToPrimitive;
@@ -174,9 +174,11 @@ fn declared_size_overflows(bytes: &[u8]) -> bool {
         return false;
     };
     let shape = entries.iter().find_map(|(key, value)| match (key, value) {
-        (py_literal::Value::String(k), py_literal::Value::Tuple(dims)) if k == "shape" => {
-            Some(dims)
-        }
+        // numpy writes a tuple; npyz also accepts a list.
+        (
+            py_literal::Value::String(k),
+            py_literal::Value::Tuple(dims) | py_literal::Value::List(dims),
+        ) if k == "shape" => Some(dims),
         _ => None,
     });
     let Some(dims) = shape else { return false };
@@ -491,6 +493,7 @@ mod tests {
             "(0, 4294967296, 4294967296)",
             "(4294967296, 4294967296, 0)",
             "(4611686018427387904, 2)",
+            "[4294967296, 4294967296]",
         ] {
             for order in ["False", "True"] {
                 let dict =
