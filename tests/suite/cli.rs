@@ -235,7 +235,7 @@ fn command_line_mistakes_exit_with_code_2() {
     let swallowed = ntk_cmd(&[&"kernel", &"--spec", &"--x1", &x1]);
     assert_fails(&swallowed, 2, &["--spec", "value"]);
     let twice = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--spec", &spec, &"--x1", &x1]);
-    assert_fails(&twice, 2, &["--spec", "more than once"]);
+    assert_fails(&twice, 2, &["--spec", "multiple times"]);
     let stray = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x1, &"extra"]);
     assert_fails(&stray, 2, &["extra"]);
 }
@@ -649,7 +649,7 @@ fn predict_out_writes_the_same_json_to_a_file() {
 fn predict_command_line_mistakes_exit_with_code_2() {
     let dir = TempDir::new("predict-usage");
     let cases: [(&[&str], &[&str]); 14] = [
-        (&["--kernel", "gp"], &["gp", "nngp, ntk or ntkgp"]),
+        (&["--kernel", "gp"], &["gp", "nngp, ntk, ntkgp"]),
         (&["--kernel", "ntkgp", "--time", "1"], &["ntkgp", "inf"]),
         (
             &["--kernel", "ntkgp", "--time", "inf", "--time", "0"],
@@ -662,8 +662,8 @@ fn predict_command_line_mistakes_exit_with_code_2() {
         (&["--learning-rate", "0"], &["--learning-rate", "> 0"]),
         (&["--diag-reg", "-1"], &["--diag-reg", "≥ 0"]),
         (&["--diag-reg", "inf"], &["--diag-reg"]),
-        (&["--cov=yes"], &["--cov", "no value"]),
-        (&["--cov", "--cov"], &["--cov", "more than once"]),
+        (&["--cov=yes"], &["--cov", "unexpected value"]),
+        (&["--cov", "--cov"], &["--cov", "multiple times"]),
         (&["--x1", "a.csv"], &["--x1", "ntk predict"]),
         (&["stray"], &["stray", "--train-x"]),
     ];
@@ -864,4 +864,390 @@ fn jacobian_errors() {
         2,
         &["--bogus"],
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `.npz` output and `--help`
+
+/// One array of an `.npz` file: its shape and its values in C order, as the `npyz` and `zip` crates
+/// read them back (independently of `ntk::io`'s writer).
+#[derive(Debug)]
+enum NpzArray {
+    F64(Vec<u64>, Vec<f64>),
+    C128(Vec<u64>, Vec<nalgebra::Complex<f64>>),
+}
+
+impl NpzArray {
+    fn shape(&self) -> &[u64] {
+        match self {
+            NpzArray::F64(shape, _) | NpzArray::C128(shape, _) => shape,
+        }
+    }
+
+    fn f64_bits(&self) -> Vec<u64> {
+        match self {
+            NpzArray::F64(_, v) => bits_of(v),
+            NpzArray::C128(..) => panic!("a float64 array expected, found complex128"),
+        }
+    }
+}
+
+/// The arrays of the `.npz` file at `path` by name, in the archive's order. Each member must be a
+/// C-order `.npy` of float64 or complex128, as numpy's `np.savez` writes them.
+fn read_npz(path: &std::path::Path) -> Vec<(String, NpzArray)> {
+    let file = std::fs::File::open(path).expect("the .npz file exists");
+    let mut archive = zip::ZipArchive::new(file).expect("the .npz file is a zip archive");
+    (0..archive.len())
+        .map(|i| {
+            let mut member = archive.by_index(i).unwrap();
+            let name = member
+                .name()
+                .strip_suffix(".npy")
+                .expect("members are named <array>.npy")
+                .to_string();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut member, &mut bytes).unwrap();
+            let npy = npyz::NpyFile::new(&bytes[..]).expect("each member is a .npy file");
+            assert_eq!(npy.order(), npyz::Order::C, "{name}");
+            let shape = npy.shape().to_vec();
+            let array = match npy.dtype().descr().as_str() {
+                "'<f8'" => NpzArray::F64(shape, npy.into_vec().unwrap()),
+                "'<c16'" => NpzArray::C128(shape, npy.into_vec().unwrap()),
+                other => panic!("{name}: unexpected dtype {other}"),
+            };
+            (name, array)
+        })
+        .collect()
+}
+
+/// The array names of an `.npz` file, in order.
+fn npz_names(arrays: &[(String, NpzArray)]) -> Vec<&str> {
+    arrays.iter().map(|(name, _)| name.as_str()).collect()
+}
+
+/// The keys of a JSON object output, in order.
+fn json_keys(json: &str) -> Vec<String> {
+    // serde_json's `Map` sorts its keys, so the document order is read from the text: each key is
+    // the first string on a line indented by two spaces.
+    let value: Value = serde_json::from_str(json).expect("output is JSON");
+    let keys: Vec<String> = json
+        .lines()
+        .filter_map(|line| line.strip_prefix("  \""))
+        .filter_map(|rest| rest.split_once("\":"))
+        .map(|(key, _)| key.to_string())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    let mut object_keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    object_keys.sort_unstable();
+    assert_eq!(sorted, object_keys, "top-level keys read from the text");
+    keys
+}
+
+#[test]
+fn kernel_npz_equals_the_library_bit_for_bit() {
+    let dir = TempDir::new("kernel-npz");
+    let spec = dir.file("net.json", SPEC);
+    let x1 = dir.file("x1.csv", POINTS_CSV);
+    let x2 = DMatrix::from_row_slice(2, 3, &[0.3, -1.1, 2.0 / 3.0, 5.0, 0.0, -0.25]);
+    let x2_path = dir.file("x2.npy", ntk::io::to_npy(&x2));
+    for cross in [false, true] {
+        let target = dir.0.join(format!("k{cross}.npz"));
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"kernel", &"--spec", &spec, &"--x1", &x1, &"--out", &target];
+        if cross {
+            args.extend([&"--x2" as &dyn AsRef<std::ffi::OsStr>, &x2_path]);
+        }
+        let out = ntk_cmd(&args);
+        assert_success(&out);
+        assert!(out.stdout.is_empty(), "nothing on stdout with --out");
+        let expected = if cross {
+            network().cross(&points(), &x2).unwrap()
+        } else {
+            network().gram(&points()).unwrap()
+        };
+        let arrays = read_npz(&target);
+        assert_eq!(npz_names(&arrays), ["nngp", "ntk", "cov1", "cov2"]);
+        let (n1, n2) = expected.nngp.shape();
+        let want = [
+            (vec![n1 as u64, n2 as u64], row_major(&expected.nngp)),
+            (vec![n1 as u64, n2 as u64], row_major(&expected.ntk)),
+            (vec![n1 as u64], expected.cov1.as_slice().to_vec()),
+            (vec![n2 as u64], expected.cov2.as_slice().to_vec()),
+        ];
+        for ((name, array), (shape, values)) in arrays.iter().zip(want) {
+            assert_eq!(array.shape(), shape.as_slice(), "{name}");
+            assert_eq!(array.f64_bits(), bits_of(&values), "{name}");
+        }
+        // The JSON output has the same keys in the same order.
+        let mut json_args = args.clone();
+        json_args.retain(|a| a.as_ref() != "--out" && a.as_ref() != target.as_os_str());
+        let json = stdout(&ntk_cmd(&json_args));
+        assert_eq!(json_keys(&json), npz_names(&arrays));
+    }
+    // The extension decides the format, whatever its case; any other name gets JSON.
+    let upper = dir.0.join("K.NPZ");
+    assert_success(&ntk_cmd(&[
+        &"kernel", &"--spec", &spec, &"--x1", &x1, &"--out", &upper,
+    ]));
+    assert_eq!(
+        npz_names(&read_npz(&upper)),
+        ["nngp", "ntk", "cov1", "cov2"]
+    );
+    let json = dir.0.join("k.npz.json");
+    assert_success(&ntk_cmd(&[
+        &"kernel", &"--spec", &spec, &"--x1", &x1, &"--out", &json,
+    ]));
+    assert_matches(
+        &std::fs::read_to_string(&json).unwrap(),
+        &network().gram(&points()).unwrap(),
+    );
+}
+
+#[test]
+fn predict_npz_equals_the_library_bit_for_bit() {
+    let dir = TempDir::new("predict-npz");
+    let target = dir.0.join("p.npz");
+    let out_arg = format!("--out={}", target.display());
+    // One time: `mean` and `cov` as matrices.
+    let out = predict_cmd(
+        &dir,
+        &["--kernel", "nngp", "--diag-reg", "1e-3", "--cov", &out_arg],
+    );
+    assert_success(&out);
+    let expected = gp(Regularization::Relative(1e-3))
+        .predict_points(KernelKind::Nngp, &network(), &csv(TEST_X_CSV))
+        .unwrap();
+    let arrays = read_npz(&target);
+    assert_eq!(npz_names(&arrays), ["mean", "cov"]);
+    assert_eq!(arrays[0].1.shape(), [3, 2]);
+    assert_eq!(arrays[0].1.f64_bits(), bits_of(&row_major(&expected.mean)));
+    assert_eq!(arrays[1].1.shape(), [3, 3]);
+    assert_eq!(
+        arrays[1].1.f64_bits(),
+        bits_of(&row_major(&expected.covariance))
+    );
+    // Without --cov there is no `cov`.
+    assert_success(&predict_cmd(
+        &dir,
+        &["--kernel", "nngp", "--diag-reg", "1e-3", &out_arg],
+    ));
+    assert_eq!(npz_names(&read_npz(&target)), ["mean"]);
+    // Several times: `times` (with +inf), and `mean` and `cov` stacked with the time first.
+    let times = ["--time", "0", "--time=2.5", "--time", "inf"];
+    let mut args = times.to_vec();
+    args.extend([
+        "--learning-rate",
+        "0.5",
+        "--diag-reg",
+        "1e-4",
+        "--cov",
+        &out_arg,
+    ]);
+    assert_success(&predict_cmd(&dir, &args));
+    let dynamics = EnsembleDynamics::params()
+        .learning_rate(0.5)
+        .regularization(Regularization::Relative(1e-4))
+        .fit_points(&network(), &csv(TRAIN_X_CSV), &csv(TRAIN_Y_CSV))
+        .unwrap();
+    let expected = dynamics
+        .predict_points(
+            KernelKind::Ntk,
+            &network(),
+            &csv(TEST_X_CSV),
+            &[0.0, 2.5, f64::INFINITY],
+        )
+        .unwrap();
+    let arrays = read_npz(&target);
+    assert_eq!(npz_names(&arrays), ["times", "mean", "cov"]);
+    assert_eq!(arrays[0].1.shape(), [3]);
+    assert_eq!(arrays[0].1.f64_bits(), bits_of(&[0.0, 2.5, f64::INFINITY]));
+    let stacked = |pick: fn(&Gaussian) -> &DMatrix<f64>| {
+        expected
+            .iter()
+            .flat_map(|g| row_major(pick(g)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(arrays[1].1.shape(), [3, 3, 2]);
+    assert_eq!(arrays[1].1.f64_bits(), bits_of(&stacked(|g| &g.mean)));
+    assert_eq!(arrays[2].1.shape(), [3, 3, 3]);
+    assert_eq!(arrays[2].1.f64_bits(), bits_of(&stacked(|g| &g.covariance)));
+    args.retain(|a| *a != out_arg);
+    let json = stdout(&predict_cmd(&dir, &args));
+    assert_eq!(json_keys(&json), npz_names(&arrays));
+}
+
+#[test]
+fn jacobian_npz_equals_the_library_bit_for_bit() {
+    use ntk::jacobian::{Spectrum, TrainedMap};
+    let dir = TempDir::new("jacobian-npz");
+    let spec = dir.file("net.json", SIGMOID_SPEC);
+    let x = dir.file("x.csv", "6, 0, 0, 1\n0, 5, 1, 0\n1, 0, -6, 0\n");
+    let at = dir.file("at.csv", "0.5, 1, -1, 2\n-1, 0.25, 3, 0\n");
+    let target = dir.0.join("j.npz");
+    let out = ntk_cmd(&[
+        &"jacobian",
+        &"--spec",
+        &spec,
+        &"--train-x",
+        &x,
+        &"--at",
+        &at,
+        &"--out",
+        &target,
+    ]);
+    assert_success(&out);
+    let net = Network::from_json(SIGMOID_SPEC).unwrap();
+    let xm = DMatrix::from_row_slice(3, 4, &[6., 0., 0., 1., 0., 5., 1., 0., 1., 0., -6., 0.]);
+    let map = TrainedMap::params().autoencoder(&net, &xm).unwrap();
+    let points = [[0.5, 1.0, -1.0, 2.0], [-1.0, 0.25, 3.0, 0.0]];
+    let js: Vec<DMatrix<f64>> = points.iter().map(|p| map.jacobian(p).unwrap()).collect();
+    let spectra: Vec<Spectrum> = js.iter().map(|j| Spectrum::of(j).unwrap()).collect();
+    let arrays = read_npz(&target);
+    assert_eq!(
+        npz_names(&arrays),
+        [
+            "jacobians",
+            "eigenvalues",
+            "spectral_radius",
+            "operator_norm"
+        ]
+    );
+    assert_eq!(arrays[0].1.shape(), [2, 4, 4]);
+    let flat: Vec<f64> = js.iter().flat_map(row_major).collect();
+    assert_eq!(arrays[0].1.f64_bits(), bits_of(&flat));
+    let NpzArray::C128(shape, eigenvalues) = &arrays[1].1 else {
+        panic!("eigenvalues are complex128: {:?}", arrays[1].1);
+    };
+    assert_eq!(shape, &[2, 4]);
+    let want: Vec<_> = spectra.iter().flat_map(|s| s.eigenvalues.clone()).collect();
+    let complex_bits = |z: &[nalgebra::Complex<f64>]| {
+        z.iter()
+            .map(|z| (z.re.to_bits(), z.im.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(complex_bits(eigenvalues), complex_bits(&want));
+    let radius: Vec<f64> = spectra.iter().map(Spectrum::spectral_radius).collect();
+    let norm: Vec<f64> = spectra.iter().map(Spectrum::operator_norm).collect();
+    assert_eq!(arrays[2].1.shape(), [2]);
+    assert_eq!(arrays[2].1.f64_bits(), bits_of(&radius));
+    assert_eq!(arrays[3].1.shape(), [2]);
+    assert_eq!(arrays[3].1.f64_bits(), bits_of(&norm));
+    let json = stdout(&ntk_cmd(&[
+        &"jacobian",
+        &"--spec",
+        &spec,
+        &"--train-x",
+        &x,
+        &"--at",
+        &at,
+    ]));
+    assert_eq!(json_keys(&json), npz_names(&arrays));
+}
+
+#[test]
+fn each_subcommand_help_mentions_each_of_its_flags() {
+    let flags: [(&str, &[&str]); 3] = [
+        ("kernel", &["--spec", "--x1", "--x2", "--out"]),
+        (
+            "predict",
+            &[
+                "--spec",
+                "--train-x",
+                "--train-y",
+                "--test-x",
+                "--kernel",
+                "--time",
+                "--learning-rate",
+                "--diag-reg",
+                "--diag-reg-absolute",
+                "--cov",
+                "--out",
+            ],
+        ),
+        (
+            "jacobian",
+            &[
+                "--spec",
+                "--train-x",
+                "--at",
+                "--time",
+                "--learning-rate",
+                "--diag-reg",
+                "--diag-reg-absolute",
+                "--out",
+            ],
+        ),
+    ];
+    for (sub, flags) in flags {
+        for help in [&[sub, "--help"][..], &[sub, "-h"], &["help", sub]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_ntk"))
+                .args(help)
+                .output()
+                .unwrap();
+            assert_success(&out);
+            let text = stdout(&out);
+            for flag in flags {
+                // As a flag of its own, not as the prefix of a longer one (`--diag-reg-absolute`).
+                let listed = text
+                    .split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == '=')
+                    .any(|word| word == *flag);
+                assert!(
+                    listed,
+                    "`ntk {}` does not list {flag}:\n{text}",
+                    help.join(" ")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn usage_errors_of_every_subcommand_exit_with_code_2() {
+    let dir = TempDir::new("usage-all");
+    let spec = dir.file("net.json", SPEC);
+    let x = dir.file("x.csv", POINTS_CSV);
+    // A flag of another subcommand, a missing value, and a repeated single-valued flag.
+    assert_fails(
+        &ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x, &"--cov"]),
+        2,
+        &["--cov"],
+    );
+    assert_fails(
+        &ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &x, &"--out"]),
+        2,
+        &["--out", "value"],
+    );
+    assert_fails(&predict_cmd(&dir, &["--kernel"]), 2, &["--kernel", "value"]);
+    assert_fails(
+        &predict_cmd(&dir, &["--learning-rate", "1", "--learning-rate", "2"]),
+        2,
+        &["--learning-rate", "multiple times"],
+    );
+    let jacobian = |extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "jacobian".into(),
+            "--spec".into(),
+            spec.clone().into(),
+            "--train-x".into(),
+            x.clone().into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        Command::new(env!("CARGO_BIN_EXE_ntk"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    assert_fails(
+        &jacobian(&["--time", "1", "--time", "2"]),
+        2,
+        &["--time", "multiple times"],
+    );
+    assert_fails(&jacobian(&["--kernel", "ntk"]), 2, &["--kernel"]);
+    assert_fails(
+        &jacobian(&["--learning-rate", "-1"]),
+        2,
+        &["--learning-rate", "> 0"],
+    );
+    assert_fails(&jacobian(&["--diag-reg", "x"]), 2, &["--diag-reg", "x"]);
 }

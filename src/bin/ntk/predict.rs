@@ -1,0 +1,199 @@
+//! `ntk predict`: kernel regression with the infinitely wide network, and the trained infinite
+//! ensemble at any training times.
+
+use crate::io::{Output, Rows, Stack, Times, ToNpy, read_network, read_points, write_output};
+use crate::{Failure, Ridge, positive, synopsis, time};
+use nalgebra::DMatrix;
+use ntk::{
+    EnsembleDynamics, Error, Gaussian, GpInference, KernelKind, Posterior, TestKernels,
+    TrainKernels,
+};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Kernel regression with the infinitely wide network (loss 1/(2N)‖f − Y‖², N = points × outputs)
+///
+/// Output with one time: {"mean": [[...]], "cov": [[...]]}, with one row per test point ("cov", n_test
+/// × n_test and shared by all outputs, only with --cov). With several times: {"times": [...],
+/// "mean": [...], "cov": [...]}, holding one such matrix per time (t = ∞ written as "inf").
+#[derive(Debug, clap::Args)]
+#[command(after_help = synopsis!())]
+pub struct Args {
+    /// Network spec (JSON), as for `ntk kernel`
+    #[arg(long, value_name = "NET.json")]
+    spec: PathBuf,
+    /// Training points, one per row: CSV without header, or .npy (float64, 2-D)
+    #[arg(long, value_name = "X")]
+    train_x: PathBuf,
+    /// Training targets: one row per training point, one column per output
+    #[arg(long, value_name = "Y")]
+    train_y: PathBuf,
+    /// Test points, one per row, with as many columns as X
+    #[arg(long, value_name = "T")]
+    test_x: PathBuf,
+    /// Which kernel drives the prediction
+    #[arg(long, value_name = "K", value_enum, default_value_t = KernelArg::Ntk)]
+    kernel: KernelArg,
+    /// Training time, ≥ 0, or `inf`; repeat it to get several times from one eigendecomposition [default: inf]
+    #[arg(long = "time", value_name = "t", value_parser = time, allow_negative_numbers = true)]
+    times: Vec<f64>,
+    /// Gradient-flow learning rate η > 0 (only finite times depend on it)
+    #[arg(long, value_name = "η", default_value_t = 1.0, value_parser = positive, allow_negative_numbers = true)]
+    learning_rate: f64,
+    #[command(flatten)]
+    ridge: Ridge,
+    /// Also write the test covariance (n_test × n_test, shared by all outputs)
+    #[arg(long)]
+    cov: bool,
+    /// Write the result to OUT instead of standard output: JSON, or .npz when OUT ends in .npz (arrays mean, cov; with several times also times, and mean and cov stacked with the time first)
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
+}
+
+/// The `--kernel` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KernelArg {
+    /// NNGP: the Bayesian posterior (or gradient descent on the readout layer only)
+    Nngp,
+    /// NTK: the infinite ensemble trained by gradient descent on all layers
+    Ntk,
+    /// NTK-GP: the GP with prior covariance Θ (t = ∞ only)
+    Ntkgp,
+}
+
+/// The output with one time: the test mean (and covariance).
+#[derive(Serialize)]
+struct Single<'a> {
+    mean: Rows<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cov: Option<Rows<'a>>,
+}
+
+impl Output for Single<'_> {
+    fn arrays(&self) -> Vec<(&'static str, &dyn ToNpy)> {
+        let mut arrays: Vec<(&'static str, &dyn ToNpy)> = vec![("mean", &self.mean)];
+        if let Some(cov) = &self.cov {
+            arrays.push(("cov", cov));
+        }
+        arrays
+    }
+}
+
+/// The output with several times: the times, and the mean (and covariance) at each.
+#[derive(Serialize)]
+struct Path<'a> {
+    times: Times<'a>,
+    mean: Stack<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cov: Option<Stack<'a>>,
+}
+
+impl Output for Path<'_> {
+    fn arrays(&self) -> Vec<(&'static str, &dyn ToNpy)> {
+        let mut arrays: Vec<(&'static str, &dyn ToNpy)> =
+            vec![("times", &self.times), ("mean", &self.mean)];
+        if let Some(cov) = &self.cov {
+            arrays.push(("cov", cov));
+        }
+        arrays
+    }
+}
+
+/// Runs `ntk predict`.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let times = if args.times.is_empty() {
+        vec![f64::INFINITY]
+    } else {
+        args.times.clone()
+    };
+    if args.kernel == KernelArg::Ntkgp {
+        if let Some(t) = times.iter().find(|t| t.is_finite()) {
+            return Err(Failure::Usage(format!(
+                "`--kernel ntkgp` is defined at t = inf only, but `--time {t}` was given \
+                 (use --kernel ntk for the ensemble at finite times)"
+            )));
+        }
+    }
+    let net = read_network(&args.spec)?;
+    let x_train = read_points("--train-x", &args.train_x)?;
+    let y_train = read_points("--train-y", &args.train_y)?;
+    let x_test = read_points("--test-x", &args.test_x)?;
+    if y_train.nrows() != x_train.nrows() {
+        return Err(Error::ShapeMismatch {
+            what: format!("--train-y {}", args.train_y.display()),
+            expected: format!(
+                "{} rows, one per training point of --train-x {}",
+                x_train.nrows(),
+                args.train_x.display()
+            ),
+            found: format!("{} rows", y_train.nrows()),
+        }
+        .into());
+    }
+    if x_test.ncols() != x_train.ncols() {
+        return Err(Error::ShapeMismatch {
+            what: format!("--test-x {}", args.test_x.display()),
+            expected: format!(
+                "{} columns, as --train-x {}",
+                x_train.ncols(),
+                args.train_x.display()
+            ),
+            found: format!("{} columns", x_test.ncols()),
+        }
+        .into());
+    }
+    let kind = match args.kernel {
+        KernelArg::Nngp => Posterior::Kernel(KernelKind::Nngp),
+        KernelArg::Ntk => Posterior::Kernel(KernelKind::Ntk),
+        KernelArg::Ntkgp => Posterior::NtkGp,
+    };
+    let predictions = predict(&net, &x_train, &y_train, &x_test, kind, &times, args)?;
+    let out = args.out.as_deref();
+    if let [g] = predictions.as_slice() {
+        let output = Single {
+            mean: Rows(&g.mean),
+            cov: args.cov.then_some(Rows(&g.covariance)),
+        };
+        return Ok(write_output(out, &output)?);
+    }
+    let output = Path {
+        times: Times(&times),
+        mean: Stack(predictions.iter().map(|g| &g.mean).collect()),
+        cov: args
+            .cov
+            .then(|| Stack(predictions.iter().map(|g| &g.covariance).collect())),
+    };
+    Ok(write_output(out, &output)?)
+}
+
+/// The library calls: one Gaussian over the test outputs per time.
+fn predict(
+    net: &ntk::Network,
+    x_train: &DMatrix<f64>,
+    y_train: &DMatrix<f64>,
+    x_test: &DMatrix<f64>,
+    posterior: Posterior,
+    times: &[f64],
+    args: &Args,
+) -> ntk::Result<Vec<Gaussian>> {
+    let reg = args.ridge.regularization();
+    let train = TrainKernels::compute(net, x_train)?;
+    let test = TestKernels::compute(net, x_test, x_train)?;
+    match posterior {
+        // A finite time (never with ntkgp, rejected when parsing): the dynamics.
+        Posterior::Kernel(kind) if times.iter().any(|t| t.is_finite()) => {
+            EnsembleDynamics::params()
+                .learning_rate(args.learning_rate)
+                .regularization(reg)
+                .fit(&train, y_train)?
+                .predict(kind, &test, times)
+        }
+        // t = ∞ only: Cholesky solves, no eigendecomposition.
+        posterior => {
+            let gp = GpInference::params()
+                .regularization(reg)
+                .fit(&train, y_train)?;
+            Ok(vec![gp.predict(posterior, &test)?; times.len()])
+        }
+    }
+}
