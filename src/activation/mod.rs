@@ -138,7 +138,6 @@ macro_rules! dual_families {
         impl Dual {
             /// One activation layer applied to [`LANES`] independent entries (see [`lanes`]): one
             /// dispatch per layer.
-            #[inline(always)]
             pub(crate) fn apply_lanes(
                 &self,
                 c: &mut [f64; LANES],
