@@ -137,7 +137,10 @@ macro_rules! dual_families {
 
         impl Dual {
             /// One activation layer applied to [`LANES`] independent entries (see [`lanes`]): one
-            /// dispatch per layer.
+            /// dispatch per layer. A hint, not `inline(always)`: forced into the kernels' lane loop it
+            /// cost 12 % more instructions (callgrind, erf, depth 3); with the hint the lane loop is
+            /// within 1 % of the instructions of the code before the layer algebra.
+            #[inline]
             pub(crate) fn apply_lanes(
                 &self,
                 c: &mut [f64; LANES],

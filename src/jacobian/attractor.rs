@@ -4,7 +4,7 @@
 //! eigenvalue of J(x) has modulus < 1 (Jiang & Pehlevan 2020, Prop. 1); a noisy copy of x then
 //! returns to x under iteration x ← f(x). The criteria follow the papers: the paper's §5.1 counts a
 //! recovery when the iterate's mean squared error to the original is below 10⁻² within 50
-//! iterations; the thesis (Radhakrishnan 2020, ch. 2) stops when a step ‖f(x) − x‖ is below 10⁻⁸.
+//! iterations; the thesis (Radhakrishnan 2023, ch. 2) stops when a step ‖f(x) − x‖ is below 10⁻⁸.
 
 use crate::Result;
 use crate::error::{Error, invalid};
@@ -267,7 +267,7 @@ impl TrainedMap {
     /// chain rule along the orbit: J(fᵏ)(x₀) = J(xₖ₋₁)···J(x₁)J(x₀) with xⱼ₊₁ = f(xⱼ). For a sequence
     /// encoder ([`MapParams::sequence`](crate::jacobian::MapParams::sequence)) started at x₀ of a
     /// sequence of length k, the orbit is the cycle x₀ → x₁ → … → x₀ and the cycle is stable when
-    /// the spectral radius of this product is below 1 (Radhakrishnan 2020, thesis ch. 2, Prop. 2).
+    /// the spectral radius of this product is below 1 (Radhakrishnan 2023, thesis ch. 2, Prop. 2).
     pub fn orbit_jacobian(
         &self,
         x0: &[f64],

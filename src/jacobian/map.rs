@@ -10,11 +10,12 @@
 //! A_t = K̃⁻¹(I − e^{−K̃τ}) (computed from one eigendecomposition with the stable (1 − e^{−λτ})/λ),
 //! τ = ηt/N and N = n·k, the conventions of [`crate::regression`]. The kernel acts as Θ ⊗ I_k, so one
 //! n × n solve serves all k outputs. An autoencoder has Y = X; a sequence encoder maps each xᵢ to
-//! x_{(i+1) mod n} (Radhakrishnan 2020, thesis ch. 2).
+//! x_{(i+1) mod n} (Radhakrishnan 2023, thesis ch. 2).
 //!
 //! f₀ and J₀ are the network at initialization. By default they are zero — the mean over the
-//! infinite ensemble of initializations, the setting of the paper's analysis — or any
-//! [`InitialFunction`] (for example a finite-width network at initialization) can be supplied.
+//! infinite ensemble of initializations; the paper keeps J₀ in Lemmas 2–4 and eq. 5 and drops it
+//! only in its r → ∞ limit (§4.4) — or any [`InitialFunction`] (for example a finite-width network
+//! at initialization) can be supplied; `docs/jacobians.md` says what the default changes.
 //! With [`KernelKind::Nngp`] the same formulas give the NNGP posterior mean (Bayesian inference of
 //! the last layer alone).
 

@@ -1,6 +1,6 @@
 //! Trained input–output Jacobians of infinitely wide networks and associative memory
 //! (Jiang & Pehlevan, "Associative memory in iterated overparameterized sigmoid autoencoders",
-//! ICML 2020; Radhakrishnan, thesis 2020, ch. 2).
+//! ICML 2020; Radhakrishnan, thesis 2023, ch. 2).
 //!
 //! * [`gradient`]: ∇ₓΣ(x', x) and ∇ₓΘ(x', x) for any network, exact (forward-mode derivatives through
 //!   the layer recursion), with a typed error where the kernel has no derivative.

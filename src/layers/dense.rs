@@ -1,7 +1,7 @@
 //! The Dense layer's kernel map.
 
+use super::{Dense, Parameterization};
 use crate::error::invalid;
-use crate::network::{Dense, Parameterization};
 use crate::real::Real;
 use crate::{Error, Result};
 

@@ -1,5 +1,8 @@
 //! The layer algebra: every layer maps a kernel state to a kernel state.
 //!
+//! This module owns what a layer is ([`Layer`], [`Dense`], [`Parameterization`], re-exported by
+//! `network`), how a network compiles into stages, and the one loop over them.
+//!
 //! This is neural-tangents' `stax` model. A network is compiled once into a [`Plan`], a list of
 //! stages; a *kernel state* is what the stages transform, and [`walk`] is the one loop that runs a
 //! plan over a state. What differs between uses is only the state:
@@ -28,16 +31,17 @@
 //! without touching the fully connected types or their fast path.
 
 mod dense;
+mod layer;
 mod nonlinearity;
 mod states;
 
 pub(crate) use dense::DenseStage;
+pub use layer::{Dense, Layer, Parameterization};
 pub(crate) use nonlinearity::ActivationStage;
 pub(crate) use states::{Lanes, Pair, Point};
 
 use crate::Result;
 use crate::activation::LANES;
-use crate::network::{Layer, Parameterization};
 use crate::real::Real;
 
 /// What the stages of a plan transform.
