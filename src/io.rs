@@ -300,27 +300,24 @@ fn write_npy(w: impl Write, array: &NpyArray, what: &str) -> Result<()> {
     let shape: Vec<u64> = array.shape.iter().map(|&n| n as u64).collect();
     let fail = |e: std::io::Error| Error::Io(format!("cannot write {what}: {e}"));
     match &array.data {
-        NpyData::Float64(values) => {
-            let mut out = npyz::WriteOptions::<f64>::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(w)
-                .begin_nd()
-                .map_err(fail)?;
-            out.extend(values.iter().copied()).map_err(fail)?;
-            out.finish().map_err(fail)
-        }
-        NpyData::Complex128(values) => {
-            let mut out = npyz::WriteOptions::<Complex<f64>>::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(w)
-                .begin_nd()
-                .map_err(fail)?;
-            out.extend(values.iter().copied()).map_err(fail)?;
-            out.finish().map_err(fail)
-        }
+        NpyData::Float64(values) => write_values(w, &shape, values).map_err(fail),
+        NpyData::Complex128(values) => write_values(w, &shape, values).map_err(fail),
     }
+}
+
+/// The `.npy` header for `shape` and element type `T`, then `values` in C order.
+fn write_values<T: npyz::AutoSerialize + Copy>(
+    w: impl Write,
+    shape: &[u64],
+    values: &[T],
+) -> std::io::Result<()> {
+    let mut out = npyz::WriteOptions::<T>::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(w)
+        .begin_nd()?;
+    out.extend(values.iter().copied())?;
+    out.finish()
 }
 
 /// Writes a numpy `.npz` archive: one `<name>.npy` member per [`add`](NpzWriter::add)ed array,
