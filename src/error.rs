@@ -130,6 +130,17 @@ pub enum Error {
         /// The first non-finite value found.
         value: f64,
     },
+    /// The request is not available for this network's architecture yet.
+    #[error(
+        "{what} is not supported for {layer}: it is available for fully connected networks \
+         (dense layers and activations); compute the kernels with `Kernel` instead"
+    )]
+    Unsupported {
+        /// What was asked (e.g. "input gradients of the kernel").
+        what: String,
+        /// The first layer without it, with its path in the spec.
+        layer: String,
+    },
     /// Gradient descent on a finite network diverged (the loss became NaN or ±∞).
     #[error(
         "gradient descent diverged at step {step} (loss {loss}): lower the learning rate, e.g. below \

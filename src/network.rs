@@ -22,10 +22,11 @@
 //! assert_eq!(same, net);
 //! ```
 
+use crate::Error;
 use crate::Result;
 use crate::activation::{Activation, DEFAULT_NODES};
-use crate::layers::Plan;
-pub use crate::layers::{Dense, Layer, Parameterization};
+pub use crate::layers::{AvgPool, Conv, Dense, Layer, LayerNorm, Padding, Parameterization};
+use crate::layers::{Compiled, Plan};
 
 /// A validated fully connected network: the input to every kernel computation.
 ///
@@ -40,7 +41,8 @@ pub struct Network {
     layers: Vec<Layer>,
     parameterization: Parameterization,
     quadrature_nodes: usize,
-    plan: Plan,
+    input_shape: Option<Vec<usize>>,
+    compiled: Compiled,
 }
 
 impl PartialEq for Network {
@@ -48,6 +50,7 @@ impl PartialEq for Network {
         self.layers == other.layers
             && self.parameterization == other.parameterization
             && self.quadrature_nodes == other.quadrature_nodes
+            && self.input_shape == other.input_shape
     }
 }
 
@@ -57,6 +60,7 @@ pub struct NetworkBuilder {
     layers: Vec<Layer>,
     parameterization: Parameterization,
     quadrature_nodes: Option<usize>,
+    input_shape: Option<Vec<usize>>,
 }
 
 impl NetworkBuilder {
@@ -91,9 +95,17 @@ impl NetworkBuilder {
         self
     }
 
-    /// Appends any layer.
-    pub fn layer(mut self, layer: Layer) -> Self {
-        self.layers.push(layer);
+    /// Appends any layer: [`Conv`], [`AvgPool`], [`LayerNorm`] and the others convert with `into()`.
+    pub fn layer(mut self, layer: impl Into<Layer>) -> Self {
+        self.layers.push(layer.into());
+        self
+    }
+
+    /// The shape of one input, channels last: `[H, W, C]` for images, `[L, C]` for sequences, `[d]`
+    /// for vectors. Networks with convolutions or pooling need it; rows of the input matrices then
+    /// hold the flattened tensors (index (h·W + w)·C + c).
+    pub fn input_shape(mut self, shape: &[usize]) -> Self {
+        self.input_shape = Some(shape.to_vec());
         self
     }
 
@@ -112,10 +124,11 @@ impl NetworkBuilder {
 
     /// Checks the layers and returns the network.
     pub fn build(self) -> Result<Network> {
-        Network::new(
+        Network::compile(
             self.layers,
             self.parameterization,
             self.quadrature_nodes.unwrap_or(DEFAULT_NODES),
+            self.input_shape,
         )
     }
 }
@@ -224,18 +237,25 @@ impl Network {
         }
     }
 
-    /// Validates `layers` and compiles the recursion.
-    pub fn new(
+    /// Validates `layers` and compiles the recursion (the builder's and the JSON spec's last step).
+    pub(crate) fn compile(
         layers: Vec<Layer>,
         parameterization: Parameterization,
         quadrature_nodes: usize,
+        input_shape: Option<Vec<usize>>,
     ) -> Result<Network> {
-        let plan = Plan::compile(&layers, parameterization, quadrature_nodes)?;
+        let compiled = Compiled::compile(
+            &layers,
+            parameterization,
+            quadrature_nodes,
+            input_shape.as_deref(),
+        )?;
         Ok(Network {
             layers,
             parameterization,
             quadrature_nodes,
-            plan,
+            input_shape,
+            compiled,
         })
     }
 
@@ -254,8 +274,40 @@ impl Network {
         self.quadrature_nodes
     }
 
-    /// The compiled recursion.
-    pub(crate) fn plan(&self) -> &Plan {
-        &self.plan
+    /// The shape of one input (channels last), if the spec gives it.
+    pub fn input_shape(&self) -> Option<&[usize]> {
+        self.input_shape.as_deref()
+    }
+
+    /// Whether the network is fully connected (Dense layers and activations only): the networks
+    /// with the fused kernel path, input gradients, J∞ and finite-width counterparts.
+    pub fn is_fully_connected(&self) -> bool {
+        matches!(self.compiled, Compiled::FullyConnected(_))
+    }
+
+    /// The compiled network.
+    pub(crate) fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// The fused recursion of a fully connected network, or [`Error::Unsupported`] naming the first
+    /// layer that is not fully connected (for `what`, e.g. "input gradients").
+    pub(crate) fn plan(&self, what: &str) -> Result<&Plan> {
+        match &self.compiled {
+            Compiled::FullyConnected(plan) => Ok(plan),
+            Compiled::Image(_) => {
+                let (k, layer) = self
+                    .layers
+                    .iter()
+                    .enumerate()
+                    .find(|(_, l)| !l.is_fully_connected())
+                    .map(|(k, l)| (k, l.name()))
+                    .unwrap_or((0, "a non-vector input_shape".into()));
+                Err(Error::Unsupported {
+                    what: what.into(),
+                    layer: format!("layers[{k}] ({layer})"),
+                })
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! Rbf γ = 1; Exp a = 1, b = 1; Gaussian a = 1, b = −1; Affine α = 1, β = 0; Elu α = 1).
 
 use crate::activation::{Activation, DEFAULT_NODES};
-use crate::network::{Dense, Layer, Network, Parameterization};
+use crate::network::{AvgPool, Conv, Dense, Layer, LayerNorm, Network, Padding, Parameterization};
 use crate::{Error, Result};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -33,6 +33,71 @@ struct DenseSpec {
     width: Option<usize>,
 }
 
+fn same() -> Padding {
+    Padding::Same
+}
+
+fn valid() -> Padding {
+    Padding::Valid
+}
+
+fn eps() -> f64 {
+    LayerNorm::default().eps
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConvSpec {
+    w_std: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    b_std: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    channels: Option<usize>,
+    filter_shape: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    strides: Option<Vec<usize>>,
+    #[serde(default = "same")]
+    padding: Padding,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolSpec {
+    window: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    strides: Option<Vec<usize>>,
+    #[serde(default = "valid")]
+    padding: Padding,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NormSpec {
+    #[serde(default = "eps")]
+    eps: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResidualSpec {
+    layers: Vec<LayerSpec>,
+}
+
+/// The keys of the layers that are not activations.
+const LAYER_KEYS: [&str; 7] = [
+    "dense",
+    "conv",
+    "avg_pool",
+    "global_avg_pool",
+    "flatten",
+    "layer_norm",
+    "residual",
+];
+
 /// One layer in its JSON form: `{"dense": {...}}` or `{"<activation>": {...}}`.
 #[derive(Debug, Clone)]
 struct LayerSpec(Layer);
@@ -42,6 +107,8 @@ struct LayerSpec(Layer);
 struct NetworkSpec {
     #[serde(default)]
     parameterization: Parameterization,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_shape: Option<Vec<usize>>,
     layers: Vec<LayerSpec>,
     #[serde(default = "nodes")]
     quadrature_nodes: usize,
@@ -59,7 +126,7 @@ impl<'de> Visitor<'de> for LayerVisitor {
     type Value = LayerSpec;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a layer: an object with one key, `dense` or an activation's name")
+        f.write_str("a layer: an object with one key, a layer's or an activation's name")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<LayerSpec, A::Error> {
@@ -68,19 +135,61 @@ impl<'de> Visitor<'de> for LayerVisitor {
                 "empty layer object: a layer is `{\"dense\": {...}}` or `{\"<activation>\": {...}}`",
             ));
         };
-        let layer = if key == "dense" {
-            let d: DenseSpec = map.next_value()?;
-            Layer::Dense(Dense {
-                w_std: d.w_std,
-                b_std: d.b_std,
-                width: d.width,
-            })
+        let layer = match key.as_str() {
+            "dense" => {
+                let d: DenseSpec = map.next_value()?;
+                Some(Layer::Dense(Dense {
+                    w_std: d.w_std,
+                    b_std: d.b_std,
+                    width: d.width,
+                }))
+            }
+            "conv" => {
+                let c: ConvSpec = map.next_value()?;
+                Some(Layer::Conv(Conv {
+                    w_std: c.w_std,
+                    b_std: c.b_std,
+                    channels: c.channels,
+                    filter_shape: c.filter_shape,
+                    strides: c.strides,
+                    padding: c.padding,
+                }))
+            }
+            "avg_pool" => {
+                let p: PoolSpec = map.next_value()?;
+                Some(Layer::AvgPool(AvgPool {
+                    window: p.window,
+                    strides: p.strides,
+                    padding: p.padding,
+                }))
+            }
+            "global_avg_pool" => {
+                let _: Empty = map.next_value()?;
+                Some(Layer::GlobalAvgPool)
+            }
+            "flatten" => {
+                let _: Empty = map.next_value()?;
+                Some(Layer::Flatten)
+            }
+            "layer_norm" => {
+                let n: NormSpec = map.next_value()?;
+                Some(Layer::LayerNorm(LayerNorm { eps: n.eps }))
+            }
+            "residual" => {
+                let r: ResidualSpec = map.next_value()?;
+                Some(Layer::Residual(r.layers.into_iter().map(|l| l.0).collect()))
+            }
+            _ => None,
+        };
+        let layer = if let Some(layer) = layer {
+            layer
         } else if Activation::KEYS.contains(&key.as_str()) {
             let params: serde_json::Map<String, serde_json::Value> = map.next_value()?;
             Layer::Activation(Activation::from_spec(&key, params).map_err(de::Error::custom)?)
         } else {
             return Err(de::Error::custom(format!(
-                "unknown variant `{key}`, expected `dense` or one of the activations `{}`",
+                "unknown variant `{key}`, expected one of the layers `{}` or the activations `{}`",
+                LAYER_KEYS.join("`, `"),
                 Activation::KEYS.join("`, `")
             )));
         };
@@ -106,6 +215,34 @@ impl Serialize for LayerSpec {
                     width: d.width,
                 },
             )?,
+            Layer::Conv(c) => map.serialize_entry(
+                "conv",
+                &ConvSpec {
+                    w_std: c.w_std,
+                    b_std: c.b_std,
+                    channels: c.channels,
+                    filter_shape: c.filter_shape.clone(),
+                    strides: c.strides.clone(),
+                    padding: c.padding,
+                },
+            )?,
+            Layer::AvgPool(p) => map.serialize_entry(
+                "avg_pool",
+                &PoolSpec {
+                    window: p.window.clone(),
+                    strides: p.strides.clone(),
+                    padding: p.padding,
+                },
+            )?,
+            Layer::GlobalAvgPool => map.serialize_entry("global_avg_pool", &Empty {})?,
+            Layer::Flatten => map.serialize_entry("flatten", &Empty {})?,
+            Layer::LayerNorm(n) => map.serialize_entry("layer_norm", &NormSpec { eps: n.eps })?,
+            Layer::Residual(b) => map.serialize_entry(
+                "residual",
+                &ResidualSpec {
+                    layers: b.iter().cloned().map(LayerSpec).collect(),
+                },
+            )?,
             Layer::Activation(a) => {
                 let Some((key, params)) = a.to_spec() else {
                     return Err(serde::ser::Error::custom(format!(
@@ -123,10 +260,11 @@ impl Serialize for LayerSpec {
 impl TryFrom<NetworkSpec> for Network {
     type Error = Error;
     fn try_from(s: NetworkSpec) -> Result<Network> {
-        Network::new(
+        Network::compile(
             s.layers.into_iter().map(|l| l.0).collect(),
             s.parameterization,
             s.quadrature_nodes,
+            s.input_shape,
         )
     }
 }
@@ -135,6 +273,7 @@ impl Serialize for Network {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         NetworkSpec {
             parameterization: self.parameterization(),
+            input_shape: self.input_shape().map(<[usize]>::to_vec),
             layers: self.layers().iter().cloned().map(LayerSpec).collect(),
             quadrature_nodes: self.quadrature_nodes(),
         }

@@ -258,6 +258,18 @@ impl FiniteNetworkBuilder {
                     fan_in = n_out;
                 }
                 Layer::Activation(a) => stages.push(Stage::Act(a.clone())),
+                // `widths` has rejected every other layer.
+                other => {
+                    return Err(spec
+                        .plan("a finite-width network")
+                        .err()
+                        .unwrap_or_else(|| {
+                            Error::InvalidNetwork(format!(
+                                "{} in a fully connected network",
+                                other.name()
+                            ))
+                        }));
+                }
             }
         }
         Ok(FiniteNetwork {
@@ -449,12 +461,14 @@ fn resolve_widths(
             "the output dimension must be at least 1",
         ));
     }
+    // Finite convolutional, pooled, normalized and residual networks are not built yet.
+    spec.plan("a finite-width network")?;
     let spec_widths: Vec<Option<usize>> = spec
         .layers()
         .iter()
         .filter_map(|l| match l {
             Layer::Dense(d) => Some(d.width),
-            Layer::Activation(_) => None,
+            _ => None,
         })
         .collect();
     let n_hidden = spec_widths.len() - 1;

@@ -28,6 +28,9 @@ use crate::{KernelKind, Result};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
+/// What the kernels of networks beyond fully connected ones do not have yet.
+const GRADIENTS: &str = "input gradients of the kernel";
+
 /// Σ(x', x) and Θ(x', x) with their gradients with respect to the second point x.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KernelGradient {
@@ -178,7 +181,7 @@ impl Network {
 
     /// The pre-activation variances of x with both seeds (∂/∂q, and the ray).
     fn point_slots(&self, q: f64, d: usize) -> Result<Slots> {
-        let plan = self.plan();
+        let plan = self.plan(GRADIENTS)?;
         let mut partial = vec![Fwd::<2>::constant(0.0); plan.n_slots()];
         let mut ray = vec![Fwd::<2>::constant(0.0); plan.n_slots()];
         let overflow = |(layer, v)| self.overflow(layer, v);
@@ -199,9 +202,9 @@ impl Network {
             Mode::Ray => (Fwd::new(c0, [c0, 0.0]), &slots.ray),
         };
         // x' is fixed: its variances carry no derivatives, so the f64 recursion serves.
-        let mut s1 = vec![0.0; self.plan().n_slots()];
-        self.plan()
-            .point(qi, d, &mut s1)
+        let plan = self.plan(GRADIENTS)?;
+        let mut s1 = vec![0.0; plan.n_slots()];
+        plan.point(qi, d, &mut s1)
             .map_err(|(layer, v)| self.overflow(layer, v))?;
         let s1: Vec<Fwd<2>> = s1.into_iter().map(Fwd::constant).collect();
         let mut state = GradientState {
@@ -214,7 +217,7 @@ impl Network {
             nngp_kink: None,
             ntk_kink: None,
         };
-        layers::walk::<_, _, true>(self.plan().stages(), &mut state)
+        layers::walk::<_, _, true>(plan.stages(), &mut state)
             .map_err(|(layer, v)| self.overflow(layer, v))?;
         Ok(Chain {
             nngp: state.c,

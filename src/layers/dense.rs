@@ -5,9 +5,9 @@ use crate::error::invalid;
 use crate::real::Real;
 use crate::{Error, Result};
 
-/// Fan-in of a Dense layer in the standard parameterization.
+/// Fan-in of an affine layer in the standard parameterization.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum FanIn {
+pub(super) enum FanIn {
     /// The input dimension d (known only when the kernel is evaluated).
     Input,
     /// A hidden width.
@@ -42,38 +42,43 @@ impl FanInTracker {
 impl DenseStage {
     /// Checks layer `k` and compiles its map; `fan_in` follows the widths from layer to layer.
     pub(super) fn compile(k: usize, d: &Dense, fan_in: &mut FanInTracker) -> Result<DenseStage> {
-        check_std(&format!("layers[{k}].w_std"), d.w_std)?;
+        let standard = match fan_in.parameterization {
+            Parameterization::Ntk => None,
+            Parameterization::Standard => Some(match fan_in.previous {
+                None => FanIn::Input,
+                Some(Some(w)) => FanIn::Width(w as f64),
+                Some(None) => {
+                    return Err(Error::InvalidNetwork(format!(
+                        "layer {k}: the standard parameterization needs the fan-in of every \
+                         Dense layer after the first; give the previous Dense layer a `width`"
+                    )));
+                }
+            }),
+        };
+        let stage = DenseStage::new(&format!("layers[{k}]"), d, standard)?;
+        fan_in.previous = Some(d.width);
+        Ok(stage)
+    }
+
+    /// Checks the affine layer at `path` (its σ's and width) and compiles its map, with its fan-in
+    /// in the standard parameterization (`None`: the ntk parameterization).
+    pub(super) fn new(path: &str, d: &Dense, standard: Option<FanIn>) -> Result<DenseStage> {
+        check_std(&format!("{path}.w_std"), d.w_std)?;
         if let Some(b) = d.b_std {
-            check_std(&format!("layers[{k}].b_std"), b)?;
+            check_std(&format!("{path}.b_std"), b)?;
         }
         if d.width == Some(0) {
             return Err(invalid(
-                &format!("layers[{k}].width"),
+                &format!("{path}.width"),
                 0,
                 "a layer width must be at least 1",
             ));
         }
-        let standard = match fan_in.parameterization {
-            Parameterization::Ntk => None,
-            Parameterization::Standard => {
-                let n_in = match fan_in.previous {
-                    None => FanIn::Input,
-                    Some(Some(w)) => FanIn::Width(w as f64),
-                    Some(None) => {
-                        return Err(Error::InvalidNetwork(format!(
-                            "layer {k}: the standard parameterization needs the fan-in of every \
-                             Dense layer after the first; give the previous Dense layer a `width`"
-                        )));
-                    }
-                };
-                Some((n_in, if d.b_std.is_some() { 1.0 } else { 0.0 }))
-            }
-        };
-        fan_in.previous = Some(d.width);
+        let bias = if d.b_std.is_some() { 1.0 } else { 0.0 };
         Ok(DenseStage {
             w2: d.w_std * d.w_std,
             b2: d.b_std.map_or(0.0, |b| b * b),
-            standard,
+            standard: standard.map(|f| (f, bias)),
         })
     }
 
@@ -97,7 +102,7 @@ impl DenseStage {
     }
 }
 
-fn check_std(name: &str, v: f64) -> Result<()> {
+pub(super) fn check_std(name: &str, v: f64) -> Result<()> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {

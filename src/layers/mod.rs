@@ -24,6 +24,12 @@
 //! So all layers are fused per entry: the states above are a few scalars, the cost is linear in
 //! depth, and there are no per-layer n × n temporaries.
 //!
+//! **Other architectures** (convolutions, pooling, flatten, layer norm, residual blocks) compile to
+//! an [`ImagePlan`] whose state is the covariance of every pixel pair of the two inputs (or only of
+//! the same pixels, when no pooling follows), run pair by pair in per-thread scratch
+//! (`pixels.rs`); `window.rs` holds the convolution and pooling maps. Vectors are images of one
+//! pixel there, so layer norm and residual blocks on fully connected networks take this path too.
+//!
 //! **Extending.** A state implements [`FullyConnected`] (one method per kind of fully connected
 //! stage) and [`KernelState`]; [`Stage`] implements [`Transform`] for every such state. Layers whose
 //! state is richer — convolutions and pooling (per-pair pixel covariances), layer norm, residual
@@ -31,14 +37,65 @@
 //! without touching the fully connected types or their fast path.
 
 mod dense;
+mod image;
 mod layer;
 mod nonlinearity;
+mod pixels;
 mod states;
+mod window;
 
 pub(crate) use dense::DenseStage;
-pub use layer::{Dense, Layer, Parameterization};
+pub(crate) use image::ImagePlan;
+pub use layer::{AvgPool, Conv, Dense, Layer, LayerNorm, Padding, Parameterization};
 pub(crate) use nonlinearity::ActivationStage;
+pub(crate) use pixels::Scratch;
 pub(crate) use states::{Lanes, Pair, Point};
+
+/// A network compiled for its kernels: the fused per-entry path of fully connected networks, or
+/// the pixel-pair path of everything else.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Compiled {
+    /// Dense layers and activations on vectors.
+    FullyConnected(Plan),
+    /// Convolutions, pooling, flatten, layer norm or residual blocks (on images or vectors).
+    Image(ImagePlan),
+}
+
+impl Compiled {
+    /// Compiles `layers` for inputs of `input_shape` (spatial axes, then channels; `None`: vectors
+    /// of any dimension). Fully connected networks on vectors take the fused path.
+    pub(crate) fn compile(
+        layers: &[Layer],
+        parameterization: Parameterization,
+        quadrature_nodes: usize,
+        input_shape: Option<&[usize]>,
+    ) -> Result<Compiled> {
+        let vector_input = input_shape.is_none_or(|s| s.len() == 1);
+        if vector_input && layers.iter().all(Layer::is_fully_connected) {
+            if let Some(s) = input_shape {
+                if s[0] == 0 {
+                    return Err(crate::error::invalid(
+                        "input_shape",
+                        "[0]",
+                        "every axis needs at least one entry",
+                    ));
+                }
+            }
+            Ok(Compiled::FullyConnected(Plan::compile(
+                layers,
+                parameterization,
+                quadrature_nodes,
+            )?))
+        } else {
+            Ok(Compiled::Image(ImagePlan::compile(
+                layers,
+                parameterization,
+                quadrature_nodes,
+                input_shape,
+            )?))
+        }
+    }
+}
 
 use crate::Result;
 use crate::activation::LANES;
@@ -150,6 +207,12 @@ impl Plan {
                         quadrature_nodes,
                     )?));
                     n_slots += 1;
+                }
+                other => {
+                    return Err(crate::Error::InvalidNetwork(format!(
+                        "layer {k} ({}) is not a fully connected layer",
+                        other.name()
+                    )));
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! build dominated the suite's time). Each module is one area of the crate.
 
 mod activations;
+mod architectures;
 mod cli;
 mod common;
 mod duals;

@@ -30,7 +30,10 @@
 //! assert!((k.nngp[(0, 0)] - 2.0).abs() < 1e-14 && (k.ntk[(0, 0)] - 4.0).abs() < 1e-14);
 //! ```
 
+mod image;
+
 use crate::activation::LANES;
+use crate::layers::{Compiled, Plan};
 use crate::network::Network;
 use crate::real::Real;
 use crate::{Error, Result};
@@ -108,8 +111,10 @@ impl Network {
     /// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
     /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. Returns the first row
     /// whose value is not finite.
+    #[allow(clippy::too_many_arguments)]
     fn column(
         &self,
+        plan: &Plan,
         kcol: &mut [f64],
         tcol: &mut [f64],
         rows: usize,
@@ -120,15 +125,14 @@ impl Network {
         let mut i = 0;
         while i + LANES <= rows {
             let mut c: [f64; LANES] = std::array::from_fn(|l| kcol[i + l]);
-            let th = self.plan().lanes(&mut c, d, &s1[i * ns..], ns, s2j);
+            let th = plan.lanes(&mut c, d, &s1[i * ns..], ns, s2j);
             kcol[i..i + LANES].copy_from_slice(&c);
             tcol[i..i + LANES].copy_from_slice(&th);
             i += LANES;
         }
         for r in i..rows {
             // The unchecked recursion never returns Err; NaN would be caught below.
-            let (k, t) = self
-                .plan()
+            let (k, t) = plan
                 .pair::<f64, false>(kcol[r], d, &s1[r * ns..(r + 1) * ns], s2j)
                 .unwrap_or((f64::NAN, f64::NAN));
             kcol[r] = k;
@@ -161,7 +165,7 @@ impl Network {
         q2: F,
         d: usize,
     ) -> Result<(F, F, F, F)> {
-        let plan = self.plan();
+        let plan = self.plan("the kernel from an input kernel (c0, q1, q2)")?;
         let mut s1 = vec![F::zero(); plan.n_slots()];
         let mut s2 = vec![F::zero(); plan.n_slots()];
         let overflow = |(layer, v)| self.overflow(layer, v);
@@ -172,17 +176,20 @@ impl Network {
     }
 
     /// Per-point variances of every activation layer (n × slots, row-major) and the diagonals.
-    fn point_table(&self, x: &DMatrix<f64>) -> Result<(Vec<f64>, DVector<f64>, DVector<f64>)> {
+    fn point_table(
+        &self,
+        plan: &Plan,
+        x: &DMatrix<f64>,
+    ) -> Result<(Vec<f64>, DVector<f64>, DVector<f64>)> {
         let (n, d) = x.shape();
-        let ns = self.plan().n_slots();
+        let ns = plan.n_slots();
         let mut slots = vec![0.0; n * ns.max(1)];
         let rows: Vec<Result<(f64, f64)>> = slots
             .par_chunks_mut(ns.max(1))
             .enumerate()
             .map(|(i, s)| {
                 let q0 = x.row(i).norm_squared() / d as f64;
-                self.plan()
-                    .point(q0, d, &mut s[..ns])
+                plan.point(q0, d, &mut s[..ns])
                     .map_err(|(layer, v)| self.overflow(layer, v))
             })
             .collect();
@@ -196,8 +203,15 @@ impl Network {
         Ok((slots, var, ntk))
     }
 
-    fn first_nonfinite_layer(&self, c0: f64, d: usize, s1: &[f64], s2: &[f64]) -> Error {
-        match self.plan().pair::<f64, true>(c0, d, s1, s2) {
+    fn first_nonfinite_layer(
+        &self,
+        plan: &Plan,
+        c0: f64,
+        d: usize,
+        s1: &[f64],
+        s2: &[f64],
+    ) -> Error {
+        match plan.pair::<f64, true>(c0, d, s1, s2) {
             Err((layer, v)) => self.overflow(layer, v),
             Ok(_) => Error::Overflow {
                 layer: self.layers().len() - 1,
@@ -306,8 +320,77 @@ impl Kernel for Network {
                 found: format!("{}", x2.len()),
             });
         }
+        self.check_input_dim("x1", x1.len())?;
         crate::linalg::check_finite_slice(x1, "x1")?;
         crate::linalg::check_finite_slice(x2, "x2")?;
+        match self.compiled() {
+            Compiled::FullyConnected(_) => self.fc_entry(x1, x2),
+            Compiled::Image(plan) => image::entry(self, plan, x1, x2),
+        }
+    }
+
+    fn cross(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> Result<KernelMatrices> {
+        check_points("x1", x1)?;
+        check_points("x2", x2)?;
+        if x1.ncols() != x2.ncols() {
+            return Err(Error::ShapeMismatch {
+                what: "feature dimension of x1 and x2".into(),
+                expected: format!("{} columns", x1.ncols()),
+                found: format!("{} columns", x2.ncols()),
+            });
+        }
+        self.check_input_dim("x1", x1.ncols())?;
+        match self.compiled() {
+            Compiled::FullyConnected(plan) => self.fc_cross(plan, x1, x2),
+            Compiled::Image(plan) => image::cross(self, plan, x1, x2),
+        }
+    }
+
+    fn gram(&self, x: &DMatrix<f64>) -> Result<KernelMatrices> {
+        check_points("x", x)?;
+        self.check_input_dim("x", x.ncols())?;
+        match self.compiled() {
+            Compiled::FullyConnected(plan) => self.fc_gram(plan, x),
+            Compiled::Image(plan) => image::gram(self, plan, x),
+        }
+    }
+
+    fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal> {
+        check_points("x", x)?;
+        self.check_input_dim("x", x.ncols())?;
+        match self.compiled() {
+            Compiled::FullyConnected(plan) => {
+                let (_, nngp, ntk) = self.point_table(plan, x)?;
+                Ok(KernelDiagonal { nngp, ntk })
+            }
+            Compiled::Image(plan) => image::diagonal(self, plan, x),
+        }
+    }
+}
+
+impl Network {
+    /// Checks an input dimension against the spec's `input_shape`, if it has one.
+    fn check_input_dim(&self, what: &str, d: usize) -> Result<()> {
+        let Some(shape) = self.input_shape() else {
+            return Ok(());
+        };
+        let need: usize = shape.iter().product();
+        if d == need {
+            return Ok(());
+        }
+        let layout = match shape.len() {
+            1 => "a vector".to_string(),
+            2 => "a flattened L × C sequence, channels last".to_string(),
+            _ => "a flattened H × W × C image, channels last".to_string(),
+        };
+        Err(Error::ShapeMismatch {
+            what: format!("{what}: the length of one input"),
+            expected: format!("{need} values ({layout}, input_shape {shape:?})"),
+            found: format!("{d}"),
+        })
+    }
+
+    fn fc_entry(&self, x1: &[f64], x2: &[f64]) -> Result<KernelEntry> {
         let d = x1.len();
         let dot =
             |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;
@@ -321,21 +404,17 @@ impl Kernel for Network {
         })
     }
 
-    fn cross(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> Result<KernelMatrices> {
-        check_points("x1", x1)?;
-        check_points("x2", x2)?;
-        if x1.ncols() != x2.ncols() {
-            return Err(Error::ShapeMismatch {
-                what: "feature dimension of x1 and x2".into(),
-                expected: format!("{} columns", x1.ncols()),
-                found: format!("{} columns", x2.ncols()),
-            });
-        }
+    fn fc_cross(
+        &self,
+        plan: &Plan,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+    ) -> Result<KernelMatrices> {
         let (n1, d) = x1.shape();
         let n2 = x2.nrows();
-        let ns = self.plan().n_slots().max(1);
-        let (s1, cov1, _) = self.point_table(x1)?;
-        let (s2, cov2, _) = self.point_table(x2)?;
+        let ns = plan.n_slots().max(1);
+        let (s1, cov1, _) = self.point_table(plan, x1)?;
+        let (s2, cov2, _) = self.point_table(plan, x2)?;
         // A row of x1 identical to a row of x2 must get the diagonal values exactly (see
         // `layers::Pair`), but the GEMM's x·x'/d and the row norm ‖x‖²/d round differently; the input
         // variance is used for such pairs. Row hashes keep the check O(1) per entry.
@@ -360,13 +439,14 @@ impl Kernel for Network {
                             kcol[i] = q1[i];
                         }
                     }
-                    self.column(kcol, tcol, n1, d, (&s1, ns), s2j)
+                    self.column(plan, kcol, tcol, n1, d, (&s1, ns), s2j)
                         .map(|i| (i, j))
                 })
                 .reduce(|| None, |a, b| a.or(b));
             if let Some((i, j)) = bad {
                 let c0 = x1.row(i).dot(&x2.row(j)) / d as f64;
                 return Err(self.first_nonfinite_layer(
+                    plan,
                     c0,
                     d,
                     &s1[i * ns..(i + 1) * ns],
@@ -382,11 +462,10 @@ impl Kernel for Network {
         })
     }
 
-    fn gram(&self, x: &DMatrix<f64>) -> Result<KernelMatrices> {
-        check_points("x", x)?;
+    fn fc_gram(&self, plan: &Plan, x: &DMatrix<f64>) -> Result<KernelMatrices> {
         let (n, d) = x.shape();
-        let ns = self.plan().n_slots().max(1);
-        let (s, var, ntk_diag) = self.point_table(x)?;
+        let ns = plan.n_slots().max(1);
+        let (s, var, ntk_diag) = self.point_table(plan, x)?;
         let h = row_hashes(x);
         let q: Vec<f64> = x.row_iter().map(|r| r.norm_squared() / d as f64).collect();
         let mut nngp = output_matrix(n, n)?;
@@ -407,7 +486,9 @@ impl Kernel for Network {
                             kcol[i] = q[i];
                         }
                     }
-                    let bad = self.column(kcol, tcol, j, d, (&s, ns), sj).map(|i| (i, j));
+                    let bad = self
+                        .column(plan, kcol, tcol, j, d, (&s, ns), sj)
+                        .map(|i| (i, j));
                     kcol[j] = var[j];
                     tcol[j] = ntk_diag[j];
                     bad
@@ -416,6 +497,7 @@ impl Kernel for Network {
             if let Some((i, j)) = bad {
                 let c0 = x.row(i).dot(&x.row(j)) / d as f64;
                 return Err(self.first_nonfinite_layer(
+                    plan,
                     c0,
                     d,
                     &s[i * ns..(i + 1) * ns],
@@ -431,11 +513,5 @@ impl Kernel for Network {
             cov2: var.clone(),
             cov1: var,
         })
-    }
-
-    fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal> {
-        check_points("x", x)?;
-        let (_, nngp, ntk) = self.point_table(x)?;
-        Ok(KernelDiagonal { nngp, ntk })
     }
 }
