@@ -149,7 +149,18 @@ macro_rules! dual_families {
                 q2: f64,
             ) {
                 match self {
-                    $(Dual::$variant(d) => lanes(d, c, th, q1, q2),)*
+                    $(Dual::$variant(d) => LaneDual::lanes(d, c, th, q1, q2),)*
+                }
+            }
+
+            /// The activation on every entry of a full p × p pixel-pair state (row-major Σ in `s`,
+            /// Θ in `t`): row i has variance `q1[i]`, column j `q2[j]`. One dispatch per state; the
+            /// rows run [`LANES`] entries at a time, compiled for AVX2 + FMA where the CPU has them
+            /// (chosen at run time; the same IEEE operations, so the same results, as the portable
+            /// path).
+            pub(crate) fn apply_rows(&self, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
+                match self {
+                    $(Dual::$variant(d) => rows::dispatch(d, s, t, q1, q2),)*
                 }
             }
         }
@@ -185,32 +196,99 @@ dual_families! {
     Quadrature(QuadratureDual),
 }
 
+/// The activation over the rows of a pixel-pair state, with run-time selection of the instruction
+/// set.
+mod rows {
+    use super::{LANES, LaneDual};
+
+    #[inline(always)]
+    fn portable<D: LaneDual>(d: &D, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
+        let p = q2.len();
+        for (i, (row_s, row_t)) in s.chunks_exact_mut(p).zip(t.chunks_exact_mut(p)).enumerate() {
+            let (cs, ts) = (row_s.chunks_exact_mut(LANES), row_t.chunks_exact_mut(LANES));
+            for ((c, th), qc) in cs.zip(ts).zip(q2.chunks_exact(LANES)) {
+                let (mut c8, mut t8) = ([0.0; LANES], [0.0; LANES]);
+                c8.copy_from_slice(c);
+                t8.copy_from_slice(th);
+                let mut q8 = [0.0; LANES];
+                q8.copy_from_slice(qc);
+                // T is symmetric in the two variances: the lanes take the column's as their own.
+                d.lanes(&mut c8, &mut t8, &q8, q1[i]);
+                c.copy_from_slice(&c8);
+                th.copy_from_slice(&t8);
+            }
+            for j in p - p % LANES..p {
+                let (c, q) = (row_s[j], q2[j]);
+                let (v, dot) = if c == q && c == q1[i] {
+                    d.dual_diag(c)
+                } else {
+                    d.dual(c, q, q1[i])
+                };
+                row_s[j] = v;
+                row_t[j] *= dot;
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn avx2<D: LaneDual>(d: &D, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
+        portable(d, s, t, q1, q2)
+    }
+
+    pub(super) fn dispatch<D: LaneDual>(
+        d: &D,
+        s: &mut [f64],
+        t: &mut [f64],
+        q1: &[f64],
+        q2: &[f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features `avx2` is compiled for.
+            return unsafe { avx2(d, s, t, q1, q2) };
+        }
+        portable(d, s, t, q1, q2)
+    }
+}
+
 /// Entries of a kernel matrix that run through the layers together.
 pub(crate) const LANES: usize = 8;
 
 /// One activation layer applied to [`LANES`] independent entries (covariances `c`, NTKs `th`, first
 /// points' variances `q1`, common second variance `q2`). Interleaving independent entries lets the
-/// CPU overlap their long dependency chains (sqrt, atan2, divisions); one dispatch per layer.
-#[inline(always)]
-fn lanes<D: DualActivation>(
-    d: &D,
-    c: &mut [f64; LANES],
-    th: &mut [f64; LANES],
-    q1: &[f64; LANES],
-    q2: f64,
-) {
-    for l in 0..LANES {
-        // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal to the
-        // variance (see `Network::pair_chain`).
-        let (t, dot) = if c[l] == q1[l] && c[l] == q2 {
-            d.dual_diag(c[l])
-        } else {
-            d.dual(c[l], q1[l], q2)
-        };
-        c[l] = t;
-        th[l] *= dot;
+/// CPU overlap their long dependency chains (sqrt, atan2, divisions); one dispatch per layer. A
+/// family may replace the entry-by-entry loop with one that vectorizes.
+pub(crate) trait LaneDual: DualActivation {
+    #[inline(always)]
+    fn lanes(&self, c: &mut [f64; LANES], th: &mut [f64; LANES], q1: &[f64; LANES], q2: f64) {
+        for l in 0..LANES {
+            // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal to
+            // the variance (see `layers::Pair`).
+            let (t, dot) = if c[l] == q1[l] && c[l] == q2 {
+                self.dual_diag(c[l])
+            } else {
+                self.dual(c[l], q1[l], q2)
+            };
+            c[l] = t;
+            th[l] *= dot;
+        }
     }
 }
+
+impl LaneDual for SignDual {}
+impl LaneDual for RectifiedMonomialDual {}
+impl LaneDual for ErfDual {}
+impl LaneDual for GeluDual {}
+impl LaneDual for SinDual {}
+impl LaneDual for RbfDual {}
+impl LaneDual for ExpDual {}
+impl LaneDual for GaussianDual {}
+impl LaneDual for GaborDual {}
+impl LaneDual for PolynomialDual {}
+impl LaneDual for AffineDual {}
+impl LaneDual for QuadratureDual {}
 
 impl Dual {
     /// Whether Ṫ = E[φ'φ'] equals ∂T/∂c. It does not for sign(x) and the step x⁰·1[x ≥ 0], whose

@@ -1,8 +1,8 @@
 //! The piecewise-linear family (ABReLU, ReLU, LeakyReLU, Abs), the sign function, and the
 //! arc-cosine kernels of the rectified monomials.
 
-use super::DualActivation;
-use crate::real::{Real, angle};
+use super::{DualActivation, LANES, LaneDual};
+use crate::real::{ANGLE_FLOOR, Real, angle, atan2_nonneg};
 
 /// Dual of φ(x) = a·min(x, 0) + b·max(x, 0).
 ///
@@ -34,6 +34,38 @@ impl DualActivation for AbReluDual {
         }
         let m = F::cst((self.a * self.a + self.b * self.b) / 2.0);
         (m * q, m)
+    }
+}
+
+/// The general formula without branches over all lanes (the angle by [`atan2_nonneg`], so the loop
+/// vectorizes), then the diagonal formulas where c = q1 = q2 exactly. The angle is within 2 ulps of
+/// the scalar path's, with the same rounding floor for (anti)parallel pairs.
+impl LaneDual for AbReluDual {
+    #[inline(always)]
+    fn lanes(&self, c: &mut [f64; LANES], th: &mut [f64; LANES], q1: &[f64; LANES], q2: f64) {
+        let f = (self.a - self.b).powi(2) / (2.0 * std::f64::consts::PI);
+        let m = (self.a * self.a + self.b * self.b) / 2.0;
+        let mut t = [0.0; LANES];
+        let mut dot = [0.0; LANES];
+        for l in 0..LANES {
+            let p = q1[l] * q2;
+            let gap = p - c[l] * c[l];
+            // As in `angle`: a gap below the rounding floor is an (anti)parallel pair.
+            let s = if gap <= ANGLE_FLOOR * p {
+                0.0
+            } else {
+                gap.sqrt()
+            };
+            dot[l] = m - f * atan2_nonneg(s, c[l]);
+            t[l] = f * s + dot[l] * c[l];
+        }
+        for l in 0..LANES {
+            if c[l] == q1[l] && c[l] == q2 {
+                (t[l], dot[l]) = self.dual_diag(c[l]);
+            }
+            c[l] = t[l];
+            th[l] *= dot[l];
+        }
     }
 }
 

@@ -582,11 +582,7 @@ impl Compiler {
             let outer = spatial[..k].iter().product();
             let inner = spatial[k + 1..].iter().product();
             spatial[k] = w.n_out;
-            axes.push(AxisOp {
-                window: w,
-                outer,
-                inner,
-            });
+            axes.push(AxisOp::new(w, outer, inner));
             // Intermediate states (after some axes) are no larger than the input's.
         }
         Ok((axes, spatial))

@@ -3,7 +3,7 @@
 //! every pair, so memory is the outputs plus O(P²) per thread.
 
 use super::image::{ImagePlan, ImageStage};
-use crate::activation::{Dual, DualActivation, LANES};
+use crate::activation::{Dual, DualActivation};
 
 /// Per-thread buffers for [`ImagePlan::pair`] and [`ImagePlan::point`].
 pub(crate) struct Scratch {
@@ -299,23 +299,7 @@ fn dual_entry(dual: &Dual, c: f64, th: f64, q1: f64, q2: f64) -> (f64, f64) {
 }
 
 /// An activation on a full state: row i (first input's pixel, variance q1[i]) against columns j
-/// (q2[j]), [`LANES`] columns at a time.
+/// (q2[j]).
 fn activation_full(dual: &Dual, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
-    let p = q1.len();
-    for (i, (row_s, row_t)) in s.chunks_exact_mut(p).zip(t.chunks_exact_mut(p)).enumerate() {
-        let mut j = 0;
-        while j + LANES <= p {
-            let mut c: [f64; LANES] = row_s[j..j + LANES].try_into().expect("LANES values");
-            let mut th: [f64; LANES] = row_t[j..j + LANES].try_into().expect("LANES values");
-            let qc: &[f64; LANES] = q2[j..j + LANES].try_into().expect("LANES values");
-            // T is symmetric in the two variances: the lanes take the column's as their own.
-            dual.apply_lanes(&mut c, &mut th, qc, q1[i]);
-            row_s[j..j + LANES].copy_from_slice(&c);
-            row_t[j..j + LANES].copy_from_slice(&th);
-            j += LANES;
-        }
-        for j in j..p {
-            (row_s[j], row_t[j]) = dual_entry(dual, row_s[j], row_t[j], q2[j], q1[i]);
-        }
-    }
+    dual.apply_rows(s, t, q1, q2);
 }

@@ -31,6 +31,8 @@ pub(crate) struct Window {
     pub(crate) n_out: usize,
     size: usize,
     stride: usize,
+    pad_before: usize,
+    circular: bool,
     /// For each tap, the output positions whose input position is inside (or wrapped into) the
     /// input, as maximal runs.
     runs: Vec<Vec<Run>>,
@@ -92,6 +94,8 @@ impl Window {
             n_out,
             size,
             stride,
+            pad_before,
+            circular: padding == Padding::Circular,
             runs,
         })
     }
@@ -122,9 +126,41 @@ pub(crate) struct AxisOp {
     /// Pixels per position of the axes before and after this one.
     pub(crate) outer: usize,
     pub(crate) inner: usize,
+    /// For a stride-1 zero-padded window that keeps the axis' length (the usual "same"
+    /// convolution): per tap, which pixels of a row have their tap inside the input (1) or in the
+    /// padding (0). A tap is then one shift of the whole row, which vectorizes, instead of a short
+    /// run per block of the row.
+    masks: Option<Vec<Vec<f64>>>,
 }
 
 impl AxisOp {
+    pub(crate) fn new(window: Window, outer: usize, inner: usize) -> AxisOp {
+        let uniform = window.stride == 1 && window.n_out == window.n_in && !window.circular;
+        let masks = uniform.then(|| {
+            let n = window.n_in;
+            (0..window.size)
+                .map(|a| {
+                    (0..outer * n * inner)
+                        .map(|q| {
+                            let j = ((q / inner) % n + a) as isize - window.pad_before as isize;
+                            if (0..n as isize).contains(&j) {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        AxisOp {
+            window,
+            outer,
+            inner,
+            masks,
+        }
+    }
+
     /// Pixels before and after the map.
     pub(crate) fn pixels(&self) -> (usize, usize) {
         let w = &self.window;
@@ -158,6 +194,9 @@ impl AxisOp {
 
     /// The convolution map of a full state: dst(i, i') = (1/f) Σ_δ src(j(i, δ), j(i', δ)).
     pub(crate) fn conv_full(&self, src: &[f64], dst: &mut [f64]) {
+        if let Some(masks) = &self.masks {
+            return self.conv_full_shifts(masks, src, dst);
+        }
         let w = &self.window;
         let (n_in, n_out, inner, outer) = (w.n_in, w.n_out, self.inner, self.outer);
         let (p_in, p_out) = self.pixels();
@@ -189,6 +228,36 @@ impl AxisOp {
             }
         }
         scale(&mut dst[..p_out * p_out], 1.0 / w.size as f64);
+    }
+
+    /// [`AxisOp::conv_full`] for a stride-1 window that keeps the length: tap δ adds row j(i, δ) of
+    /// `src`, shifted by (δ − pad)·inner and masked, to row i of `dst`.
+    fn conv_full_shifts(&self, masks: &[Vec<f64>], src: &[f64], dst: &mut [f64]) {
+        let w = &self.window;
+        let (n, inner) = (w.n_in, self.inner);
+        let p = self.outer * n * inner;
+        dst[..p * p].fill(0.0);
+        for (a, mask) in masks.iter().enumerate() {
+            let off = a as isize - w.pad_before as isize;
+            let shift = off * inner as isize;
+            let (q0, q1) = (
+                (-shift).max(0) as usize,
+                (p as isize - shift).min(p as isize) as usize,
+            );
+            for row in 0..p {
+                if mask[row] == 0.0 {
+                    continue;
+                }
+                let from = (row as isize + shift) as usize;
+                let d = &mut dst[row * p..(row + 1) * p];
+                let s = &src[from * p..(from + 1) * p];
+                let s = &s[(q0 as isize + shift) as usize..(q1 as isize + shift) as usize];
+                for ((d, &m), &v) in d[q0..q1].iter_mut().zip(&mask[q0..q1]).zip(s) {
+                    *d += m * v;
+                }
+            }
+        }
+        scale(&mut dst[..p * p], 1.0 / w.size as f64);
     }
 
     /// The pooling map of a full state: dst(i, i') = (1/f²) Σ_{δ, δ'} src(j(i, δ), j(i', δ')),
@@ -310,11 +379,7 @@ mod tests {
                     _ => (((w.n_out - 1) * s + f).saturating_sub(n) / 2) as isize,
                 };
                 let circ = pad == Padding::Circular;
-                let op = AxisOp {
-                    window: w.clone(),
-                    outer: 1,
-                    inner,
-                };
+                let op = AxisOp::new(w.clone(), 1, inner);
                 let q = w.n_out * inner;
                 let mut conv = vec![0.0; q * q];
                 op.conv_full(&src, &mut conv);
