@@ -30,6 +30,25 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::path::Path;
 
+/// Reads points from `path`, one per row, with the shape of one point: a `.npy` array of any
+/// dimension ≥ 2 (float64, either memory order) of shape (n, …) gives n rows holding each point
+/// flattened in C order (channels last for (n, H, W, C) images) and the shape (…); CSV gives its
+/// rows and `[columns]`.
+pub fn read_points(path: &Path) -> Result<(DMatrix<f64>, Vec<usize>)> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let name = path.display().to_string();
+    if path.extension().and_then(|e| e.to_str()) == Some("npy") {
+        parse_npy_points(&bytes, &name)
+    } else {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::Io(format!("{name}: a CSV file must be UTF-8 text")))?;
+        let x = parse_csv(&text, &name)?;
+        let d = x.ncols();
+        Ok((x, vec![d]))
+    }
+}
+
 /// Reads a matrix from `path`: `.npy` (float64, 2-D, either memory order) or CSV otherwise.
 pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
     let bytes = std::fs::read(path)
@@ -93,6 +112,20 @@ pub fn parse_csv(text: &str, name: &str) -> Result<DMatrix<f64>> {
 /// how to convert) or data that does not match the header's shape (a truncated file);
 /// [`Error::ShapeMismatch`] for an array that is not 2-D.
 pub fn parse_npy(bytes: &[u8], name: &str) -> Result<DMatrix<f64>> {
+    let (x, shape) = parse_npy_points(bytes, name)?;
+    if shape.len() != 1 {
+        return Err(Error::ShapeMismatch {
+            what: name.to_string(),
+            expected: "a 2-D array (points × features)".into(),
+            found: format!("{}-D array", shape.len() + 1),
+        });
+    }
+    Ok(x)
+}
+
+/// Parses a `.npy` file of shape (n, s₁, …, s_k), k ≥ 1, float64 in either memory order, into n
+/// rows of s₁·…·s_k values in C order (the last axis fastest), and the shape (s₁, …, s_k).
+pub fn parse_npy_points(bytes: &[u8], name: &str) -> Result<(DMatrix<f64>, Vec<usize>)> {
     let bad = |why: String| Error::Io(format!("{name}: not a supported .npy file: {why}"));
     if declared_size_overflows(bytes) {
         return Err(bad(
@@ -111,10 +144,11 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<DMatrix<f64>> {
         })
     })?;
     let dims = header.shape();
-    if dims.len() != 2 {
+    if dims.len() < 2 {
         return Err(Error::ShapeMismatch {
             what: name.to_string(),
-            expected: "a 2-D array (points × features)".into(),
+            expected: "a 2-D array (points × features) or (points, H, W, C) / (points, L, C)"
+                .into(),
             found: format!("{}-D array", dims.len()),
         });
     }
@@ -128,7 +162,14 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<DMatrix<f64>> {
     }
     let too_large = || bad(format!("the shape {dims:?} does not fit in memory"));
     let n = usize::try_from(dims[0]).map_err(|_| too_large())?;
-    let d = usize::try_from(dims[1]).map_err(|_| too_large())?;
+    let shape: Vec<usize> = dims[1..]
+        .iter()
+        .map(|&s| usize::try_from(s).map_err(|_| too_large()))
+        .collect::<Result<_>>()?;
+    let d = shape
+        .iter()
+        .try_fold(1usize, |a, &s| a.checked_mul(s))
+        .ok_or_else(too_large)?;
     let need = n.checked_mul(d).and_then(|m| m.checked_mul(8));
     if need != Some(data.len()) {
         return Err(bad(format!(
@@ -141,10 +182,32 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<DMatrix<f64>> {
     let values: Vec<f64> = NpyFile::with_header(header, data)
         .into_vec()
         .map_err(|e| bad(e.to_string()))?;
-    Ok(match order {
+    let x = match order {
         Order::C => DMatrix::from_row_slice(n, d, &values),
-        Order::Fortran => DMatrix::from_vec(n, d, values),
-    })
+        Order::Fortran if shape.len() == 1 => DMatrix::from_vec(n, d, values),
+        Order::Fortran => {
+            // Entry (i, s₁, …, s_k) is at i + n·(s₁ + S₁·(s₂ + …)): the first axis fastest.
+            let mut x = DMatrix::zeros(n, d);
+            for m in 0..d {
+                // m in C order over the point's axes → the Fortran offset of that element.
+                let (mut rest, mut f, mut stride) = (m, 0, 1);
+                let mut idx = vec![0; shape.len()];
+                for (a, &s) in shape.iter().enumerate().rev() {
+                    idx[a] = rest % s;
+                    rest /= s;
+                }
+                for (a, &s) in shape.iter().enumerate() {
+                    f += idx[a] * stride;
+                    stride *= s;
+                }
+                for i in 0..n {
+                    x[(i, m)] = values[i + n * f];
+                }
+            }
+            x
+        }
+    };
+    Ok((x, shape))
 }
 
 /// Whether the dimensions of the `shape` in a `.npy` header multiply to 2^64 or more, leaving out

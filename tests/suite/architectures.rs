@@ -139,3 +139,272 @@ fn every_reference_case() {
         }
     }
 }
+
+/// Points from a fixed xorshift stream, uniform in [−1, 1).
+fn random_points(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
+    let mut s = seed | 1;
+    DMatrix::from_fn(n, d, |_, _| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    })
+}
+
+fn layers(v: &str) -> String {
+    v.to_string()
+}
+
+/// A fully connected network run through the pixel-pair path equals the fused path: inputs of
+/// shape [1, d] (one pixel with d channels), where dense layers act on the channels and `flatten`
+/// before the readout is the identity. Every closed-form and quadrature activation, depths 1–3,
+/// both parameterizations, with and without bias. The two paths evaluate the same formulas in a
+/// different order (a loop against a GEMM for x·x'/d), so they agree to rounding: 1e-12 relative.
+#[test]
+fn one_pixel_images_equal_the_fully_connected_kernel() {
+    use ntk::network::Dense;
+    use ntk::{Activation, Layer, Parameterization};
+    let x = random_points(5, 4, 7);
+    let mut acts = crate::common::closed_forms();
+    acts.truncate(12);
+    acts.push(Activation::Tanh);
+    acts.push(Activation::Softplus);
+    for (k, act) in acts.into_iter().enumerate() {
+        let depth = 1 + k % 3;
+        let param = if k % 2 == 0 {
+            Parameterization::Ntk
+        } else {
+            Parameterization::Standard
+        };
+        let b_std = if k % 4 == 1 { None } else { Some(0.2) };
+        let dense = |width| {
+            Layer::Dense(Dense {
+                w_std: 1.3,
+                b_std,
+                width: Some(width),
+            })
+        };
+        let mut fc = Vec::new();
+        for _ in 0..depth {
+            fc.push(dense(16));
+            fc.push(Layer::Activation(act.clone()));
+        }
+        let mut img = fc.clone();
+        img.push(Layer::Flatten);
+        fc.push(dense(1));
+        img.push(dense(1));
+        let build = |ls: Vec<Layer>, shape: Option<&[usize]>| {
+            let mut b = Network::builder().parameterization(param);
+            if let Some(s) = shape {
+                b = b.input_shape(s);
+            }
+            ls.into_iter().fold(b, |b, l| b.layer(l)).build().unwrap()
+        };
+        let fused = build(fc, None);
+        let pixels = build(img, Some(&[1, 4]));
+        assert!(fused.is_fully_connected() && !pixels.is_fully_connected());
+        let (a, b) = (fused.gram(&x).unwrap(), pixels.gram(&x).unwrap());
+        for (u, v) in [(&a.nngp, &b.nngp), (&a.ntk, &b.ntk)] {
+            let err = (u - v).amax() / u.amax();
+            assert!(
+                err < 1e-12,
+                "{} depth {depth} {param:?}: {err:e}",
+                act.name()
+            );
+        }
+    }
+}
+
+/// Exactly parallel patches through |x| get the exact value: a 1 × 1 bias-free convolution of one
+/// channel then |x|, flatten and a readout has Σ = σ_r²·σ_w²·mean_p |x_p x'_p| (E|u||v| = |c| for
+/// perfectly correlated u, v) — every pixel pair is parallel, where neural-tangents' θ ≈ 1e-8 is off.
+/// Tolerance 1e-14: a sum of P products.
+#[test]
+fn parallel_patches_are_exact() {
+    let spec = r#"{"input_shape": [3, 4, 1], "layers": [
+        {"conv": {"w_std": 1.2, "filter_shape": [1, 1]}}, {"abs": {}}, {"flatten": {}},
+        {"dense": {"w_std": 0.9}}]}"#;
+    let net = Network::from_json(spec).unwrap();
+    let x = random_points(3, 12, 11);
+    let k = net.gram(&x).unwrap();
+    for i in 0..3 {
+        for j in 0..3 {
+            let want =
+                0.81 * 1.44 * (0..12).map(|p| (x[(i, p)] * x[(j, p)]).abs()).sum::<f64>() / 12.0;
+            assert_abs_diff_eq!(k.nngp[(i, j)], want, epsilon = 1e-14 * want);
+            // Θ = Σ_readout + σ_r²·mean_p Θ_p Ṫ_p with Θ_p = σ_w² x_p x'_p and Ṫ = E[sign u sign v] = ±1.
+            assert_abs_diff_eq!(k.ntk[(i, j)], 2.0 * want, epsilon = 1e-14 * want);
+        }
+    }
+}
+
+/// Zero images, zero pixels and deep stacks stay finite: a zero input through bias-free layers has
+/// zero variance everywhere (the duals' zero-variance conventions, and layer norm's ε), and 60
+/// critical ReLU convolutions (σ_w² = 2) keep the variance of a same-padded input bounded.
+#[test]
+fn zero_inputs_and_deep_stacks_stay_finite() {
+    for (act, norm) in [
+        ("relu", false),
+        ("erf", false),
+        ("gelu", true),
+        ("tanh", true),
+    ] {
+        let norm = if norm { r#"{"layer_norm": {}},"# } else { "" };
+        let spec = format!(
+            r#"{{"input_shape": [4, 4, 2], "layers": [
+            {{"conv": {{"w_std": 1.4, "filter_shape": [3, 3]}}}}, {norm} {{"{act}": {{}}}},
+            {{"avg_pool": {{"window": [2, 2], "padding": "same", "strides": [1, 1]}}}},
+            {{"conv": {{"w_std": 1.4, "filter_shape": [2, 2], "padding": "circular"}}}}, {{"{act}": {{}}}},
+            {{"global_avg_pool": {{}}}}, {{"dense": {{"w_std": 1.0}}}}]}}"#
+        );
+        let net = Network::from_json(&spec).unwrap();
+        let mut x = random_points(4, 32, 3);
+        x.row_mut(1).fill(0.0);
+        for c in 0..8 {
+            x[(2, c)] = 0.0; // the first pixel rows of image 2
+        }
+        let k = net.gram(&x).unwrap();
+        assert!(
+            k.nngp.iter().chain(k.ntk.iter()).all(|v| v.is_finite()),
+            "{act}"
+        );
+        // Odd activations of a zero-variance (bias-free) input are 0, so is its covariance.
+        if act == "erf" || act == "tanh" {
+            assert_eq!(k.nngp[(1, 0)], 0.0, "{act}");
+        }
+        let d = net.diagonal(&x).unwrap();
+        assert_eq!(d.nngp[1], k.nngp[(1, 1)], "{act}");
+    }
+    let mut layers_json = String::new();
+    for _ in 0..60 {
+        layers_json.push_str(
+            r#"{"conv": {"w_std": 1.4142135623730951, "filter_shape": [3]}}, {"relu": {}},"#,
+        );
+    }
+    let spec = format!(
+        r#"{{"input_shape": [6, 2], "layers": [{layers_json} {{"flatten": {{}}}}, {{"dense": {{"w_std": 1.0}}}}]}}"#
+    );
+    let net = Network::from_json(&layers(&spec)).unwrap();
+    let x = random_points(3, 12, 5);
+    let k = net.gram(&x).unwrap();
+    assert!(
+        k.nngp
+            .iter()
+            .chain(k.ntk.iter())
+            .all(|v| v.is_finite() && *v >= 0.0)
+    );
+    // Zero padding loses variance at the borders, but never more than it holds: bounded by q₀.
+    let q0 = (0..3)
+        .map(|i| x.row(i).norm_squared() / 2.0)
+        .fold(0.0, f64::max);
+    assert!(k.nngp.amax() <= q0, "{} > {q0}", k.nngp.amax());
+}
+
+/// Each spec mistake is a typed error naming the layer and what to do.
+#[test]
+fn spec_mistakes_are_typed_errors() {
+    let cases: [(&str, &[&str]); 11] = [
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"flatten": {}}, {"relu": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[1]", "does not follow an affine layer"],
+        ),
+        (
+            r#"{"input_shape": [5], "layers": [{"conv": {"w_std": 1, "filter_shape": [3]}}, {"relu": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[0]", "no spatial axes", "input_shape"],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [5, 5], "padding": "valid"}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[0]", "window (5) is larger than the input (4)"],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [3, 3]}}, {"relu": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["4×4 image", "flatten", "global_avg_pool"],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [3]}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &[
+                "layers[0]",
+                "`filter_shape` has 1 entries",
+                "2 spatial axes",
+            ],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [3, 3]}}, {"residual": {"layers": []}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[1]", "branch is empty"],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [3, 3]}}, {"residual": {"layers": [{"relu": {}}, {"conv": {"w_std": 1, "filter_shape": [3, 3], "strides": [2, 2]}}]}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[1]", "4×4 image to a 2×2 image"],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [3, 3]}}, {"residual": {"layers": [{"conv": {"w_std": 1, "filter_shape": [3, 3]}}, {"relu": {}}]}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[1]", "non-Gaussian"],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [3, 3]}}, {"relu": {}}, {"layer_norm": {}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[2]", "not Gaussian"],
+        ),
+        (
+            r#"{"parameterization": "standard", "input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": 1, "filter_shape": [3, 3]}}, {"relu": {}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[3]", "fan-in", "channels"],
+        ),
+        (
+            r#"{"input_shape": [4, 4, 1], "layers": [{"conv": {"w_std": -1, "filter_shape": [3, 3]}}, {"flatten": {}}, {"dense": {"w_std": 1}}]}"#,
+            &["layers[0].w_std", "≥ 0"],
+        ),
+    ];
+    for (spec, needles) in cases {
+        let e = Network::from_json(spec).expect_err(spec).to_string();
+        for n in needles {
+            assert!(e.contains(n), "{spec}\n→ {e}\n(missing {n:?})");
+        }
+    }
+    // Inputs of the wrong length, NaN pixels, and what these networks do not have yet.
+    let net = Network::from_json(
+        r#"{"input_shape": [3, 3, 2], "layers": [{"conv": {"w_std": 1, "filter_shape": [2, 2]}},
+        {"erf": {}}, {"global_avg_pool": {}}, {"dense": {"w_std": 1}}]}"#,
+    )
+    .unwrap();
+    let e = net.gram(&random_points(2, 17, 1)).unwrap_err();
+    assert!(matches!(e, ntk::Error::ShapeMismatch { .. }), "{e}");
+    assert!(
+        e.to_string().contains("18 values") && e.to_string().contains("[3, 3, 2]"),
+        "{e}"
+    );
+    let mut x = random_points(2, 18, 1);
+    x[(1, 4)] = f64::NAN;
+    assert!(matches!(net.gram(&x), Err(ntk::Error::NonFinite { .. })));
+    let x = random_points(2, 18, 1);
+    let (x0, x1) = (x.row(0).transpose(), x.row(1).transpose());
+    let e = net
+        .kernel_gradient(x0.as_slice(), x1.as_slice())
+        .unwrap_err();
+    assert!(matches!(e, ntk::Error::Unsupported { .. }), "{e}");
+    assert!(e.to_string().contains("layers[0] (conv"), "{e}");
+    let e = ntk::FiniteNetwork::builder(&net, 18).build();
+    assert!(e.is_ok() || matches!(e, Err(ntk::Error::Unsupported { .. })));
+}
+
+/// The regression API takes these kernels through `Kernel`: a ridgeless GP on a CNTK interpolates
+/// its training targets (to 1e-8, the Gram matrix's conditioning at n = 12), and its predictions at
+/// other points come from the cross kernel.
+#[test]
+fn gp_inference_on_a_cntk() {
+    use ntk::{GpInference, KernelKind};
+    let net = Network::from_json(
+        r#"{"input_shape": [5, 5, 1], "layers": [
+        {"conv": {"w_std": 1.4142135623730951, "b_std": 0.1, "filter_shape": [3, 3]}}, {"relu": {}},
+        {"global_avg_pool": {}}, {"dense": {"w_std": 1.4142135623730951, "b_std": 0.1}}]}"#,
+    )
+    .unwrap();
+    let x = random_points(12, 25, 21);
+    let y = DMatrix::from_fn(12, 2, |i, j| ((i + 3 * j) as f64).sin());
+    let gp = GpInference::params().fit_points(&net, &x, &y).unwrap();
+    for kind in [KernelKind::Nngp, KernelKind::Ntk] {
+        let fit = gp.predict_points(kind, &net, &x).unwrap();
+        assert!((fit.mean - &y).amax() < 1e-8, "{kind:?}");
+        let t = random_points(3, 25, 4);
+        let pred = gp.predict_points(kind, &net, &t).unwrap();
+        assert!(pred.mean.iter().all(|v| v.is_finite()));
+    }
+}

@@ -1251,3 +1251,77 @@ fn usage_errors_of_every_subcommand_exit_with_code_2() {
     );
     assert_fails(&jacobian(&["--diag-reg", "x"]), 2, &["--diag-reg", "x"]);
 }
+
+/// A `.npy` of shape `shape` holding `values` (C order, float64).
+fn npy_array(shape: &[usize], values: &[f64], fortran: bool) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
+    let order = if fortran { "True" } else { "False" };
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': {order}, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes
+}
+
+/// Image inputs: a (n, H, W, C) `.npy` in C or Fortran order gives the library's kernel of the
+/// flattened rows bit for bit, as does CSV with one flattened image per row; a shape that is not the
+/// spec's input_shape is a clear error.
+#[test]
+fn image_inputs_from_npy_and_csv() {
+    let dir = TempDir::new("images");
+    let spec = r#"{"input_shape": [3, 2, 2], "layers": [
+        {"conv": {"w_std": 1.5, "b_std": 0.1, "filter_shape": [2, 2]}}, {"relu": {}},
+        {"global_avg_pool": {}}, {"dense": {"w_std": 1.5}}]}"#;
+    let net = Network::from_json(spec).unwrap();
+    let spec = dir.file("cnn.json", spec);
+    let x = DMatrix::from_fn(3, 12, |i, j| ((i * 12 + j) as f64 * 0.37).sin());
+    let expected = net.gram(&x).unwrap();
+    // C order: each image's values in (h, w, c) order.
+    let c_order: Vec<f64> = (0..3)
+        .flat_map(|i| x.row(i).iter().copied().collect::<Vec<_>>())
+        .collect();
+    // Fortran order: the first axis fastest.
+    let mut f_order = vec![0.0; 36];
+    for i in 0..3 {
+        for (m, v) in x.row(i).iter().enumerate() {
+            let (h, w, c) = (m / 4, (m / 2) % 2, m % 2);
+            f_order[i + 3 * (h + 3 * (w + 2 * c))] = *v;
+        }
+    }
+    let csv: String = (0..3)
+        .map(|i| {
+            let row: Vec<String> = x.row(i).iter().map(|v| format!("{v:?}")).collect();
+            row.join(",") + "\n"
+        })
+        .collect();
+    for (name, bytes) in [
+        ("c.npy", npy_array(&[3, 3, 2, 2], &c_order, false)),
+        ("f.npy", npy_array(&[3, 3, 2, 2], &f_order, true)),
+        ("x.csv", csv.into_bytes()),
+    ] {
+        let path = dir.file(name, bytes);
+        let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &path]);
+        assert_success(&out);
+        assert_matches(&stdout(&out), &expected);
+    }
+    let wrong = dir.file("wrong.npy", npy_array(&[3, 2, 3, 2], &c_order, false));
+    let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &wrong]);
+    assert_fails(
+        &out,
+        1,
+        &["--x1", "wrong.npy", "[2, 3, 2]", "input_shape [3, 2, 2]"],
+    );
+    let flat = dir.file("flat.csv", "1,2,3\n");
+    let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &flat]);
+    assert_fails(&out, 1, &["--x1", "flat.csv", "[12]"]);
+}

@@ -27,11 +27,52 @@ pub fn read_network(path: &Path) -> ntk::Result<Network> {
     })
 }
 
-/// Reads the point set given to `flag` and rejects NaN/±∞ here, where the flag and file are known:
-/// the library can only name the argument (`x` for a Gram matrix) and counts rows from 0, unlike CSV
-/// line numbers.
-pub fn read_points(flag: &str, path: &Path) -> ntk::Result<DMatrix<f64>> {
-    let x = ntk::io::read_matrix(path)?;
+/// Reads the matrix given to `flag` (targets, or a vector network's inputs) and rejects NaN/±∞
+/// here, where the flag and file are known: the library can only name the argument (`x` for a Gram
+/// matrix) and counts rows from 0, unlike CSV line numbers.
+pub fn read_values(flag: &str, path: &Path) -> ntk::Result<DMatrix<f64>> {
+    finite(flag, path, ntk::io::read_matrix(path)?)
+}
+
+/// Reads the inputs given to `flag` for `net`, as [`read_values`]. A `.npy` file of shape
+/// (n, H, W, C) or (n, L, C) must match the network's `input_shape`; a 2-D file (or CSV) holds one
+/// flattened channels-last input per row.
+pub fn read_points(flag: &str, path: &Path, net: &Network) -> ntk::Result<DMatrix<f64>> {
+    let (x, shape) = ntk::io::read_points(path)?;
+    let mismatch = |expected: String| Error::ShapeMismatch {
+        what: format!("{flag} {}: the shape of one input", path.display()),
+        expected,
+        found: format!("{shape:?}"),
+    };
+    match net.input_shape() {
+        Some(need) if shape.len() > 1 && shape != need => {
+            return Err(mismatch(format!(
+                "the network's input_shape {need:?}: an array of shape (points, {})",
+                need.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Some(need) if shape.len() == 1 && shape[0] != need.iter().product::<usize>() => {
+            return Err(mismatch(format!(
+                "[{}]: the input_shape {need:?} flattened channels last, one input per row",
+                need.iter().product::<usize>()
+            )));
+        }
+        None if shape.len() > 1 => {
+            return Err(mismatch(
+                "a 2-D array (points × features): the network has no input_shape; give it one \
+                 in the spec for image or sequence inputs"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    finite(flag, path, x)
+}
+
+fn finite(flag: &str, path: &Path, x: DMatrix<f64>) -> ntk::Result<DMatrix<f64>> {
     if let Some(((i, j), value)) = first_non_finite(&x) {
         return Err(Error::NonFinite {
             what: format!("{flag} {}", path.display()),

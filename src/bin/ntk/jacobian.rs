@@ -65,9 +65,9 @@ impl Output for JacobianOutput<'_> {
 /// Runs `ntk jacobian`.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let net = read_network(&args.spec)?;
-    let x_train = read_points("--train-x", &args.train_x)?;
+    let x_train = read_points("--train-x", &args.train_x, &net)?;
     let at = match &args.at {
-        Some(path) => read_points("--at", path)?,
+        Some(path) => read_points("--at", path, &net)?,
         None => x_train.clone(),
     };
     if at.ncols() != x_train.ncols() {

@@ -20,7 +20,7 @@ pub struct Args {
     /// "parameterization": "standard".
     #[arg(long, value_name = "NET.json")]
     spec: PathBuf,
-    /// Points, one per row: CSV without header, or .npy (float64, 2-D)
+    /// Points, one per row: CSV without header, or .npy (float64: 2-D, or (n, H, W, C) / (n, L, C) matching the spec's input_shape)
     #[arg(long, value_name = "A")]
     x1: PathBuf,
     /// Second point set, with as many columns as x1 [default: the Gram matrix of x1]
@@ -54,10 +54,10 @@ impl Output for KernelOutput<'_> {
 /// Runs `ntk kernel`.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let net = read_network(&args.spec)?;
-    let x1 = read_points("--x1", &args.x1)?;
+    let x1 = read_points("--x1", &args.x1, &net)?;
     let k: KernelMatrices = match &args.x2 {
         None => net.gram(&x1)?,
-        Some(path) => net.cross(&x1, &read_points("--x2", path)?)?,
+        Some(path) => net.cross(&x1, &read_points("--x2", path, &net)?)?,
     };
     let output = KernelOutput {
         nngp: Rows(&k.nngp),

@@ -1,7 +1,9 @@
 //! `ntk predict`: kernel regression with the infinitely wide network, and the trained infinite
 //! ensemble at any training times.
 
-use crate::io::{Output, Rows, Stack, Times, ToNpy, read_network, read_points, write_output};
+use crate::io::{
+    Output, Rows, Stack, Times, ToNpy, read_network, read_points, read_values, write_output,
+};
 use crate::{Failure, Ridge, positive, synopsis, time};
 use nalgebra::DMatrix;
 use ntk::{
@@ -115,9 +117,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     let net = read_network(&args.spec)?;
-    let x_train = read_points("--train-x", &args.train_x)?;
-    let y_train = read_points("--train-y", &args.train_y)?;
-    let x_test = read_points("--test-x", &args.test_x)?;
+    let x_train = read_points("--train-x", &args.train_x, &net)?;
+    let y_train = read_values("--train-y", &args.train_y)?;
+    let x_test = read_points("--test-x", &args.test_x, &net)?;
     if y_train.nrows() != x_train.nrows() {
         return Err(Error::ShapeMismatch {
             what: format!("--train-y {}", args.train_y.display()),
