@@ -162,7 +162,12 @@ pub fn agop(f: &impl InputJacobian, x: &DMatrix<f64>, centered: bool) -> Result<
 
 /// (1/n) Σₚ JₚᵀJₚ from the Jacobians stacked as rows (row p·k + o is output o at sample p),
 /// centred (the mean Jacobian subtracted) when asked.
-pub(crate) fn gram_of_rows(mut stacked: DMatrix<f64>, n: usize, k: usize, centered: bool) -> DMatrix<f64> {
+pub(crate) fn gram_of_rows(
+    mut stacked: DMatrix<f64>,
+    n: usize,
+    k: usize,
+    centered: bool,
+) -> DMatrix<f64> {
     if centered {
         for o in 0..k {
             for c in 0..stacked.ncols() {

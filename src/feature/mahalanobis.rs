@@ -251,7 +251,9 @@ fn sqrt_psd(m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     let d = m.nrows();
     let is_diagonal = (0..d).all(|j| (0..d).all(|i| i == j || m[(i, j)] == 0.0));
     if is_diagonal {
-        return Ok(DMatrix::from_diagonal(&m.diagonal().map(|v| v.max(0.0).sqrt())));
+        return Ok(DMatrix::from_diagonal(
+            &m.diagonal().map(|v| v.max(0.0).sqrt()),
+        ));
     }
     let (vals, v) = sym_eigen(m, "feature matrix M")?;
     let mut vs = v.clone();

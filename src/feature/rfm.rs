@@ -172,8 +172,11 @@ impl RfmParams {
         }
         check_finite_matrix(y, "RFM training targets")?;
         let samples = self.gradient_samples(n);
-        let mut kernel =
-            MahalanobisKernel::from_psd(self.base.clone(), self.bandwidth, DMatrix::identity(d, d))?;
+        let mut kernel = MahalanobisKernel::from_psd(
+            self.base.clone(),
+            self.bandwidth,
+            DMatrix::identity(d, d),
+        )?;
         let mut history = Vec::with_capacity(self.iterations);
         for _ in 0..self.iterations {
             let (alpha, z) = self.solve(&kernel, x, y)?;
@@ -269,9 +272,8 @@ fn gradients(
                 .map(|p| {
                     let zp: Vec<f64> = zs.row(p).iter().copied().collect();
                     // The training points other than z_p itself.
-                    let keep: Vec<usize> = (0..z.nrows())
-                        .filter(|&i| z.row(i) != zs.row(p))
-                        .collect();
+                    let keep: Vec<usize> =
+                        (0..z.nrows()).filter(|&i| z.row(i) != zs.row(p)).collect();
                     if keep.is_empty() {
                         return Ok(DMatrix::zeros(k, d));
                     }
@@ -395,7 +397,13 @@ impl InputJacobian for Rfm {
         crate::linalg::check_finite_slice(x, "point")?;
         let xm = DMatrix::from_row_slice(1, x.len(), x);
         let z = self.kernel.transform(&self.x_train);
-        gradients(&self.kernel, &z, &self.alpha, &self.kernel.transform(&xm), None)
+        gradients(
+            &self.kernel,
+            &z,
+            &self.alpha,
+            &self.kernel.transform(&xm),
+            None,
+        )
     }
 }
 

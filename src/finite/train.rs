@@ -133,7 +133,10 @@ impl FiniteNetwork {
             return Err(invalid(
                 "layers",
                 bad,
-                &format!("the network has {n_dense} Dense layers (indices 0 to {})", n_dense - 1),
+                &format!(
+                    "the network has {n_dense} Dense layers (indices 0 to {})",
+                    n_dense - 1
+                ),
             ));
         }
         let mut mask = vec![false; n_dense];
