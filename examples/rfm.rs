@@ -257,6 +257,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let dir = common::out_dir()?;
     std::fs::write(dir.join("rfm_accuracy.csv"), csv)?;
     if let Some(diag) = digits_diag {
+        println!("\ndiagonal of the digits' M (rows of the 8 × 8 image):");
+        for r in 0..8 {
+            let cells: Vec<String> = (0..8).map(|c| format!("{:7.4}", diag[8 * r + c])).collect();
+            println!("{}", cells.join(" "));
+        }
         let svg = dir.join("rfm_digits_diagonal.svg");
         heat_map(&diag, &svg)?;
         println!(

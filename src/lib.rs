@@ -90,4 +90,6 @@ mod doc_pages {
     struct Jacobians;
     #[doc = include_str!("../docs/finite.md")]
     struct Finite;
+    #[doc = include_str!("../docs/features.md")]
+    struct Features;
 }

@@ -140,13 +140,16 @@ fn prop9_one_step_from_zero_is_rank_one_along_sum_y_x() {
         let cos = cosine_similarity(m, &vv).unwrap();
         assert!(1.0 - cos < 1e-12, "{name}: 1 − cos = {:e}", 1.0 - cos);
         let off = off_rank_one(m, &v);
-        eprintln!("prop9 {name}: 1 − cos = {:.1e}, off-vvᵀ {off:.1e}", 1.0 - cos);
+        eprintln!(
+            "prop9 {name}: 1 − cos = {:.1e}, off-vvᵀ {off:.1e}",
+            1.0 - cos
+        );
         assert!(off < 1e-12, "{name}: off-vvᵀ part {off:e}");
     }
 }
 
 /// Prop. 10 at finite width, exactly: f = A(1/√k)Bx with only B trained from B⁽⁰⁾ = 0 keeps
-/// B⁽ᵗ⁾ = Aᵀwₜᵀ/… in the span of Aᵀ, so ∇f = Bᵀ Aᵀ/√k = ‖A‖²wₜ/√k·… and
+/// B⁽ᵗ⁾ = Aᵀwₜᵀ (every update is along Aᵀ), so ∇f = BᵀAᵀ/√k = ‖A‖²wₜ/√k, BᵀB = ‖A‖²wₜwₜᵀ and
 /// BᵀB = (k/‖A‖²)∇f∇fᵀ at every step (the thesis's k → ∞ limit holds here for every k because
 /// the first-layer updates are all along Aᵀ). Spec: Dense(σ_w = √d) so that the first layer's
 /// multiplier is 1, an identity activation, Dense(σ_w = 1) whose multiplier is 1/√k. Checked at each
