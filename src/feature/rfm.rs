@@ -298,7 +298,7 @@ fn gradients(
 ///
 /// It is a [`Kernel`] (that of its [`MahalanobisKernel`]: for the Laplace kernel both the NNGP and
 /// the NTK matrix are K_M), so the regression API can use the learned kernel, and an
-/// [`InputJacobian`], so [`agop`](super::agop) applies to it.
+/// [`InputJacobian`], so [`agop`](super::agop()) applies to it.
 ///
 /// ```
 /// use nalgebra::DMatrix;

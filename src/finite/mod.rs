@@ -378,7 +378,7 @@ impl FiniteNetwork {
     /// network at initialization are subtracted first, as the thesis does for trained networks
     /// (Fig. 5-2 caption), so that the random initialization does not mask what was learned.
     /// The Deep Neural Feature Ansatz says it is proportional to the AGOP
-    /// ([`agop`](crate::feature::agop)) of the trained network.
+    /// ([`agop`](crate::feature::agop())) of the trained network.
     ///
     /// ```
     /// use ntk::finite::{FiniteNetwork, HiddenWidths};
