@@ -359,16 +359,17 @@ impl FiniteNetwork {
         let shape = self.dense(layer)?.w.shape();
         crate::linalg::check_shape(&w, shape, "dense layer weights")?;
         crate::linalg::check_finite_matrix(&w, "dense layer weights")?;
-        let n = self.widths().len();
-        let mut seen = 0;
-        for s in &mut self.stages {
-            if let Stage::Dense(p) = s {
-                if seen == layer && layer < n {
-                    p.w = w;
-                    break;
-                }
-                seen += 1;
-            }
+        // `dense` found the layer, so the iterator reaches it.
+        if let Some(p) = self
+            .stages
+            .iter_mut()
+            .filter_map(|s| match s {
+                Stage::Dense(p) => Some(p),
+                Stage::Act(_) => None,
+            })
+            .nth(layer)
+        {
+            p.w = w;
         }
         Ok(())
     }

@@ -405,6 +405,25 @@ fn rfm_rejects_bad_input() {
         rfm.predict(&DMatrix::zeros(2, 3)),
         Err(Error::ShapeMismatch { .. })
     ));
+    // The finite-network helpers of Props. 9–10.
+    let spec = Network::mlp(1, Activation::Tanh).build().unwrap();
+    let mut net = FiniteNetwork::builder(&spec, 2)
+        .hidden(HiddenWidths::Uniform(3))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        net.dense_weights(2),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        net.set_dense_weights(0, DMatrix::zeros(2, 3)),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let cfg = TrainConfig::default();
+    assert!(matches!(
+        net.train_only(&x, &y, &cfg, &[2]),
+        Err(Error::InvalidParameter { .. })
+    ));
     let not_psd = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
     assert!(matches!(
         MahalanobisKernel::laplace(not_psd, 1.0),
