@@ -22,6 +22,9 @@
 //! * [`jacobian`]: input gradients of the kernels, the trained map f∞ of a wide network and its
 //!   Jacobian J∞ (autoencoders, sequence encoders), spectra, attractors and basins of attraction, and
 //!   the closed forms of Jiang & Pehlevan (2020) and of the thesis's single-example gradient flow.
+//! * [`feature`]: feature learning past the kernel regime — the average gradient outer product
+//!   (AGOP) of any differentiable predictor, the neural feature matrix of a trained finite network,
+//!   and Recursive Feature Machines (Radhakrishnan 2023, ch. 5).
 //! * [`regression`]: kernel regression, GP posteriors and gradient-descent dynamics at any time.
 //! * [`forward`]: forward-mode derivatives ([`Fwd`]) that carry ∂/∂(inputs) through the recursion.
 //!
@@ -44,6 +47,7 @@
 
 pub mod activation;
 pub mod error;
+pub mod feature;
 pub mod finite;
 pub mod forward;
 pub mod io;
@@ -86,4 +90,6 @@ mod doc_pages {
     struct Jacobians;
     #[doc = include_str!("../docs/finite.md")]
     struct Finite;
+    #[doc = include_str!("../docs/features.md")]
+    struct Features;
 }

@@ -353,6 +353,82 @@ impl FiniteNetwork {
         Ok(diff.sqrt() / other.parameter_norm())
     }
 
+    /// The raw weight matrix W (n_out × n_in) of Dense layer `layer` (0 = the first Dense layer),
+    /// as stored: the layer computes z = a_w·W·h + a_b·b with a_w = σ_w/√n_in in the `ntk`
+    /// parameterization and a_w = 1 in the `standard` one ([`FiniteNetwork::weight_multiplier`]).
+    pub fn dense_weights(&self, layer: usize) -> Result<&DMatrix<f64>> {
+        Ok(&self.dense(layer)?.w)
+    }
+
+    /// a_w of Dense layer `layer`: its effective weights are a_w·W.
+    pub fn weight_multiplier(&self, layer: usize) -> Result<f64> {
+        Ok(self.dense(layer)?.w_mult)
+    }
+
+    /// Replaces the raw weights W of Dense layer `layer` (same shape, finite), e.g. W = 0 for the
+    /// zero initialization of Radhakrishnan (2023), Props. 9–10.
+    pub fn set_dense_weights(&mut self, layer: usize, w: DMatrix<f64>) -> Result<()> {
+        let shape = self.dense(layer)?.w.shape();
+        crate::linalg::check_shape(&w, shape, "dense layer weights")?;
+        crate::linalg::check_finite_matrix(&w, "dense layer weights")?;
+        // `dense` found the layer, so the iterator reaches it.
+        if let Some(p) = self
+            .stages
+            .iter_mut()
+            .filter_map(|s| match s {
+                Stage::Dense(p) => Some(p),
+                Stage::Act(_) => None,
+            })
+            .nth(layer)
+        {
+            p.w = w;
+        }
+        Ok(())
+    }
+
+    /// The first-layer neural feature matrix (NFM) W₁ᵀW₁ (d × d) of Radhakrishnan (2023), §5.1, of
+    /// the effective weights W₁ = a_w·(W − W⁽⁰⁾): with `initial = Some(net₀)` the weights of the
+    /// network at initialization are subtracted first, as the thesis does for trained networks
+    /// (Fig. 5-2 caption), so that the random initialization does not mask what was learned.
+    /// The Deep Neural Feature Ansatz says it is proportional to the AGOP
+    /// ([`agop`](crate::feature::agop())) of the trained network.
+    ///
+    /// ```
+    /// use ntk::finite::{FiniteNetwork, HiddenWidths};
+    /// use ntk::{Activation, Network};
+    /// let spec = Network::mlp(1, Activation::Relu).build()?;
+    /// let net = FiniteNetwork::builder(&spec, 3).hidden(HiddenWidths::Uniform(4)).build()?;
+    /// let nfm = net.neural_feature_matrix(None)?;
+    /// let w = net.dense_weights(0)?.clone() * net.weight_multiplier(0)?;
+    /// assert!((nfm - w.transpose() * w).amax() < 1e-14);
+    /// assert_eq!(net.neural_feature_matrix(Some(&net))?.amax(), 0.0);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn neural_feature_matrix(&self, initial: Option<&FiniteNetwork>) -> Result<DMatrix<f64>> {
+        let p = self.dense(0)?;
+        let mut w = p.w.clone();
+        if let Some(init) = initial {
+            let w0 = &init.dense(0)?.w;
+            crate::linalg::check_shape(w0, w.shape(), "first-layer weights at initialization")?;
+            w -= w0;
+        }
+        w *= p.w_mult;
+        let mut out = DMatrix::zeros(w.ncols(), w.ncols());
+        gemm(&mut out, &w, true, &w, false, 1.0, Par::Global);
+        Ok(out)
+    }
+
+    fn dense(&self, layer: usize) -> Result<&DenseParams> {
+        let n = self.widths().len();
+        self.dense_layers().nth(layer).ok_or_else(|| {
+            invalid(
+                "layer",
+                layer,
+                &format!("the network has {n} Dense layers (indices 0 to {})", n - 1),
+            )
+        })
+    }
+
     /// Outputs f(x) for every row of `x` (n × d), as an n × k matrix.
     pub fn forward(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         Ok(self.trace(x, "x", Par::Global)?.output)

@@ -98,6 +98,62 @@ impl FiniteNetwork {
         y: &DMatrix<f64>,
         config: &TrainConfig,
     ) -> Result<TrainReport> {
+        self.train_masked(x, y, config, None)
+    }
+
+    /// [`FiniteNetwork::train`] with only some Dense layers trainable: `layers` lists their indices
+    /// among the Dense layers (0 = the first, the layer that sees the input); the others keep their
+    /// parameters. The setting of Radhakrishnan (2023), App. D.A, Props. 9–10, where only the first
+    /// layer B of f(x) = g(Bx) is trained. Fails with [`Error::InvalidParameter`] for an index that
+    /// is not a Dense layer.
+    ///
+    /// ```
+    /// use nalgebra::DMatrix;
+    /// use ntk::finite::{FiniteNetwork, HiddenWidths, TrainConfig};
+    /// use ntk::{Activation, Network};
+    /// let spec = Network::mlp(1, Activation::Tanh).build()?;
+    /// let mut net = FiniteNetwork::builder(&spec, 2).hidden(HiddenWidths::Uniform(8)).build()?;
+    /// let readout = net.dense_weights(1)?.clone();
+    /// let x = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]);
+    /// let y = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
+    /// let cfg = TrainConfig { learning_rate: 0.5, max_steps: 10, ..TrainConfig::default() };
+    /// net.train_only(&x, &y, &cfg, &[0])?;
+    /// assert_eq!(net.dense_weights(1)?, &readout); // the readout did not move
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn train_only(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        config: &TrainConfig,
+        layers: &[usize],
+    ) -> Result<TrainReport> {
+        let n_dense = self.widths().len();
+        if let Some(&bad) = layers.iter().find(|&&l| l >= n_dense) {
+            return Err(invalid(
+                "layers",
+                bad,
+                &format!(
+                    "the network has {n_dense} Dense layers (indices 0 to {})",
+                    n_dense - 1
+                ),
+            ));
+        }
+        let mut mask = vec![false; n_dense];
+        for &l in layers {
+            mask[l] = true;
+        }
+        self.train_masked(x, y, config, Some(&mask))
+    }
+
+    /// Gradient descent with the Dense layers of `mask` trainable (all when `None`).
+    fn train_masked(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        config: &TrainConfig,
+        mask: Option<&[bool]>,
+    ) -> Result<TrainReport> {
         check_inputs(x, self.input_dim(), "x_train")?;
         check_inputs(y, self.output_dim(), "y_train")?;
         if y.nrows() != x.nrows() {
@@ -151,7 +207,7 @@ impl FiniteNetwork {
                     steps,
                 });
             }
-            self.step(&t, residual, config.learning_rate);
+            self.step(&t, residual, config.learning_rate, mask);
             steps += 1;
         }
     }
@@ -173,12 +229,23 @@ impl FiniteNetwork {
     }
 
     /// One gradient step; `g` starts as ∂L/∂f = (f − Y)/N and is backpropagated through the stages.
-    fn step(&mut self, t: &super::Trace, mut g: DMatrix<f64>, lr: f64) {
+    fn step(&mut self, t: &super::Trace, mut g: DMatrix<f64>, lr: f64, mask: Option<&[bool]>) {
         let n_stages = self.stages().len();
+        let mut dense = self.widths().len();
         for i in (0..n_stages).rev() {
             match &mut self.stages_mut()[i] {
                 Stage::Act(_) => g.component_mul_assign(&t.derivs[i]),
                 Stage::Dense(p) => {
+                    dense -= 1;
+                    if mask.is_some_and(|m| !m[dense]) {
+                        // Frozen: only backpropagate through it.
+                        if i > 0 {
+                            let mut next = DMatrix::zeros(g.nrows(), p.w.ncols());
+                            gemm(&mut next, &g, false, &p.w, false, p.w_mult, Par::Global);
+                            g = next;
+                        }
+                        continue;
+                    }
                     let h = &t.inputs[i];
                     let mut grad_w = DMatrix::zeros(p.w.nrows(), p.w.ncols());
                     gemm(&mut grad_w, &g, true, h, false, p.w_mult, Par::Global);

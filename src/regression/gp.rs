@@ -336,6 +336,17 @@ impl GpInference {
         self.solver(kind).diag_reg()
     }
 
+    /// The coefficients K_reg⁻¹ Y (n × k) of the chosen kernel: the posterior mean is
+    /// f(x) = k(x)ᵀ K_reg⁻¹ Y.
+    pub fn coefficients(&self, kind: KernelKind) -> DMatrix<f64> {
+        self.solver(kind).solve_unchecked(&self.y)
+    }
+
+    /// The training points, if the model was fitted by [`GpParams::fit_points`].
+    pub fn x_train(&self) -> Option<&DMatrix<f64>> {
+        self.x_train.as_ref()
+    }
+
     /// Posterior mean only, K_td K_reg⁻¹ Y (m × k), from the test-train matrix of the chosen kernel
     /// (m × n).
     pub fn mean(&self, kind: KernelKind, k_test_train: &DMatrix<f64>) -> Result<DMatrix<f64>> {

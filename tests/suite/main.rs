@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod duals;
 mod errors;
+mod features;
 mod finite;
 mod jacobian;
 mod numerics;

@@ -217,6 +217,21 @@ impl ToNpy for Values {
     }
 }
 
+/// A count: JSON an integer; `.npz` a 0-d float64 array.
+pub struct Count(pub usize);
+
+impl Serialize for Count {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0 as u64)
+    }
+}
+
+impl ToNpy for Count {
+    fn to_npy(&self) -> ntk::Result<NpyArray> {
+        NpyArray::float64(vec![], vec![self.0 as f64])
+    }
+}
+
 /// Training times, each ≥ 0 or +∞: JSON a list of numbers with t = ∞ as the string `"inf"`;
 /// `.npz` a 1-D float64 array holding +inf itself.
 pub struct Times<'a>(pub &'a [f64]);

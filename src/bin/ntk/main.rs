@@ -1,11 +1,13 @@
-//! `ntk` — the command-line front end of the `ntk` crate, with three subcommands:
+//! `ntk` — the command-line front end of the `ntk` crate, with four subcommands:
 //!
 //! * `ntk kernel`: the NNGP and NTK matrices of a network spec on one or two point sets
 //!   ([`ntk::Kernel`]);
 //! * `ntk predict`: kernel regression and the trained infinite ensemble ([`ntk::GpInference`] at
 //!   t = ∞, [`ntk::EnsembleDynamics`] at finite times);
 //! * `ntk jacobian`: the Jacobian of the trained infinitely wide autoencoder and its spectrum
-//!   ([`ntk::jacobian::TrainedMap`]).
+//!   ([`ntk::jacobian::TrainedMap`]);
+//! * `ntk rfm`: a Recursive Feature Machine and its learned feature matrix
+//!   ([`ntk::feature::Rfm`]).
 //!
 //! The command line is parsed by clap (derive); `ntk --help` and `ntk <subcommand> --help` document
 //! every flag. Each subcommand lives in its own module: its flags, a thin layer of calls into the
@@ -19,11 +21,12 @@ mod io;
 mod jacobian;
 mod kernel;
 mod predict;
+mod rfm;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
-/// The usage of all three subcommands and the conventions they share, shown under every help page
+/// The usage of every subcommand and the conventions they share, shown under every help page
 /// (a macro, not a constant, so that `concat!` can append it to each page's own text).
 macro_rules! synopsis {
     () => {
@@ -36,6 +39,9 @@ Synopsis:
   ntk jacobian --spec NET.json --train-x X.csv [--at P.csv] [--time t]
                [--learning-rate η] [--diag-reg λ] [--diag-reg-absolute]
                [--out OUT.json|OUT.npz]
+  ntk rfm --train-x X.csv --train-y Y.csv [--test-x T.csv] --iterations T
+          [--bandwidth L] [--ridge λ] [--diagonal] [--centered]
+          [--max-gradient-samples N] [--out OUT.json|OUT.npz]
 
 Point files hold one point per row: CSV without header, or .npy (float64, 2-D, C or
 Fortran order). Output goes to standard output as JSON, or to --out: JSON, or a numpy
@@ -49,7 +55,7 @@ Exit status: 0 on success, 2 for a malformed command line, 1 for any other error
 pub(crate) use synopsis;
 
 /// NNGP and NTK kernels of infinitely wide fully connected networks, kernel regression with them,
-/// and the Jacobians of trained wide autoencoders.
+/// the Jacobians of trained wide autoencoders, and Recursive Feature Machines.
 #[derive(Debug, Parser)]
 #[command(
     name = "ntk",
@@ -69,6 +75,7 @@ enum Command {
     Kernel(kernel::Args),
     Predict(predict::Args),
     Jacobian(jacobian::Args),
+    Rfm(rfm::Args),
 }
 
 /// Why a subcommand stopped; the variant decides the exit code.
@@ -95,6 +102,7 @@ fn main() -> ExitCode {
         Command::Kernel(args) => ("kernel", kernel::run(args)),
         Command::Predict(args) => ("predict", predict::run(args)),
         Command::Jacobian(args) => ("jacobian", jacobian::run(args)),
+        Command::Rfm(args) => ("rfm", rfm::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
