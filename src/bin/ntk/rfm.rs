@@ -1,7 +1,7 @@
 //! `ntk rfm`: a Recursive Feature Machine (Radhakrishnan 2023, Algorithm 1) trained on X, Y, its
 //! learned feature matrix, and its predictions on test points.
 
-use crate::io::{Count, Output, Rows, ToNpy, read_points, write_output};
+use crate::io::{Count, Output, Rows, ToNpy, read_values, write_output};
 use crate::{Failure, non_negative, positive, synopsis};
 use ntk::Error;
 use ntk::feature::Rfm;
@@ -81,8 +81,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 .into(),
         ));
     }
-    let x_train = read_points("--train-x", &args.train_x)?;
-    let y_train = read_points("--train-y", &args.train_y)?;
+    let x_train = read_values("--train-x", &args.train_x)?;
+    let y_train = read_values("--train-y", &args.train_y)?;
     if y_train.nrows() != x_train.nrows() {
         return Err(Error::ShapeMismatch {
             what: format!("--train-y {}", args.train_y.display()),
@@ -97,7 +97,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let x_test = match &args.test_x {
         Some(path) => {
-            let t = read_points("--test-x", path)?;
+            let t = read_values("--test-x", path)?;
             if t.ncols() != x_train.ncols() {
                 return Err(Error::ShapeMismatch {
                     what: format!("--test-x {}", path.display()),
