@@ -43,6 +43,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod completion;
 pub mod error;
 pub mod finite;
 pub mod forward;
@@ -51,6 +52,7 @@ pub mod jacobian;
 pub mod kernel;
 mod layers;
 mod linalg;
+pub mod infinite_depth;
 pub mod meanfield;
 pub mod network;
 pub mod real;

@@ -4,9 +4,11 @@
 mod activations;
 mod cli;
 mod common;
+mod completion;
 mod duals;
 mod errors;
 mod finite;
+mod infinite_depth;
 mod jacobian;
 mod numerics;
 mod paper;

@@ -1,11 +1,14 @@
-//! `ntk` — the command-line front end of the `ntk` crate, with three subcommands:
+//! `ntk` — the command-line front end of the `ntk` crate, with five subcommands:
 //!
 //! * `ntk kernel`: the NNGP and NTK matrices of a network spec on one or two point sets
 //!   ([`ntk::Kernel`]);
 //! * `ntk predict`: kernel regression and the trained infinite ensemble ([`ntk::GpInference`] at
 //!   t = ∞, [`ntk::EnsembleDynamics`] at finite times);
 //! * `ntk jacobian`: the Jacobian of the trained infinitely wide autoencoder and its spectrum
-//!   ([`ntk::jacobian::TrainedMap`]).
+//!   ([`ntk::jacobian::TrainedMap`]);
+//! * `ntk complete`: matrix completion with the NTK ([`ntk::completion::MatrixCompletion`]);
+//! * `ntk infinite-depth`: the infinite-depth limit of an activation's NTK classifier
+//!   ([`ntk::infinite_depth::SphereDual::taxonomy`]).
 //!
 //! The command line is parsed by clap (derive); `ntk --help` and `ntk <subcommand> --help` document
 //! every flag. Each subcommand lives in its own module: its flags, a thin layer of calls into the
@@ -15,6 +18,8 @@
 //! Exit codes: 0 on success, 2 when the command line itself is wrong (so scripts can tell a typo from
 //! a bad input file), 1 for every other failure. Every message goes to stderr as `error: <message>`.
 
+mod complete;
+mod infinite_depth;
 mod io;
 mod jacobian;
 mod kernel;
@@ -23,7 +28,7 @@ mod predict;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
-/// The usage of all three subcommands and the conventions they share, shown under every help page
+/// The usage of all the subcommands and the conventions they share, shown under every help page
 /// (a macro, not a constant, so that `concat!` can append it to each page's own text).
 macro_rules! synopsis {
     () => {
@@ -36,6 +41,9 @@ Synopsis:
   ntk jacobian --spec NET.json --train-x X.csv [--at P.csv] [--time t]
                [--learning-rate η] [--diag-reg λ] [--diag-reg-absolute]
                [--out OUT.json|OUT.npz]
+  ntk complete --prior Z.csv --observed Y.csv --depth L [--activation relu]
+               [--ridge λ] [--normalize] [--out C.json|C.npz]
+  ntk infinite-depth --activation JSON [--quadrature-nodes N] [--out F.json]
 
 Point files hold one point per row: CSV without header, or .npy (float64, 2-D, C or
 Fortran order). Output goes to standard output as JSON, or to --out: JSON, or a numpy
@@ -69,6 +77,8 @@ enum Command {
     Kernel(kernel::Args),
     Predict(predict::Args),
     Jacobian(jacobian::Args),
+    Complete(complete::Args),
+    InfiniteDepth(infinite_depth::Args),
 }
 
 /// Why a subcommand stopped; the variant decides the exit code.
@@ -95,6 +105,8 @@ fn main() -> ExitCode {
         Command::Kernel(args) => ("kernel", kernel::run(args)),
         Command::Predict(args) => ("predict", predict::run(args)),
         Command::Jacobian(args) => ("jacobian", jacobian::run(args)),
+        Command::Complete(args) => ("complete", complete::run(args)),
+        Command::InfiniteDepth(args) => ("infinite-depth", infinite_depth::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
