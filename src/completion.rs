@@ -100,12 +100,10 @@ impl MatrixCompletion {
         let mut k = DMatrix::zeros(n, n);
         for i in 0..n {
             for j in 0..=i {
-                // Rounding can push the cosine of two identical rows a few ulps past 1.
-                let cos = if i == j {
-                    1.0
-                } else {
-                    z.row(i).dot(&z.row(j)).clamp(-1.0, 1.0)
-                };
+                // 1 − ‖z_i − z_j‖²/2 rather than the dot product: exactly 1 for a repeated prior
+                // vector (a dot product can give 1 − 1e-16, which deep kernels with B′ > 1
+                // amplify), and accurate in 1 − z near 1. The clamp only removes rounding.
+                let cos = (1.0 - 0.5 * (z.row(i) - z.row(j)).norm_squared()).clamp(-1.0, 1.0);
                 let v = self.dual.kernels(self.depth, cos)?.1;
                 k[(i, j)] = v;
                 k[(j, i)] = v;

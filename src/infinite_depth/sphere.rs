@@ -129,36 +129,58 @@ impl SphereDual {
     /// (φ̌⁽ᴸ⁾(z), K⁽ᴸ⁾(z)): the normalized NNGP and NTK of a network with L hidden layers without
     /// bias, for unit-norm inputs with z = xᵀx̃ ∈ [−1, 1] (eq. 4.5; Thm 5's κ_L). L = 0 gives (z, z).
     /// Fails for z outside [−1, 1] or NaN.
+    ///
+    /// Fails with [`Error::Overflow`] when K⁽ᴸ⁾ leaves the f64 range: with B′ = φ̌′(1) > 1 the
+    /// diagonal grows like B′ᴸ (ReLU-type activations, B′ = 1, grow like L).
     pub fn kernels(&self, depth: usize, z: f64) -> Result<(f64, f64)> {
         check_cosine(z, "z")?;
         let (mut rho, mut eps, mut ntk) = (z, 1.0 - z, z);
-        for _ in 0..depth {
+        for layer in 0..depth {
             let (v, d, e) = self.step(rho, eps);
             ntk = v + ntk * d;
             rho = v;
             eps = e;
+            if !ntk.is_finite() {
+                return Err(Error::Overflow {
+                    layer,
+                    activation: self.activation.name(),
+                    value: ntk,
+                });
+            }
         }
         Ok((rho, ntk))
     }
 
     /// [`SphereDual::kernels`] at every depth 0, 1, …, L: entry ℓ is (φ̌⁽ℓ⁾(z), K⁽ℓ⁾(z)).
+    /// Fails like [`SphereDual::kernels`].
     pub fn kernels_by_depth(&self, depth: usize, z: f64) -> Result<Vec<(f64, f64)>> {
         check_cosine(z, "z")?;
         let (mut rho, mut eps, mut ntk) = (z, 1.0 - z, z);
         let mut out = Vec::with_capacity(depth + 1);
         out.push((rho, ntk));
-        for _ in 0..depth {
+        for layer in 0..depth {
             let (v, d, e) = self.step(rho, eps);
             ntk = v + ntk * d;
             rho = v;
             eps = e;
+            if !ntk.is_finite() {
+                return Err(Error::Overflow {
+                    layer,
+                    activation: self.activation.name(),
+                    value: ntk,
+                });
+            }
             out.push((rho, ntk));
         }
         Ok(out)
     }
 
     /// The NTK K⁽ᴸ⁾ applied entrywise to a Gram matrix of cosines G (entries in [−1, 1], e.g.
-    /// X Xᵀ for unit-norm rows X). Fails on an entry outside [−1, 1] or NaN.
+    /// X Xᵀ for unit-norm rows X). Fails on an entry outside [−1, 1] or NaN, and on overflow.
+    ///
+    /// Give identical points a cosine of exactly 1, e.g. by computing z = 1 − ‖x − x̃‖²/2 rather
+    /// than xᵀx̃ (which can round to 1 − 1e-16): when B′ > 1 the recursion separates 1 − z down to
+    /// rounding, and for Cor. 1 with d = 1 at depth 300 K⁽ᴸ⁾(1 − 1e-16) is 10⁻²⁶⁰ of K⁽ᴸ⁾(1).
     pub fn ntk_matrix(
         &self,
         depth: usize,

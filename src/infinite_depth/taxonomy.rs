@@ -109,7 +109,8 @@ impl SphereDual {
         let (mean, mean_slope) = gaussian_means(|x| self.activation().eval_with_derivative(x));
         let signed = |square: f64, sign_of: f64| {
             let m = square.max(0.0).sqrt();
-            if sign_of < 0.0 { -m } else { m }
+            // No sign for an exact 0 (the quadrature's rounding would print −0).
+            if sign_of < 0.0 && m > 0.0 { -m } else { m }
         };
         Moments {
             a: signed(a2, mean),
