@@ -63,7 +63,8 @@ fn ntk(dual: &SphereDual, depth: usize, a: &DMatrix<f64>, b: &DMatrix<f64>) -> D
     let cos = DMatrix::from_fn(a.nrows(), b.nrows(), |i, j| {
         (1.0 - 0.5 * (a.row(i) - b.row(j)).norm_squared()).clamp(-1.0, 1.0)
     });
-    dual.ntk_matrix(depth, &cos).expect("cosines of unit vectors")
+    dual.ntk_matrix(depth, &cos)
+        .expect("cosines of unit vectors")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,11 +77,21 @@ fn circle(start: Instant) -> Result<(), Box<dyn Error>> {
     let angles = [
         0.05, 0.16, 0.27, 0.40, 0.52, 0.63, 0.75, 0.86, 1.00, 1.15, 1.30, 1.48,
     ];
-    let labels = [1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0];
-    let on_circle = |t: &[f64]| DMatrix::from_fn(t.len(), 2, |i, j| if j == 0 { t[i].cos() } else { t[i].sin() });
+    let labels = [
+        1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0,
+    ];
+    let on_circle = |t: &[f64]| {
+        DMatrix::from_fn(
+            t.len(),
+            2,
+            |i, j| if j == 0 { t[i].cos() } else { t[i].sin() },
+        )
+    };
     let x = on_circle(&angles);
     let y = DMatrix::from_column_slice(labels.len(), 1, &labels);
-    let grid: Vec<f64> = (0..400).map(|k| std::f64::consts::FRAC_PI_2 * (k as f64 + 0.5) / 400.0).collect();
+    let grid: Vec<f64> = (0..400)
+        .map(|k| std::f64::consts::FRAC_PI_2 * (k as f64 + 0.5) / 400.0)
+        .collect();
     let g = on_circle(&grid);
     let majority: f64 = labels.iter().sum::<f64>().signum();
     let nearest: Vec<f64> = grid
@@ -109,13 +120,28 @@ fn circle(start: Instant) -> Result<(), Box<dyn Error>> {
         100.0 * p.iter().zip(q).filter(|(a, b)| a == b).count() as f64 / p.len() as f64
     };
     let cases: [(&str, Activation, &[usize]); 3] = [
-        ("ReLU (majority vote)", Activation::Relu, &[1, 10, 100, 1000, 10_000]),
-        ("h2 (1-NN)", Activation::Hermite { degree: 2 }, &[1, 2, 4, 8]),
-        ("(h7 + x)/sqrt2 (singular, order 1/2)", hermite_consistent(1)?, &[1, 10, 100, 300]),
+        (
+            "ReLU (majority vote)",
+            Activation::Relu,
+            &[1, 10, 100, 1000, 10_000],
+        ),
+        (
+            "h2 (1-NN)",
+            Activation::Hermite { degree: 2 },
+            &[1, 2, 4, 8],
+        ),
+        (
+            "(h7 + x)/sqrt2 (singular, order 1/2)",
+            hermite_consistent(1)?,
+            &[1, 10, 100, 300],
+        ),
     ];
     println!("(a) twelve points on the quarter circle: % of 400 test angles on which the kernel");
     println!("    machine agrees with the majority vote / 1-NN / Hilbert smoother (β = 1/2)\n");
-    println!("{:<38} {:>6} {:>9} {:>7} {:>9}", "activation", "depth", "majority", "1-NN", "smoother");
+    println!(
+        "{:<38} {:>6} {:>9} {:>7} {:>9}",
+        "activation", "depth", "majority", "1-NN", "smoother"
+    );
     let mut series = Vec::new();
     let mut rows: Vec<Vec<f64>> = grid.iter().map(|&t| vec![t]).collect();
     for (name, act, depths) in &cases {
@@ -137,7 +163,11 @@ fn circle(start: Instant) -> Result<(), Box<dyn Error>> {
         let depth = depths[depths.len() - 1];
         series.push(common::Series {
             label: format!("{name}, L = {depth}"),
-            points: grid.iter().zip(&last).map(|(&t, v)| (t, v / scale)).collect(),
+            points: grid
+                .iter()
+                .zip(&last)
+                .map(|(&t, v)| (t, v / scale))
+                .collect(),
         });
         for (row, v) in rows.iter_mut().zip(&last) {
             row.push(v / scale);
@@ -150,17 +180,14 @@ fn circle(start: Instant) -> Result<(), Box<dyn Error>> {
     let fig = common::Figure {
         name: "infinite_depth_circle",
         title: "Deep NTK classifiers on the quarter circle (normalized y K^-1 k(x))",
-        axes: ("angle θ of x = (cos θ, sin θ)", "prediction / max |prediction|"),
+        axes: (
+            "angle θ of x = (cos θ, sin θ)",
+            "prediction / max |prediction|",
+        ),
         log_x: false,
         hlines: &[0.0],
     };
-    common::save(
-        &fig,
-        "theta,relu,h2,hermite_d1",
-        &rows,
-        &series,
-        start,
-    )?;
+    common::save(&fig, "theta,relu,h2,hermite_d1", &rows, &series, start)?;
     Ok(())
 }
 
@@ -177,7 +204,10 @@ fn load(path: &Path) -> Result<(DMatrix<f64>, Vec<usize>), Box<dyn Error>> {
     let mut x = DMatrix::zeros(n, d);
     let mut y = Vec::with_capacity(n);
     for (i, line) in lines.filter(|l| !l.trim().is_empty()).enumerate() {
-        let v: Vec<f64> = line.split(',').map(|f| f.trim().parse()).collect::<Result<_, _>>()?;
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|f| f.trim().parse())
+            .collect::<Result<_, _>>()?;
         for j in 0..d {
             x[(i, j)] = v[j];
         }
@@ -243,8 +273,12 @@ fn uci() -> Result<(), Box<dyn Error>> {
         ("sine d=2".to_string(), sine_normalized(sine_a2(1.0)?)?),
         ("sine d=4".to_string(), sine_normalized(sine_a2(2.0)?)?),
     ];
-    println!("\n(b) App. J protocol, small scale: test accuracy (validation accuracy) of the model");
-    println!("    chosen by validation accuracy; 50/25/25 split, data min-max scaled onto the sphere\n");
+    println!(
+        "\n(b) App. J protocol, small scale: test accuracy (validation accuracy) of the model"
+    );
+    println!(
+        "    chosen by validation accuracy; 50/25/25 split, data min-max scaled onto the sphere\n"
+    );
     println!(
         "{:<14} {:>5} {:>26} {:>34} {:>12}",
         "data set", "n", "ReLU NTK (depth 1–5)", "derived activations (depth 1–5)", "selected"
@@ -263,7 +297,9 @@ fn uci() -> Result<(), Box<dyn Error>> {
         let (tr, rest) = p.split_at(n / 2);
         let (va, te) = rest.split_at(rest.len() / 2);
         let (xtr, xva, xte) = (rows(&x, tr), rows(&x, va), rows(&x, te));
-        let ytr = DMatrix::from_fn(tr.len(), classes, |i, c| f64::from(u8::from(labels[tr[i]] == c)));
+        let ytr = DMatrix::from_fn(tr.len(), classes, |i, c| {
+            f64::from(u8::from(labels[tr[i]] == c))
+        });
         let lva: Vec<usize> = va.iter().map(|&i| labels[i]).collect();
         let lte: Vec<usize> = te.iter().map(|&i| labels[i]).collect();
         let best = |acts: &[(String, Activation)]| -> Result<Choice, Box<dyn Error>> {
@@ -272,10 +308,16 @@ fn uci() -> Result<(), Box<dyn Error>> {
                 let dual = SphereDual::new(act)?;
                 for depth in 1..=5 {
                     let ktr = ntk(&dual, depth, &xtr, &xtr);
-                    let a_va = accuracy(&fit_predict(&ktr, &ntk(&dual, depth, &xva, &xtr), &ytr)?, &lva);
+                    let a_va = accuracy(
+                        &fit_predict(&ktr, &ntk(&dual, depth, &xva, &xtr), &ytr)?,
+                        &lva,
+                    );
                     // Ties keep the earlier (simpler) model.
                     if a_va > best.0 {
-                        let a_te = accuracy(&fit_predict(&ktr, &ntk(&dual, depth, &xte, &xtr), &ytr)?, &lte);
+                        let a_te = accuracy(
+                            &fit_predict(&ktr, &ntk(&dual, depth, &xte, &xtr), &ytr)?,
+                            &lte,
+                        );
                         best = (a_va, a_te, format!("{label}, L={depth}"));
                     }
                 }

@@ -173,7 +173,11 @@ impl MatrixCompletion {
             for j in 0..n {
                 out[(i, j)] = match observed[(i, j)] {
                     Some(v) => v,
-                    None => seen.iter().zip(alpha.iter()).map(|(&s, a)| k[(j, s)] * a).sum(),
+                    None => seen
+                        .iter()
+                        .zip(alpha.iter())
+                        .map(|(&s, a)| k[(j, s)] * a)
+                        .sum(),
                 };
             }
         }
@@ -218,7 +222,11 @@ pub fn normalize_rows(prior: &DMatrix<f64>) -> Result<DMatrix<f64>> {
 fn unit_rows(prior: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     check_finite_matrix(prior, "prior Z")?;
     if prior.ncols() == 0 {
-        return Err(invalid("Z", "0 columns", "each prior vector needs ≥ 1 entry"));
+        return Err(invalid(
+            "Z",
+            "0 columns",
+            "each prior vector needs ≥ 1 entry",
+        ));
     }
     for (i, row) in prior.row_iter().enumerate() {
         let norm = row.norm();

@@ -1,6 +1,6 @@
 //! The normalized dual on the unit sphere and the no-bias layer recursion built on it.
 
-use crate::activation::{Activation, AbReluDual, DEFAULT_NODES, Dual, DualActivation};
+use crate::activation::{AbReluDual, Activation, DEFAULT_NODES, Dual, DualActivation};
 use crate::error::invalid;
 use crate::{Error, Result};
 

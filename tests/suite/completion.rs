@@ -56,11 +56,22 @@ fn app_a_three_by_three_example() {
 #[test]
 fn netflix_toy_imputes_three_at_every_depth() {
     // Y = [1, 2, ?, 1, 2, 3] with Z = [I₃ I₃]: duplicated columns make the kernel singular.
-    let y = DMatrix::from_row_slice(1, 6, &[Some(1.0), Some(2.0), None, Some(1.0), Some(2.0), Some(3.0)]);
+    let y = DMatrix::from_row_slice(
+        1,
+        6,
+        &[Some(1.0), Some(2.0), None, Some(1.0), Some(2.0), Some(3.0)],
+    );
     let z = DMatrix::from_fn(6, 3, |j, k| if j % 3 == k { 1.0 } else { 0.0 });
     for depth in 0..8 {
-        for act in [Activation::Relu, Activation::Identity, Activation::LeakyRelu { alpha: 0.2 }] {
-            let c = MatrixCompletion::new(&act, depth).unwrap().complete(&z, &y).unwrap();
+        for act in [
+            Activation::Relu,
+            Activation::Identity,
+            Activation::LeakyRelu { alpha: 0.2 },
+        ] {
+            let c = MatrixCompletion::new(&act, depth)
+                .unwrap()
+                .complete(&z, &y)
+                .unwrap();
             // The pseudo-inverse solution reproduces the duplicate's value to rounding.
             assert_abs_diff_eq!(c[(0, 2)], 3.0, epsilon = 1e-10);
         }
@@ -98,7 +109,10 @@ fn rows_are_kernel_regressions() {
     };
     let z = normalize_rows(&DMatrix::from_fn(7, 4, |_, _| next())).unwrap();
     let y = DMatrix::from_fn(3, 7, |i, j| ((i + 2 * j) % 3 != 0).then(|| next()));
-    let completion = MatrixCompletion::new(&Activation::Relu, 3).unwrap().ridge(0.1).unwrap();
+    let completion = MatrixCompletion::new(&Activation::Relu, 3)
+        .unwrap()
+        .ridge(0.1)
+        .unwrap();
     let k = completion.column_kernel(&z).unwrap();
     let relu = ntk::infinite_depth::SphereDual::new(&Activation::Relu).unwrap();
     let cos = (z.row(1) * z.row(4).transpose())[(0, 0)];
@@ -112,7 +126,11 @@ fn rows_are_kernel_regressions() {
         let ys = DMatrix::from_fn(seen.len(), 1, |a, _| y[(i, seen[a])].unwrap());
         let alpha = ks.lu().solve(&ys).unwrap();
         for j in (0..7).filter(|j| !seen.contains(j)) {
-            let pred: f64 = seen.iter().enumerate().map(|(a, &s)| k[(j, s)] * alpha[a]).sum();
+            let pred: f64 = seen
+                .iter()
+                .enumerate()
+                .map(|(a, &s)| k[(j, s)] * alpha[a])
+                .sum();
             assert_abs_diff_eq!(c[(i, j)], pred, epsilon = 1e-12);
         }
     }
@@ -130,14 +148,23 @@ fn bad_inputs_are_rejected() {
     // A row with nothing observed.
     let mut y = example_3x3();
     y[(2, 0)] = None;
-    assert!(matches!(c.complete(&z, &y), Err(ntk::Error::InvalidParameter { .. })));
+    assert!(matches!(
+        c.complete(&z, &y),
+        Err(ntk::Error::InvalidParameter { .. })
+    ));
     // Non-finite values.
     let mut y = example_3x3();
     y[(0, 1)] = Some(f64::NAN);
-    assert!(matches!(c.complete(&z, &y), Err(ntk::Error::NonFinite { .. })));
+    assert!(matches!(
+        c.complete(&z, &y),
+        Err(ntk::Error::NonFinite { .. })
+    ));
     let mut zn = z.clone();
     zn[(0, 0)] = f64::INFINITY;
-    assert!(matches!(c.complete(&zn, &example_3x3()), Err(ntk::Error::NonFinite { .. })));
+    assert!(matches!(
+        c.complete(&zn, &example_3x3()),
+        Err(ntk::Error::NonFinite { .. })
+    ));
     // Zero and non-unit rows; normalize_rows fixes the latter only.
     let mut zz = z.clone();
     zz[(1, 1)] = 0.0;
@@ -145,7 +172,10 @@ fn bad_inputs_are_rejected() {
     assert!(normalize_rows(&zz).is_err());
     let scaled = &z * 2.0;
     assert!(c.complete(&scaled, &example_3x3()).is_err());
-    assert!(c.complete(&normalize_rows(&scaled).unwrap(), &example_3x3()).is_ok());
+    assert!(
+        c.complete(&normalize_rows(&scaled).unwrap(), &example_3x3())
+            .is_ok()
+    );
     assert!(c.clone().ridge(-1.0).is_err() && c.ridge(f64::NAN).is_err());
     assert!(MatrixCompletion::new(&Activation::Sign, 1).is_err());
 }
@@ -169,8 +199,21 @@ fn cli_completes_and_reports_bad_input() {
     };
     let z = path("z.csv", "2,0,0\n0,3,0\n0,0,0.5\n");
     let y = path("y.csv", ",0.5,0.3\n0.1,0.2,\n0.4,,\n");
-    let out = ntk_cli(&["complete", "--prior", &z, "--observed", &y, "--depth", "2", "--normalize"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ntk_cli(&[
+        "complete",
+        "--prior",
+        &z,
+        "--observed",
+        &y,
+        "--depth",
+        "2",
+        "--normalize",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = &v["completed"];
     assert_abs_diff_eq!(c[0][0].as_f64().unwrap(), 0.1488362, epsilon = 1e-7);
@@ -185,18 +228,90 @@ fn cli_completes_and_reports_bad_input() {
         assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     };
-    fails(&["complete", "--prior", &z, "--observed", &y, "--depth", "1"], "--normalize");
+    fails(
+        &["complete", "--prior", &z, "--observed", &y, "--depth", "1"],
+        "--normalize",
+    );
     let zero = path("zero.csv", "1,0,0\n0,0,0\n0,0,1\n");
-    fails(&["complete", "--prior", &zero, "--observed", &y, "--depth", "1", "--normalize"], "is zero");
+    fails(
+        &[
+            "complete",
+            "--prior",
+            &zero,
+            "--observed",
+            &y,
+            "--depth",
+            "1",
+            "--normalize",
+        ],
+        "is zero",
+    );
     let short = path("short.csv", "1,0\n0,1\n");
-    fails(&["complete", "--prior", &short, "--observed", &y, "--depth", "1"], "one row per column");
+    fails(
+        &[
+            "complete",
+            "--prior",
+            &short,
+            "--observed",
+            &y,
+            "--depth",
+            "1",
+        ],
+        "one row per column",
+    );
     let empty_row = path("empty.csv", ",0.5,0.3\n,,\n0.4,,\n");
     let eye = path("eye.csv", "1,0,0\n0,1,0\n0,0,1\n");
-    fails(&["complete", "--prior", &eye, "--observed", &empty_row, "--depth", "1"], "no observed entry");
+    fails(
+        &[
+            "complete",
+            "--prior",
+            &eye,
+            "--observed",
+            &empty_row,
+            "--depth",
+            "1",
+        ],
+        "no observed entry",
+    );
     let nan = path("nan.csv", "NaN,0.5,0.3\n0.1,0.2,\n0.4,,\n");
-    fails(&["complete", "--prior", &eye, "--observed", &nan, "--depth", "1"], "non-finite");
+    fails(
+        &[
+            "complete",
+            "--prior",
+            &eye,
+            "--observed",
+            &nan,
+            "--depth",
+            "1",
+        ],
+        "non-finite",
+    );
     let word = path("word.csv", "?,0.5,0.3\n0.1,0.2,\n0.4,,\n");
-    fails(&["complete", "--prior", &eye, "--observed", &word, "--depth", "1"], "leave a missing entry empty");
-    fails(&["complete", "--prior", &eye, "--observed", &y, "--depth", "1", "--activation", "relux"], "unknown activation");
+    fails(
+        &[
+            "complete",
+            "--prior",
+            &eye,
+            "--observed",
+            &word,
+            "--depth",
+            "1",
+        ],
+        "leave a missing entry empty",
+    );
+    fails(
+        &[
+            "complete",
+            "--prior",
+            &eye,
+            "--observed",
+            &y,
+            "--depth",
+            "1",
+            "--activation",
+            "relux",
+        ],
+        "unknown activation",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,7 +13,11 @@ use ntk::infinite_depth::{
 use std::f64::consts::PI;
 
 fn order(a: &Activation) -> f64 {
-    match SphereDual::with_nodes(a, TAXONOMY_NODES).unwrap().taxonomy().unwrap() {
+    match SphereDual::with_nodes(a, TAXONOMY_NODES)
+        .unwrap()
+        .taxonomy()
+        .unwrap()
+    {
         Taxonomy::Singular { order } => order,
         other => panic!("{a:?}: expected a singular kernel, found {other:?}"),
     }
@@ -47,8 +51,16 @@ fn order_1d(a: &Activation) -> f64 {
 
 #[test]
 fn orders_of_standard_activations_match_the_seed_and_1d_integrals() {
-    let sin = Activation::Sin { a: 1.0, b: 1.0, c: 0.0 };
-    let erf = Activation::Erf { a: 1.0, b: 1.0, c: 0.0 };
+    let sin = Activation::Sin {
+        a: 1.0,
+        b: 1.0,
+        c: 0.0,
+    };
+    let erf = Activation::Erf {
+        a: 1.0,
+        b: 1.0,
+        c: 0.0,
+    };
     // (activation, the issue's 5-digit value)
     let cases = [
         (sin.clone(), 0.59278),
@@ -66,7 +78,11 @@ fn orders_of_standard_activations_match_the_seed_and_1d_integrals() {
     }
     // Closed forms: sine log(sinh 1)/log(coth 1), erf with arcsin(2/3).
     let s = 1f64.sinh();
-    assert_abs_diff_eq!(order(&sin), s.ln() / (1f64.cosh() / s).ln(), epsilon = 1e-13);
+    assert_abs_diff_eq!(
+        order(&sin),
+        s.ln() / (1f64.cosh() / s).ln(),
+        epsilon = 1e-13
+    );
     let t = (2.0f64 / 3.0).asin();
     let erf_closed = -((2.0 / 3.0) / t).ln() / ((2.0 / 5f64.sqrt()) / t).ln();
     assert_abs_diff_eq!(order(&erf), erf_closed, epsilon = 1e-13);
@@ -76,18 +92,33 @@ fn orders_of_standard_activations_match_the_seed_and_1d_integrals() {
 fn moments_match_closed_forms_and_1d_integrals() {
     // ReLU: A = E[relu]/√(E relu²) = (1/√(2π))/√(1/2) = 1/√π, A′ = (1/2)/√(1/2), B′ = 1.
     let m = SphereDual::new(&Activation::Relu).unwrap().moments();
-    assert_abs_diff_eq!(m.a, 1.0 / PI.sqrt(), epsilon = 1e-15);
-    assert_abs_diff_eq!(m.a_prime, 0.5f64.sqrt(), epsilon = 1e-15);
+    // A and A′ by the library's 1-D rule: rounding of its 384 terms, ~1e-15.
+    assert_abs_diff_eq!(m.a, 1.0 / PI.sqrt(), epsilon = 1e-14);
+    assert_abs_diff_eq!(m.a_prime, 0.5f64.sqrt(), epsilon = 1e-14);
     assert_abs_diff_eq!(m.b_prime, 1.0, epsilon = 1e-15);
     for a in [
-        Activation::Erf { a: 1.3, b: 0.7, c: -0.4 },
-        Activation::Sin { a: 0.8, b: 1.5, c: 0.3 },
+        Activation::Erf {
+            a: 1.3,
+            b: 0.7,
+            c: -0.4,
+        },
+        Activation::Sin {
+            a: 0.8,
+            b: 1.5,
+            c: 0.3,
+        },
         Activation::Gelu,
         Activation::Tanh,
         Activation::Softplus,
         Activation::AbRelu { a: -0.3, b: 1.7 },
+        Activation::Selu,
     ] {
-        let m = SphereDual::with_nodes(&a, TAXONOMY_NODES).unwrap().moments();
+        let dual = SphereDual::with_nodes(&a, TAXONOMY_NODES).unwrap();
+        let m = dual.moments();
+        // The dual's φ̌(0) = A², φ̌′(0) = A′² (closed form or 2-D quadrature) against A, A′ (1-D).
+        let (v0, d0) = dual.eval(0.0).unwrap();
+        assert_abs_diff_eq!(v0, m.a * m.a, epsilon = 1e-9);
+        assert_abs_diff_eq!(d0, m.a_prime * m.a_prime, epsilon = 1e-9);
         let [f, d, f2, d2] = moments_1d(&a);
         let s = f2.sqrt();
         // Signs included: A and A′ carry the sign of E φ and E φ′.
@@ -162,8 +193,10 @@ fn relu_depth_recursion() {
     let deep = |z: f64| relu.kernels(100_000, z).unwrap().1 / 100_001.0;
     assert_abs_diff_eq!(deep(0.0), 0.25005, epsilon = 5e-6);
     assert_abs_diff_eq!(deep(0.99), 0.25019, epsilon = 5e-6);
-    let Taxonomy::MajorityVote(Phase::EdgeOfChaos { exponent, off_diagonal }) =
-        relu.taxonomy().unwrap()
+    let Taxonomy::MajorityVote(Phase::EdgeOfChaos {
+        exponent,
+        off_diagonal,
+    }) = relu.taxonomy().unwrap()
     else {
         panic!("ReLU is at the edge of chaos")
     };
@@ -195,8 +228,10 @@ fn closed_form_recursions() {
     assert_eq!(sq.taxonomy().unwrap(), Taxonomy::NearestNeighbor);
     // φ̌ = 0.2 + 0.8z²: chaotic, fixed point 1/4 with slope 0.4, K → 0.25/0.6 = 0.416667.
     let ch = SphereDual::new(&with_dual(&[0.2, 0.0, 0.8])).unwrap();
-    let Taxonomy::MajorityVote(Phase::Chaotic { fixed_point, off_diagonal }) =
-        ch.taxonomy().unwrap()
+    let Taxonomy::MajorityVote(Phase::Chaotic {
+        fixed_point,
+        off_diagonal,
+    }) = ch.taxonomy().unwrap()
     else {
         panic!("chaotic")
     };
@@ -220,8 +255,10 @@ fn closed_form_recursions() {
     // Smooth edge of chaos: φ̌ = (1 + z²)/2 has p = 2 and C₁ = 1/3 (derived; K/(L+1) at L = 10⁵
     // is within 5e-5 of it by a direct iteration, the O(log L/L) approach).
     let edge = SphereDual::new(&with_dual(&[0.5, 0.0, 0.5])).unwrap();
-    let Taxonomy::MajorityVote(Phase::EdgeOfChaos { exponent, off_diagonal }) =
-        edge.taxonomy().unwrap()
+    let Taxonomy::MajorityVote(Phase::EdgeOfChaos {
+        exponent,
+        off_diagonal,
+    }) = edge.taxonomy().unwrap()
     else {
         panic!("edge of chaos")
     };
@@ -249,9 +286,15 @@ fn hermite_consistent_activations() {
         let phi = SphereDual::new(&hermite_consistent(d).unwrap()).unwrap();
         assert_abs_diff_eq!(phi.eval(0.5).unwrap().0, expected, epsilon = 1e-6);
         // E φ² = 1 exactly as stated, by the 1-D rule (polynomial, so to rounding).
-        assert_abs_diff_eq!(moments_1d(&hermite_consistent(d).unwrap())[2], 1.0, epsilon = 1e-12);
-        let m = phi.moments();
-        assert_eq!(m.a, 0.0);
+        assert_abs_diff_eq!(
+            moments_1d(&hermite_consistent(d).unwrap())[2],
+            1.0,
+            epsilon = 1e-12
+        );
+        // E[h₂] = 0 by orthogonality: the 1-D rule leaves rounding (~1e-16); the dual's φ̌(0),
+        // which the taxonomy tests, is exactly 0.
+        assert!(phi.moments().a.abs() < 1e-15);
+        assert_eq!(phi.eval(0.0).unwrap().0, 0.0);
         let Taxonomy::Singular { order } = phi.taxonomy().unwrap() else {
             panic!("singular")
         };
@@ -287,13 +330,18 @@ fn sine_consistent_activations() {
             assert_abs_diff_eq!(phi.eval(rho).unwrap().0, expected, epsilon = 1e-12);
         }
         assert_eq!(
-            phi.taxonomy().map(|t| matches!(t, Taxonomy::Singular { order } if (order - beta).abs() < 1e-10)),
+            phi.taxonomy()
+                .map(|t| matches!(t, Taxonomy::Singular { order } if (order - beta).abs() < 1e-10)),
             Ok(true)
         );
     }
     // The seed's normalization 1/√(sinh a²) alone gives E φ² = e^{−a²} ≠ 1.
     let a2: f64 = 2.676074;
-    let seed = Activation::Sin { a: 1.0 / a2.sinh().sqrt(), b: a2.sqrt(), c: 0.0 };
+    let seed = Activation::Sin {
+        a: 1.0 / a2.sinh().sqrt(),
+        b: a2.sqrt(),
+        c: 0.0,
+    };
     assert_abs_diff_eq!(moments_1d(&seed)[2], (-a2).exp(), epsilon = 1e-10);
     assert!(sine_a2(0.5).is_err() && sine_a2(f64::NAN).is_err());
     assert_abs_diff_eq!(sine_order(1e-4).unwrap(), 0.5, epsilon = 1e-8);
@@ -317,7 +365,11 @@ fn cli_reports_the_taxonomy() {
             .args(["infinite-depth", "--activation", json])
             .output()
             .expect("the ntk binary runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let v = run(r#"{"sin": {"a": 1, "b": 1, "c": 0}}"#);
