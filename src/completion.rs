@@ -8,7 +8,7 @@
 //!
 //! K(M_ij, M_i′j′) = 1[i = i′]·κ_L(z_jᵀz_j′),  κ_L = φ̌⁽ᴸ⁾ + κ_{L−1}·φ̌′(φ̌⁽ᴸ⁻¹⁾),  κ₀(ξ) = ξ,
 //!
-//! with φ̌ the dual of φ normalized to E[φ²] = 1 ([`SphereDual`]) and L the number of hidden layers:
+//! with φ̌ the dual of φ normalized to E\[φ²\] = 1 ([`SphereDual`]) and L the number of hidden layers:
 //! one hidden ReLU layer gives κ₁(1) = 2 and κ₁(0) = 1/π (Thm 5 prints the depth one higher than
 //! eq. 3.1 counts it). Rows do not interact, so completion is one kernel regression per row of Y
 //! on its observed columns, solved by pseudo-inverse: these kernels are singular whenever two
@@ -17,7 +17,7 @@
 //! Thm 5 states it for 1-homogeneous activations (ReLU, leaky ReLU, |x|, a·min(x,0) + b·max(x,0))
 //! with inputs of any norm, and `identity` gives the linear network of the graph-Laplacian
 //! corollary (κ_L(ξ) = (L + 1)ξ). With unit-norm priors, as here, every layer keeps unit variance,
-//! so the same recursion holds for any activation with 0 < E[φ²] < ∞.
+//! so the same recursion holds for any activation with 0 < E\[φ²\] < ∞.
 //!
 //! ```
 //! use nalgebra::DMatrix;
@@ -56,7 +56,7 @@ pub const PINV_RCOND: f64 = 1e-12;
 pub const UNIT_NORM_TOLERANCE: f64 = 1e-9;
 
 /// Matrix completion with the NTK of an infinitely wide network with `depth` hidden layers, no bias
-/// and activation φ (normalized to E[φ²] = 1): see the [module documentation](self).
+/// and activation φ (normalized to E\[φ²\] = 1): see the [module documentation](self).
 #[derive(Debug, Clone)]
 pub struct MatrixCompletion {
     dual: SphereDual,

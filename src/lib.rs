@@ -23,6 +23,11 @@
 //!   Jacobian J∞ (autoencoders, sequence encoders), spectra, attractors and basins of attraction, and
 //!   the closed forms of Jiang & Pehlevan (2020) and of the thesis's single-example gradient flow.
 //! * [`regression`]: kernel regression, GP posteriors and gradient-descent dynamics at any time.
+//! * [`completion`]: matrix completion with the NTK of a fully connected network (Radhakrishnan
+//!   2023, Thm 5), one pseudo-inverse kernel regression per row.
+//! * [`infinite_depth`]: the normalized NTK recursion on the sphere and its infinite-depth limits:
+//!   singular kernels, 1-NN and majority vote, and the consistent activations (Radhakrishnan 2023,
+//!   Ch. 4).
 //! * [`forward`]: forward-mode derivatives ([`Fwd`]) that carry ∂/∂(inputs) through the recursion.
 //!
 //! ```
@@ -88,4 +93,8 @@ mod doc_pages {
     struct Jacobians;
     #[doc = include_str!("../docs/finite.md")]
     struct Finite;
+    #[doc = include_str!("../docs/completion.md")]
+    struct Completion;
+    #[doc = include_str!("../docs/infinite_depth.md")]
+    struct InfiniteDepth;
 }

@@ -13,7 +13,7 @@ use crate::{Error, Result};
 /// * d ≥ 2: φ = 2^{−d/4}h₃ + √(1 − 2^{1−d/2})·h₂ + 2^{−d/4}x, with
 ///   φ̌(ρ) = 2^{−d/2}ρ³ + (1 − 2^{1−d/2})ρ² + 2^{−d/2}ρ, φ̌′(0) = 2^{−d/2}, φ̌′(1) = 2.
 ///
-/// E[φ²] = 1 in both. Fails for d = 0.
+/// E\[φ²\] = 1 in both. Fails for d = 0.
 ///
 /// ```
 /// use ntk::infinite_depth::{hermite_consistent, SphereDual, Taxonomy};
@@ -97,8 +97,8 @@ pub fn sine_a2(beta: f64) -> Result<f64> {
 }
 
 /// The normalized sine of Cor. 2 as a `sin` activation: e^{a²/2}/√(sinh a²)·sin(a·x), with
-/// E[φ²] = 1. The seed's normalization 1/√(sinh a²) lacks the factor e^{a²/2}
-/// (E[sin²(az)] = e^{−a²}·sinh a²). Fails unless a² > 0 is finite.
+/// E\[φ²\] = 1. The seed's normalization 1/√(sinh a²) lacks the factor e^{a²/2}
+/// (E\[sin²(az)\] = e^{−a²}·sinh a²). Fails unless a² > 0 is finite.
 pub fn sine_normalized(a2: f64) -> Result<Activation> {
     if !(a2 > 0.0 && a2.is_finite()) {
         return Err(invalid("a²", a2, "must be finite and > 0"));

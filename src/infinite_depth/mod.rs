@@ -1,13 +1,13 @@
 //! Infinitely deep networks as classifiers (Radhakrishnan 2023, Ch. 4 and App. C).
 //!
 //! For a network without bias whose inputs lie on the unit sphere, and an activation normalized to
-//! E[φ(z)²] = 1 (z ~ N(0, 1)), the NNGP and the NTK depend only on z = xᵀx̃ and follow eq. 4.5:
+//! E\[φ(z)²\] = 1 (z ~ N(0, 1)), the NNGP and the NTK depend only on z = xᵀx̃ and follow eq. 4.5:
 //!
 //! K⁽⁰⁾(z) = z,  K⁽ᴸ⁾(z) = φ̌⁽ᴸ⁾(z) + K⁽ᴸ⁻¹⁾(z)·φ̌′(φ̌⁽ᴸ⁻¹⁾(z)),  φ̌⁽ᴸ⁾ = φ̌ ∘ φ̌⁽ᴸ⁻¹⁾, φ̌⁽⁰⁾ = id
 //!
 //! ([`SphereDual`]; the seed's φ̌⁽⁰⁾ = φ̌ at L1063 is a typo, corrected by App. C.2). As L → ∞ the
-//! kernel machine sign(y K_n⁻¹ K(X, x)) becomes one of three classifiers, decided by A = E[φ],
-//! A′ = E[φ′] and B′ = E[φ′²] ([`Moments`], [`Taxonomy`]):
+//! kernel machine sign(y K_n⁻¹ K(X, x)) becomes one of three classifiers, decided by A = E\[φ\],
+//! A′ = E\[φ′\] and B′ = E\[φ′²\] ([`Moments`], [`Taxonomy`]):
 //!
 //! | moments | limit |
 //! | --- | --- |

@@ -4,7 +4,7 @@ use crate::activation::{AbReluDual, Activation, DEFAULT_NODES, Dual, DualActivat
 use crate::error::invalid;
 use crate::{Error, Result};
 
-/// The dual of an activation on the unit sphere, normalized so that E[φ(z)²] = 1 for z ~ N(0, 1):
+/// The dual of an activation on the unit sphere, normalized so that E\[φ(z)²\] = 1 for z ~ N(0, 1):
 /// φ̌(ρ) = κ(ρ)/κ(1) and φ̌′(ρ) = κ′(ρ)/κ(1), with (κ, κ′) = (T, Ṫ)(ρ; 1, 1) the crate's dual
 /// ([`DualActivation::normalized`]). Since φ̌(1) = 1, a network without bias whose inputs have unit
 /// norm keeps unit variance at every layer, and its kernels depend on the inputs only through
@@ -35,7 +35,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct SphereDual {
     dual: Dual,
-    /// κ(1) = E[φ²].
+    /// κ(1) = E\[φ²\].
     second_moment: f64,
     /// (m, F) of the piecewise-linear family, iterated in the angle.
     piecewise: Option<(f64, f64)>,
@@ -46,8 +46,8 @@ impl SphereDual {
     /// The normalized dual of `activation`, with the crate's default quadrature rule
     /// ([`DEFAULT_NODES`]) for the activations computed by quadrature.
     ///
-    /// Fails with [`Error::InvalidParameter`] when E[φ²] is 0 or not finite (no normalization), and
-    /// for sign and the step x⁰·1[x ≥ 0], whose derivative is a Dirac delta: E[φ′²] is infinite,
+    /// Fails with [`Error::InvalidParameter`] when E\[φ²\] is 0 or not finite (no normalization), and
+    /// for sign and the step x⁰·1[x ≥ 0], whose derivative is a Dirac delta: E\[φ′²\] is infinite,
     /// so neither the NTK recursion nor B′ exists.
     pub fn new(activation: &Activation) -> Result<Self> {
         Self::with_nodes(activation, DEFAULT_NODES)
@@ -97,7 +97,7 @@ impl SphereDual {
         &self.activation
     }
 
-    /// E[φ(z)²] for z ~ N(0, 1), the normalization κ(1) of the unnormalized dual.
+    /// E\[φ(z)²\] for z ~ N(0, 1), the normalization κ(1) of the unnormalized dual.
     pub fn second_moment(&self) -> f64 {
         self.second_moment
     }

@@ -14,20 +14,20 @@ pub const ZERO_TOLERANCE: f64 = 1e-12;
 /// exactly B′ = 1).
 pub const EDGE_TOLERANCE: f64 = 1e-9;
 
-/// The Gaussian moments of the normalized activation φ/√E[φ²] for z ~ N(0, 1) (Ch. 4.2):
-/// A = E[φ], A′ = E[φ′], B′ = E[φ′²]. In terms of the normalized dual, A² = φ̌(0), A′² = φ̌′(0) and
-/// B′ = φ̌′(1). B′ and the normalization E[φ²] come from the dual; A and A′ (with their signs) from
+/// The Gaussian moments of the normalized activation φ/√E\[φ²\] for z ~ N(0, 1) (Ch. 4.2):
+/// A = E\[φ\], A′ = E\[φ′\], B′ = E\[φ′²\]. In terms of the normalized dual, A² = φ̌(0), A′² = φ̌′(0) and
+/// B′ = φ̌′(1). B′ and the normalization E\[φ²\] come from the dual; A and A′ (with their signs) from
 /// a 1-D composite Gauss–Legendre integral of φ and φ′ (panels of width ½ on [−12, 12], so kinks at
 /// 0, ±½, ±1, … lie on panel ends; exactly 0 for an odd φ), accurate to about 1e-15 where the square root of the dual's
 /// φ̌(0) would only give √(rounding) ≈ 1e-8 for an activation with mean 0 such as SELU. The
 /// classification ([`Taxonomy`]) tests the dual's φ̌(0) and φ̌′(0) against [`ZERO_TOLERANCE`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Moments {
-    /// A = E[φ(z)]/√E[φ(z)²].
+    /// A = E\[φ(z)\]/√E\[φ(z)²\].
     pub a: f64,
-    /// A′ = E[φ′(z)]/√E[φ(z)²].
+    /// A′ = E\[φ′(z)\]/√E\[φ(z)²\].
     pub a_prime: f64,
-    /// B′ = E[φ′(z)²]/E[φ(z)²].
+    /// B′ = E\[φ′(z)²\]/E\[φ(z)²\].
     pub b_prime: f64,
 }
 
@@ -212,7 +212,7 @@ impl SphereDual {
     }
 }
 
-/// (E[φ(z)], E[φ′(z)]) for z ~ N(0, 1) by composite Gauss–Legendre on [0, 12] applied to
+/// (E\[φ(z)\], E\[φ′(z)\]) for z ~ N(0, 1) by composite Gauss–Legendre on [0, 12] applied to
 /// φ(z) + φ(−z) (24 panels of width ½, 16 nodes each: kinks at 0, ±½, ±1, … fall on panel ends;
 /// the mass beyond 12, e^{−72}, is far below rounding for any φ of polynomial growth). Adding the
 /// mirrored values first makes the mean of an odd φ exactly 0.

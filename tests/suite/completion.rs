@@ -108,7 +108,7 @@ fn rows_are_kernel_regressions() {
         (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     };
     let z = normalize_rows(&DMatrix::from_fn(7, 4, |_, _| next())).unwrap();
-    let y = DMatrix::from_fn(3, 7, |i, j| ((i + 2 * j) % 3 != 0).then(|| next()));
+    let y = DMatrix::from_fn(3, 7, |i, j| ((i + 2 * j) % 3 != 0).then(&mut next));
     let completion = MatrixCompletion::new(&Activation::Relu, 3)
         .unwrap()
         .ridge(0.1)
