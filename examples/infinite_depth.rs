@@ -7,8 +7,9 @@
 //! class of the taxonomy: ReLU (majority vote), h₂ = (x² − 1)/√2 (1-nearest neighbour) and Cor. 1's
 //! (h₇ + x)/√2 (singular kernel of order ½, consistent on the circle). The agreement of each
 //! classifier with the majority vote, with 1-NN and with the Hilbert-estimate smoother
-//! sign(Σᵢ yᵢ/(1 − xᵀxᵢ)^β) is printed per depth, and the normalized predictions
-//! y K⁻¹ k(x)/max|·| at the deepest depth are drawn in `target/figures/infinite_depth_circle.svg`.
+//! sign(Σᵢ yᵢ/(1 − xᵀxᵢ)^β) is printed per depth. The predicted classes at each depth are drawn in
+//! `target/figures/infinite_depth_{ReLU,h2,h7}.svg` (one stripe per depth), and the normalized
+//! predictions y K⁻¹ k(x)/max|·| at the deepest depths in `infinite_depth_circle.{csv,svg}`.
 //!
 //! (b) App. J's protocol at small scale on three UCI sets (iris, wine, breast cancer; `data/`):
 //! features min-max scaled to [0, 1] and projected onto the unit sphere, a fixed 50/25/25
@@ -147,7 +148,16 @@ fn circle(start: Instant) -> Result<(), Box<dyn Error>> {
     for (name, act, depths) in &cases {
         let dual = SphereDual::new(act)?;
         let mut last = Vec::new();
-        for &depth in depths.iter() {
+        // One stripe per depth: the predicted class sign(f) drawn at height k ± 0.35.
+        let mut stripes = vec![common::Series {
+            label: "training labels (at −1 ± 0.35)".to_string(),
+            points: angles
+                .iter()
+                .zip(&labels)
+                .map(|(&a, &l)| (a, -1.0 + 0.35 * l))
+                .collect(),
+        }];
+        for (k, &depth) in depths.iter().enumerate() {
             let f = fit_predict(&ntk(&dual, depth, &x, &x), &ntk(&dual, depth, &g, &x), &y)?;
             let signs: Vec<f64> = f.iter().map(|v| v.signum()).collect();
             let maj = vec![majority; grid.len()];
@@ -157,8 +167,32 @@ fn circle(start: Instant) -> Result<(), Box<dyn Error>> {
                 agree(&signs, &nearest),
                 agree(&signs, &hilbert)
             );
+            stripes.push(common::Series {
+                label: format!("L = {depth} (at {k} ± 0.35)"),
+                points: grid
+                    .iter()
+                    .zip(&signs)
+                    .map(|(&t, s)| (t, k as f64 + 0.35 * s))
+                    .collect(),
+            });
             last = f.iter().copied().collect();
         }
+        let slug: String = name
+            .split(' ')
+            .next()
+            .unwrap_or("activation")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let hlines: Vec<f64> = (-1..depths.len() as i32).map(f64::from).collect();
+        common::line_plot(
+            &common::out_dir()?.join(format!("infinite_depth_{slug}.svg")),
+            &format!("{name}: predicted class on the quarter circle as the depth grows"),
+            ("angle θ of x = (cos θ, sin θ)", "depth index ± 0.35·class"),
+            &stripes,
+            false,
+            &hlines,
+        )?;
         let scale = last.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let depth = depths[depths.len() - 1];
         series.push(common::Series {
