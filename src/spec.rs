@@ -172,7 +172,7 @@ impl Activation {
     /// Parses one activation in its JSON layer form, `{"<name>": {<parameters>}}` (e.g.
     /// `{"sin": {"a": 1, "b": 1, "c": 0}}`), or a bare name without parameters in quotes or not
     /// (`relu`, `"tanh"`), which takes the defaults. Omitted parameters take their defaults; an
-    /// unknown name or parameter is [`Error::InvalidNetwork`] naming it.
+    /// unknown name or parameter is [`Error::InvalidParameter`] naming it.
     ///
     /// ```
     /// use ntk::Activation;
@@ -186,7 +186,7 @@ impl Activation {
     /// ```
     pub fn from_json(text: &str) -> Result<Activation> {
         let text = text.trim();
-        let bad = |msg: String| Error::InvalidNetwork(format!("activation `{text}`: {msg}"));
+        let bad = |msg: String| crate::error::invalid("activation", text, &msg);
         let value: serde_json::Value = if text.starts_with('{') || text.starts_with('"') {
             serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
         } else {
