@@ -105,6 +105,57 @@ pub fn parse_csv(text: &str, name: &str) -> Result<DMatrix<f64>> {
     ))
 }
 
+/// Parses CSV text in which an empty field is a missing entry (`None`), as `ntk complete` reads the
+/// observed matrix: one row per line, values separated by commas, no header, blank lines skipped.
+/// Every row must have the same number of fields.
+///
+/// ```
+/// let y = ntk::io::parse_csv_missing("1, , 2\n,3,\n", "inline")?;
+/// assert_eq!(y.shape(), (2, 3));
+/// assert_eq!((y[(0, 1)], y[(1, 1)]), (None, Some(3.0)));
+/// # Ok::<(), ntk::Error>(())
+/// ```
+pub fn parse_csv_missing(text: &str, name: &str) -> Result<DMatrix<Option<f64>>> {
+    let mut rows: Vec<Vec<Option<f64>>> = Vec::new();
+    for (ln, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = line
+            .split(',')
+            .map(|f| match f.trim() {
+                "" => Ok(None),
+                t => t.parse::<f64>().map(Some).map_err(|_| {
+                    Error::Io(format!(
+                        "{name}, line {}: `{t}` is not a number (leave a missing entry empty; CSV \
+                         without header expected)",
+                        ln + 1
+                    ))
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(first) = rows.first() {
+            if first.len() != row.len() {
+                return Err(Error::ShapeMismatch {
+                    what: format!("{name}, line {}", ln + 1),
+                    expected: format!("{} fields per row", first.len()),
+                    found: format!("{} field(s)", row.len()),
+                });
+            }
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(Error::Io(format!("{name}: no data rows")));
+    }
+    let d = rows[0].len();
+    Ok(DMatrix::from_row_iterator(
+        rows.len(),
+        d,
+        rows.into_iter().flatten(),
+    ))
+}
+
 /// Parses the bytes of a `.npy` file holding a 2-D float64 array (`<f8` or `>f8`, C or Fortran
 /// order) into a matrix with the array's rows as rows; `name` labels the errors.
 ///

@@ -26,6 +26,11 @@
 //!   (AGOP) of any differentiable predictor, the neural feature matrix of a trained finite network,
 //!   and Recursive Feature Machines (Radhakrishnan 2023, ch. 5).
 //! * [`regression`]: kernel regression, GP posteriors and gradient-descent dynamics at any time.
+//! * [`completion`]: matrix completion with the NTK of a fully connected network (Radhakrishnan
+//!   2023, Thm 5), one pseudo-inverse kernel regression per row.
+//! * [`infinite_depth`]: the normalized NTK recursion on the sphere and its infinite-depth limits:
+//!   singular kernels, 1-NN and majority vote, and the consistent activations (Radhakrishnan 2023,
+//!   Ch. 4).
 //! * [`forward`]: forward-mode derivatives ([`Fwd`]) that carry ∂/∂(inputs) through the recursion.
 //!
 //! ```
@@ -46,10 +51,12 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+pub mod completion;
 pub mod error;
 pub mod feature;
 pub mod finite;
 pub mod forward;
+pub mod infinite_depth;
 pub mod io;
 pub mod jacobian;
 pub mod kernel;
@@ -92,4 +99,8 @@ mod doc_pages {
     struct Finite;
     #[doc = include_str!("../docs/features.md")]
     struct Features;
+    #[doc = include_str!("../docs/completion.md")]
+    struct Completion;
+    #[doc = include_str!("../docs/infinite_depth.md")]
+    struct InfiniteDepth;
 }

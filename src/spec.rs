@@ -306,3 +306,57 @@ impl Network {
             .map_err(|e| Error::InvalidNetwork(format!("cannot write the network spec: {e}")))
     }
 }
+
+impl Activation {
+    /// Parses one activation in its JSON layer form, `{"<name>": {<parameters>}}` (e.g.
+    /// `{"sin": {"a": 1, "b": 1, "c": 0}}`), or a bare name without parameters in quotes or not
+    /// (`relu`, `"tanh"`), which takes the defaults. Omitted parameters take their defaults; an
+    /// unknown name or parameter is [`Error::InvalidParameter`] naming it.
+    ///
+    /// ```
+    /// use ntk::Activation;
+    /// assert_eq!(Activation::from_json("relu")?, Activation::Relu);
+    /// assert_eq!(
+    ///     Activation::from_json(r#"{"erf": {"b": 2}}"#)?,
+    ///     Activation::Erf { a: 1.0, b: 2.0, c: 0.0 }
+    /// );
+    /// assert!(Activation::from_json("relux").is_err());
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Activation> {
+        let text = text.trim();
+        let bad = |msg: String| crate::error::invalid("activation", text, &msg);
+        let value: serde_json::Value = if text.starts_with('{') || text.starts_with('"') {
+            serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
+        } else {
+            serde_json::Value::String(text.to_string())
+        };
+        let (key, params) = match value {
+            serde_json::Value::String(key) => (key, serde_json::Map::new()),
+            serde_json::Value::Object(map) if map.len() == 1 => {
+                let (key, params) = map.into_iter().next().expect("one entry");
+                match params {
+                    serde_json::Value::Object(p) => (key, p),
+                    other => {
+                        return Err(bad(format!(
+                            "the parameters of `{key}` must be an object, not `{other}`"
+                        )));
+                    }
+                }
+            }
+            _ => {
+                return Err(bad(
+                    "expected {\"<name>\": {<parameters>}} with one name, or a bare name"
+                        .to_string(),
+                ));
+            }
+        };
+        if !Activation::KEYS.contains(&key.as_str()) {
+            return Err(bad(format!(
+                "unknown activation `{key}`, expected one of `{}`",
+                Activation::KEYS.join("`, `")
+            )));
+        }
+        Activation::from_spec(&key, params).map_err(bad)
+    }
+}

@@ -1,4 +1,4 @@
-//! `ntk` — the command-line front end of the `ntk` crate, with four subcommands:
+//! `ntk` — the command-line front end of the `ntk` crate, with six subcommands:
 //!
 //! * `ntk kernel`: the NNGP and NTK matrices of a network spec on one or two point sets
 //!   ([`ntk::Kernel`]);
@@ -8,6 +8,9 @@
 //!   ([`ntk::jacobian::TrainedMap`]);
 //! * `ntk rfm`: a Recursive Feature Machine and its learned feature matrix
 //!   ([`ntk::feature::Rfm`]).
+//! * `ntk complete`: matrix completion with the NTK ([`ntk::completion::MatrixCompletion`]);
+//! * `ntk infinite-depth`: the infinite-depth limit of an activation's NTK classifier
+//!   ([`ntk::infinite_depth::SphereDual::taxonomy`]).
 //!
 //! The command line is parsed by clap (derive); `ntk --help` and `ntk <subcommand> --help` document
 //! every flag. Each subcommand lives in its own module: its flags, a thin layer of calls into the
@@ -17,6 +20,8 @@
 //! Exit codes: 0 on success, 2 when the command line itself is wrong (so scripts can tell a typo from
 //! a bad input file), 1 for every other failure. Every message goes to stderr as `error: <message>`.
 
+mod complete;
+mod infinite_depth;
 mod io;
 mod jacobian;
 mod kernel;
@@ -26,7 +31,7 @@ mod rfm;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
-/// The usage of every subcommand and the conventions they share, shown under every help page
+/// The usage of all the subcommands and the conventions they share, shown under every help page
 /// (a macro, not a constant, so that `concat!` can append it to each page's own text).
 macro_rules! synopsis {
     () => {
@@ -42,9 +47,12 @@ Synopsis:
   ntk rfm --train-x X.csv --train-y Y.csv [--test-x T.csv] --iterations T
           [--bandwidth L] [--ridge λ] [--diagonal] [--centered]
           [--max-gradient-samples N] [--out OUT.json|OUT.npz]
+  ntk complete --prior Z.csv --observed Y.csv --depth L [--activation relu]
+               [--ridge λ] [--normalize] [--out C.json|C.npz]
+  ntk infinite-depth --activation JSON [--quadrature-nodes N] [--out F.json]
 
 Point files hold one point per row: CSV without header, or .npy (float64, 2-D, C or
-Fortran order). Output goes to standard output as JSON, or to --out: JSON, or a numpy
+Fortran order; for networks with an input_shape also (n, H, W, C) or (n, L, C)). Output goes to standard output as JSON, or to --out: JSON, or a numpy
 .npz archive (float64, C order, arrays named like the JSON keys; np.load reads it)
 when the name ends in .npz. JSON numbers round-trip exactly. Flags also accept the
 form --flag=VALUE.
@@ -54,7 +62,8 @@ Exit status: 0 on success, 2 for a malformed command line, 1 for any other error
 }
 pub(crate) use synopsis;
 
-/// NNGP and NTK kernels of infinitely wide fully connected networks, kernel regression with them,
+/// NNGP and NTK kernels of infinitely wide networks (fully connected, convolutional, pooled,
+/// residual, layer-normalized), kernel regression with them,
 /// the Jacobians of trained wide autoencoders, and Recursive Feature Machines.
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +85,8 @@ enum Command {
     Predict(predict::Args),
     Jacobian(jacobian::Args),
     Rfm(rfm::Args),
+    Complete(complete::Args),
+    InfiniteDepth(infinite_depth::Args),
 }
 
 /// Why a subcommand stopped; the variant decides the exit code.
@@ -103,6 +114,8 @@ fn main() -> ExitCode {
         Command::Predict(args) => ("predict", predict::run(args)),
         Command::Jacobian(args) => ("jacobian", jacobian::run(args)),
         Command::Rfm(args) => ("rfm", rfm::run(args)),
+        Command::Complete(args) => ("complete", complete::run(args)),
+        Command::InfiniteDepth(args) => ("infinite-depth", infinite_depth::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
