@@ -2,14 +2,16 @@
 //!
 //! The NNGP kernel Σ and the neural tangent kernel Θ of fully connected networks of any depth, in the
 //! conventions of neural-tangents (`stax.serial(Dense, φ, …, Dense)`), computed with every layer fused
-//! per matrix entry.
+//! per matrix entry; and of convolutional, pooled, residual and layer-normalized networks (the CNTK),
+//! pair by pair over pixel-pair covariances in per-thread scratch (`docs/architectures.md`).
 //!
 //! * [`activation`]: dual activations T(c; q1, q2) = E[φ(u)φ(v)] and Ṫ = E[φ'(u)φ'(v)] in closed form
 //!   for ReLU-type, erf-type, GELU, trigonometric, exponential, polynomial and Hermite activations, and
 //!   by quadrature for any other (sigmoid, tanh, softplus, SiLU, ELU, SELU, hard tanh, mish, your
 //!   own). Every activation is declared once, in one table.
-//! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width) and activations — with builders;
-//!   [`spec`] is its JSON form.
+//! * [`network`]: the network spec — Dense layers (σ_w, σ_b, width), activations, convolutions,
+//!   pooling, flatten, layer norm and residual blocks, with the input shape — with builders; [`spec`]
+//!   is its JSON form.
 //! * [`finite`]: finite-width networks of the same spec (each also a [`Kernel`], of its empirical
 //!   NNGP and NTK) — forward passes, input-output Jacobians, Monte Carlo kernel estimates and
 //!   gradient-descent training.
@@ -76,7 +78,10 @@ pub use finite::{
 };
 pub use forward::Fwd;
 pub use kernel::{Kernel, KernelDiagonal, KernelEntry, KernelKind, KernelMatrices};
-pub use network::{Dense, Layer, MlpBuilder, Network, NetworkBuilder, Parameterization};
+pub use network::{
+    AvgPool, Conv, Dense, Layer, LayerNorm, MlpBuilder, Network, NetworkBuilder, Padding,
+    Parameterization,
+};
 pub use real::Real;
 pub use regression::{
     DynamicsParams, EnsembleDynamics, Fallback, Gaussian, GpInference, GpParams, KernelSolver,
@@ -97,6 +102,8 @@ mod doc_pages {
     struct Jacobians;
     #[doc = include_str!("../docs/finite.md")]
     struct Finite;
+    #[doc = include_str!("../docs/architectures.md")]
+    struct Architectures;
     #[doc = include_str!("../docs/features.md")]
     struct Features;
     #[doc = include_str!("../docs/completion.md")]

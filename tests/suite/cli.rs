@@ -1325,3 +1325,43 @@ fn image_inputs_from_npy_and_csv() {
     let out = ntk_cmd(&[&"kernel", &"--spec", &spec, &"--x1", &flat]);
     assert_fails(&out, 1, &["--x1", "flat.csv", "[12]"]);
 }
+
+/// `ntk predict` on image inputs gives the library's GP mean of the CNTK bit for bit.
+#[test]
+fn predict_with_a_cntk() {
+    let dir = TempDir::new("predict-cnn");
+    let spec = r#"{"input_shape": [4, 4, 1], "layers": [
+        {"conv": {"w_std": 1.4, "b_std": 0.1, "filter_shape": [3, 3]}}, {"erf": {}},
+        {"flatten": {}}, {"dense": {"w_std": 1.4}}]}"#;
+    let net = Network::from_json(spec).unwrap();
+    let spec = dir.file("cnn.json", spec);
+    let x = DMatrix::from_fn(6, 16, |i, j| ((i * 16 + j) as f64 * 0.61).cos());
+    let t = DMatrix::from_fn(2, 16, |i, j| ((i * 16 + j) as f64 * 0.29).sin());
+    let y = DMatrix::from_fn(6, 1, |i, _| i as f64 - 2.0);
+    let (xp, tp, yp) = (
+        dir.file("x.npy", ntk::io::to_npy(&x)),
+        dir.file("t.npy", ntk::io::to_npy(&t)),
+        dir.file("y.npy", ntk::io::to_npy(&y)),
+    );
+    let out = ntk_cmd(&[
+        &"predict",
+        &"--spec",
+        &spec,
+        &"--train-x",
+        &xp,
+        &"--train-y",
+        &yp,
+        &"--test-x",
+        &tp,
+        &"--kernel",
+        &"ntk",
+    ]);
+    assert_success(&out);
+    let gp = GpInference::params().fit_points(&net, &x, &y).unwrap();
+    let want = gp.predict_points(KernelKind::Ntk, &net, &t).unwrap().mean;
+    let got = exact_numbers(&stdout(&out), "mean");
+    assert_eq!(got.len(), 2);
+    for (g, w) in got.iter().zip(want.iter()) {
+        assert_eq!(g.to_bits(), w.to_bits(), "{g} vs {w}");
+    }
+}
