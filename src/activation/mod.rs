@@ -160,7 +160,15 @@ macro_rules! dual_families {
             /// path).
             pub(crate) fn apply_rows(&self, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
                 match self {
-                    $(Dual::$variant(d) => rows::dispatch(d, s, t, q1, q2),)*
+                    $(Dual::$variant(d) => rows::dispatch(d, s, t, q1, q2, false),)*
+                }
+            }
+
+            /// The activation on a diagonal pixel-pair state: entry i has variances `q1[i]` and
+            /// `q2[i]`; as [`Dual::apply_rows`] otherwise.
+            pub(crate) fn apply_diagonal(&self, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
+                match self {
+                    $(Dual::$variant(d) => rows::dispatch(d, s, t, q1, q2, true),)*
                 }
             }
         }
@@ -201,39 +209,73 @@ dual_families! {
 mod rows {
     use super::{LANES, LaneDual};
 
+    /// One row's entries against `q2` (the row's own variance `qi`), or with `diagonal` the
+    /// entries of a diagonal state against both tables.
     #[inline(always)]
-    fn portable<D: LaneDual>(d: &D, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
+    fn entries<D: LaneDual>(d: &D, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
+        let n = s.len();
+        let m = n - n % LANES;
+        let (cs, ts) = (
+            s[..m].chunks_exact_mut(LANES),
+            t[..m].chunks_exact_mut(LANES),
+        );
+        let qs = q1[..m].chunks_exact(LANES).zip(q2[..m].chunks_exact(LANES));
+        for ((c, th), (a, b)) in cs.zip(ts).zip(qs) {
+            let (mut c8, mut t8, mut a8, mut b8) =
+                ([0.0; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
+            c8.copy_from_slice(c);
+            t8.copy_from_slice(th);
+            a8.copy_from_slice(a);
+            b8.copy_from_slice(b);
+            d.lanes2(&mut c8, &mut t8, &a8, &b8);
+            c.copy_from_slice(&c8);
+            th.copy_from_slice(&t8);
+        }
+        for j in m..n {
+            let (c, a, b) = (s[j], q1[j], q2[j]);
+            let (v, dot) = if c == a && c == b {
+                d.dual_diag(c)
+            } else {
+                d.dual(c, a, b)
+            };
+            s[j] = v;
+            t[j] *= dot;
+        }
+    }
+
+    #[inline(always)]
+    fn portable<D: LaneDual>(
+        d: &D,
+        s: &mut [f64],
+        t: &mut [f64],
+        q1: &[f64],
+        q2: &[f64],
+        diagonal: bool,
+    ) {
+        if diagonal {
+            return entries(d, s, t, q1, q2);
+        }
         let p = q2.len();
+        let mut row_q = vec![0.0; p];
         for (i, (row_s, row_t)) in s.chunks_exact_mut(p).zip(t.chunks_exact_mut(p)).enumerate() {
-            let (cs, ts) = (row_s.chunks_exact_mut(LANES), row_t.chunks_exact_mut(LANES));
-            for ((c, th), qc) in cs.zip(ts).zip(q2.chunks_exact(LANES)) {
-                let (mut c8, mut t8) = ([0.0; LANES], [0.0; LANES]);
-                c8.copy_from_slice(c);
-                t8.copy_from_slice(th);
-                let mut q8 = [0.0; LANES];
-                q8.copy_from_slice(qc);
-                // T is symmetric in the two variances: the lanes take the column's as their own.
-                d.lanes(&mut c8, &mut t8, &q8, q1[i]);
-                c.copy_from_slice(&c8);
-                th.copy_from_slice(&t8);
-            }
-            for j in p - p % LANES..p {
-                let (c, q) = (row_s[j], q2[j]);
-                let (v, dot) = if c == q && c == q1[i] {
-                    d.dual_diag(c)
-                } else {
-                    d.dual(c, q, q1[i])
-                };
-                row_s[j] = v;
-                row_t[j] *= dot;
-            }
+            // T is symmetric in the two variances: the column's goes first, as in the lanes of
+            // the fully connected kernels.
+            row_q.fill(q1[i]);
+            entries(d, row_s, row_t, q2, &row_q);
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn avx2<D: LaneDual>(d: &D, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
-        portable(d, s, t, q1, q2)
+    unsafe fn avx2<D: LaneDual>(
+        d: &D,
+        s: &mut [f64],
+        t: &mut [f64],
+        q1: &[f64],
+        q2: &[f64],
+        diagonal: bool,
+    ) {
+        portable(d, s, t, q1, q2, diagonal)
     }
 
     pub(super) fn dispatch<D: LaneDual>(
@@ -242,14 +284,15 @@ mod rows {
         t: &mut [f64],
         q1: &[f64],
         q2: &[f64],
+        diagonal: bool,
     ) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has the features `avx2` is compiled for.
-            return unsafe { avx2(d, s, t, q1, q2) };
+            return unsafe { avx2(d, s, t, q1, q2, diagonal) };
         }
-        portable(d, s, t, q1, q2)
+        portable(d, s, t, q1, q2, diagonal)
     }
 }
 
@@ -261,15 +304,28 @@ pub(crate) const LANES: usize = 8;
 /// CPU overlap their long dependency chains (sqrt, atan2, divisions); one dispatch per layer. A
 /// family may replace the entry-by-entry loop with one that vectorizes.
 pub(crate) trait LaneDual: DualActivation {
+    /// [`LaneDual::lanes2`] with one second variance for all lanes.
     #[inline(always)]
     fn lanes(&self, c: &mut [f64; LANES], th: &mut [f64; LANES], q1: &[f64; LANES], q2: f64) {
+        self.lanes2(c, th, q1, &[q2; LANES]);
+    }
+
+    /// Lane l: c[l] ← T(c[l]; q1[l], q2[l]), th[l] ← th[l]·Ṫ.
+    #[inline(always)]
+    fn lanes2(
+        &self,
+        c: &mut [f64; LANES],
+        th: &mut [f64; LANES],
+        q1: &[f64; LANES],
+        q2: &[f64; LANES],
+    ) {
         for l in 0..LANES {
             // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal to
             // the variance (see `layers::Pair`).
-            let (t, dot) = if c[l] == q1[l] && c[l] == q2 {
+            let (t, dot) = if c[l] == q1[l] && c[l] == q2[l] {
                 self.dual_diag(c[l])
             } else {
-                self.dual(c[l], q1[l], q2)
+                self.dual(c[l], q1[l], q2[l])
             };
             c[l] = t;
             th[l] *= dot;

@@ -42,13 +42,19 @@ impl DualActivation for AbReluDual {
 /// the scalar path's, with the same rounding floor for (anti)parallel pairs.
 impl LaneDual for AbReluDual {
     #[inline(always)]
-    fn lanes(&self, c: &mut [f64; LANES], th: &mut [f64; LANES], q1: &[f64; LANES], q2: f64) {
+    fn lanes2(
+        &self,
+        c: &mut [f64; LANES],
+        th: &mut [f64; LANES],
+        q1: &[f64; LANES],
+        q2: &[f64; LANES],
+    ) {
         let f = (self.a - self.b).powi(2) / (2.0 * std::f64::consts::PI);
         let m = (self.a * self.a + self.b * self.b) / 2.0;
         let mut t = [0.0; LANES];
         let mut dot = [0.0; LANES];
         for l in 0..LANES {
-            let p = q1[l] * q2;
+            let p = q1[l] * q2[l];
             let gap = p - c[l] * c[l];
             // As in `angle`: a gap below the rounding floor is an (anti)parallel pair.
             let s = if gap <= ANGLE_FLOOR * p {
@@ -60,7 +66,7 @@ impl LaneDual for AbReluDual {
             t[l] = f * s + dot[l] * c[l];
         }
         for l in 0..LANES {
-            if c[l] == q1[l] && c[l] == q2 {
+            if c[l] == q1[l] && c[l] == q2[l] {
                 (t[l], dot[l]) = self.dual_diag(c[l]);
             }
             c[l] = t[l];

@@ -3,7 +3,6 @@
 //! every pair, so memory is the outputs plus O(P²) per thread.
 
 use super::image::{ImagePlan, ImageStage};
-use crate::activation::{Dual, DualActivation};
 
 /// Per-thread buffers for [`ImagePlan::pair`] and [`ImagePlan::point`].
 pub(crate) struct Scratch {
@@ -186,11 +185,9 @@ impl ImagePlan {
                 let (q1, q2) = variances(tables, sc, offset, pixels, full);
                 let (s, t) = (&mut sc.s[..sc.len], &mut sc.t[..sc.len]);
                 if full {
-                    activation_full(&stage.dual, s, t, q1, q2);
+                    stage.dual.apply_rows(s, t, q1, q2);
                 } else {
-                    for i in 0..pixels {
-                        (s[i], t[i]) = dual_entry(&stage.dual, s[i], t[i], q1[i], q2[i]);
-                    }
+                    stage.dual.apply_diagonal(s, t, q1, q2);
                 }
             }
             &ImageStage::LayerNorm {
@@ -284,22 +281,4 @@ fn to_diagonal(v: &mut [f64], p: usize) {
     for i in 0..p {
         v[i] = v[i * (p + 1)];
     }
-}
-
-/// (T, Θ·Ṫ) of one entry. ρ = 1 exactly (a pixel with itself, or identical pixels): the diagonal
-/// formulas keep Σ(x, x) bit-equal to the variance, as in the fully connected kernels.
-#[inline(always)]
-fn dual_entry(dual: &Dual, c: f64, th: f64, q1: f64, q2: f64) -> (f64, f64) {
-    let (t, dot) = if c == q1 && c == q2 {
-        dual.dual_diag(c)
-    } else {
-        dual.dual(c, q1, q2)
-    };
-    (t, th * dot)
-}
-
-/// An activation on a full state: row i (first input's pixel, variance q1[i]) against columns j
-/// (q2[j]).
-fn activation_full(dual: &Dual, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
-    dual.apply_rows(s, t, q1, q2);
 }
