@@ -65,44 +65,13 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
 
 /// Parses CSV text: one point per line, values separated by commas, no header. Blank lines are skipped.
 pub fn parse_csv(text: &str, name: &str) -> Result<DMatrix<f64>> {
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    for (ln, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let row = line
-            .split(',')
-            .map(|f| {
-                f.trim().parse::<f64>().map_err(|_| {
-                    Error::Io(format!(
-                        "{name}, line {}: `{}` is not a number (CSV without header expected)",
-                        ln + 1,
-                        f.trim()
-                    ))
-                })
-            })
-            .collect::<Result<Vec<f64>>>()?;
-        if let Some(first) = rows.first() {
-            if first.len() != row.len() {
-                return Err(Error::ShapeMismatch {
-                    what: format!("{name}, line {}", ln + 1),
-                    expected: format!("{} values per row", first.len()),
-                    found: format!("{} value(s)", row.len()),
-                });
-            }
-        }
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        return Err(Error::Io(format!("{name}: no data rows")));
-    }
-    let d = rows[0].len();
-    Ok(DMatrix::from_row_iterator(
-        rows.len(),
-        d,
-        rows.into_iter().flatten(),
-    ))
+    parse_rows(text, name, "values", |f, ln| {
+        f.parse::<f64>().map_err(|_| {
+            Error::Io(format!(
+                "{name}, line {ln}: `{f}` is not a number (CSV without header expected)"
+            ))
+        })
+    })
 }
 
 /// Parses CSV text in which an empty field is a missing entry (`None`), as `ntk complete` reads the
@@ -116,30 +85,40 @@ pub fn parse_csv(text: &str, name: &str) -> Result<DMatrix<f64>> {
 /// # Ok::<(), ntk::Error>(())
 /// ```
 pub fn parse_csv_missing(text: &str, name: &str) -> Result<DMatrix<Option<f64>>> {
-    let mut rows: Vec<Vec<Option<f64>>> = Vec::new();
+    parse_rows(text, name, "fields", |f, ln| match f {
+        "" => Ok(None),
+        t => t.parse::<f64>().map(Some).map_err(|_| {
+            Error::Io(format!(
+                "{name}, line {ln}: `{t}` is not a number (leave a missing entry empty; CSV \
+                 without header expected)"
+            ))
+        }),
+    })
+}
+
+/// The rows of CSV text, each trimmed field read by `cell` (with its 1-based line number); blank
+/// lines are skipped and every row must have as many `unit`s as the first.
+fn parse_rows<T: nalgebra::Scalar>(
+    text: &str,
+    name: &str,
+    unit: &str,
+    cell: impl Fn(&str, usize) -> Result<T>,
+) -> Result<DMatrix<T>> {
+    let mut rows: Vec<Vec<T>> = Vec::new();
     for (ln, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let row = line
             .split(',')
-            .map(|f| match f.trim() {
-                "" => Ok(None),
-                t => t.parse::<f64>().map(Some).map_err(|_| {
-                    Error::Io(format!(
-                        "{name}, line {}: `{t}` is not a number (leave a missing entry empty; CSV \
-                         without header expected)",
-                        ln + 1
-                    ))
-                }),
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|f| cell(f.trim(), ln + 1))
+            .collect::<Result<Vec<T>>>()?;
         if let Some(first) = rows.first() {
             if first.len() != row.len() {
                 return Err(Error::ShapeMismatch {
                     what: format!("{name}, line {}", ln + 1),
-                    expected: format!("{} fields per row", first.len()),
-                    found: format!("{} field(s)", row.len()),
+                    expected: format!("{} {unit} per row", first.len()),
+                    found: format!("{} {unit}", row.len()),
                 });
             }
         }
