@@ -43,6 +43,8 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+mod image;
+mod image_kernels;
 mod kernels;
 mod train;
 
@@ -133,6 +135,8 @@ pub struct FiniteNetwork {
     stages: Vec<Stage>,
     input_dim: usize,
     output_dim: usize,
+    /// Networks with convolutions, pooling, flatten, layer norm or residual blocks (no `stages`).
+    image: Option<image::ImageNet>,
 }
 
 /// What the forward pass keeps for backpropagation.
@@ -143,6 +147,8 @@ pub(crate) struct Trace {
     pub(crate) derivs: Vec<DMatrix<f64>>,
     /// The network outputs, n × k.
     pub(crate) output: DMatrix<f64>,
+    /// What an image network keeps instead of `inputs` and `derivs`.
+    pub(crate) image: Option<image::ImageTrace>,
 }
 
 /// The parameters of a [`FiniteNetwork`] before it is sampled: the spec and input dimension d
@@ -211,11 +217,25 @@ impl FiniteNetworkBuilder {
 
     /// Output widths of every Dense layer, checked against the spec.
     fn widths(&self) -> Result<Vec<usize>> {
+        if !self.spec.is_fully_connected() {
+            let net = image::ImageNet::compile(self)?;
+            return Ok(net.affines().iter().map(|a| a.c_out).collect());
+        }
         resolve_widths(&self.spec, self.input_dim, &self.hidden, self.output_dim)
     }
 
     /// Checks the parameters and draws the network from `rng`.
     pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> Result<FiniteNetwork> {
+        if !self.spec.is_fully_connected() {
+            let net = image::ImageNet::sample(self, rng)?;
+            return Ok(FiniteNetwork {
+                spec: self.spec.clone(),
+                stages: vec![],
+                input_dim: self.input_dim,
+                output_dim: net.output_dim,
+                image: Some(net),
+            });
+        }
         let widths = self.widths()?;
         let spec = &self.spec;
         let standard = spec.parameterization() == Parameterization::Standard;
@@ -277,6 +297,7 @@ impl FiniteNetworkBuilder {
             stages,
             input_dim: self.input_dim,
             output_dim: self.output_dim,
+            image: None,
         })
     }
 }
@@ -310,22 +331,26 @@ impl FiniteNetwork {
         self.output_dim
     }
 
-    /// Output widths of all Dense layers (the hidden widths, then k).
+    /// Output widths of all Dense layers (the hidden widths, then k); for networks with
+    /// convolutions, the output channels of every dense and conv layer, depth-first through
+    /// residual blocks.
     pub fn widths(&self) -> Vec<usize> {
-        self.dense_layers().map(|d| d.w.nrows()).collect()
+        self.parameters().iter().map(|(w, _)| w.nrows()).collect()
     }
 
     /// Number of trainable parameters (weights and biases).
     pub fn n_parameters(&self) -> usize {
-        self.dense_layers()
-            .map(|d| d.w.len() + d.b.as_ref().map_or(0, |b| b.len()))
+        self.parameters()
+            .iter()
+            .map(|(w, b)| w.len() + b.map_or(0, |b| b.len()))
             .sum()
     }
 
     /// Euclidean norm ‖θ‖ of all parameters (raw W and b, as in the parameterization).
     pub fn parameter_norm(&self) -> f64 {
-        self.dense_layers()
-            .map(|d| d.w.norm_squared() + d.b.as_ref().map_or(0.0, |b| b.norm_squared()))
+        self.parameters()
+            .iter()
+            .map(|(w, b)| w.norm_squared() + b.map_or(0.0, |b| b.norm_squared()))
             .sum::<f64>()
             .sqrt()
     }
@@ -333,8 +358,11 @@ impl FiniteNetwork {
     /// ‖θ_self − θ_other‖ / ‖θ_other‖: how far the parameters moved from `other` (e.g. the network at
     /// initialization). Errors if the two networks do not have the same shapes.
     pub fn relative_parameter_change(&self, other: &FiniteNetwork) -> Result<f64> {
+        let shapes = |n: &FiniteNetwork| -> Vec<(usize, usize)> {
+            n.parameters().iter().map(|(w, _)| w.shape()).collect()
+        };
         let same = self.stages.len() == other.stages.len()
-            && self.widths() == other.widths()
+            && shapes(self) == shapes(other)
             && self.input_dim == other.input_dim;
         if !same {
             return Err(Error::ShapeMismatch {
@@ -344,9 +372,9 @@ impl FiniteNetwork {
             });
         }
         let mut diff = 0.0;
-        for (a, b) in self.dense_layers().zip(other.dense_layers()) {
-            diff += (&a.w - &b.w).norm_squared();
-            if let (Some(x), Some(y)) = (&a.b, &b.b) {
+        for ((wa, ba), (wb, bb)) in self.parameters().into_iter().zip(other.parameters()) {
+            diff += (wa - wb).norm_squared();
+            if let (Some(x), Some(y)) = (ba, bb) {
                 diff += (x - y).norm_squared();
             }
         }
@@ -364,6 +392,9 @@ impl FiniteNetwork {
     pub fn jacobian(&self, x: &[f64]) -> Result<DMatrix<f64>> {
         let xm = DMatrix::from_row_slice(1, x.len(), x);
         let tr = self.trace(&xm, "x", Par::Seq)?;
+        if let (Some(net), Some(t)) = (&self.image, &tr.image) {
+            return net.jacobian(t);
+        }
         // Rows are the outputs; the columns run over the units of the current layer.
         let mut g = DMatrix::<f64>::identity(self.output_dim, self.output_dim);
         for (i, stage) in self.stages.iter().enumerate().rev() {
@@ -387,6 +418,17 @@ impl FiniteNetwork {
     /// Forward pass keeping what backpropagation needs.
     pub(crate) fn trace(&self, x: &DMatrix<f64>, what: &str, par: Par) -> Result<Trace> {
         check_inputs(x, self.input_dim, what)?;
+        if let Some(net) = &self.image {
+            let t = net.trace(x, par)?;
+            let output = t.output.transpose();
+            check_output(&output, "forward pass")?;
+            return Ok(Trace {
+                inputs: vec![],
+                derivs: vec![],
+                output,
+                image: Some(t),
+            });
+        }
         let n_stages = self.stages.len();
         let mut inputs = Vec::with_capacity(n_stages);
         let mut derivs = Vec::with_capacity(n_stages);
@@ -421,6 +463,7 @@ impl FiniteNetwork {
             inputs,
             derivs,
             output: h,
+            image: None,
         })
     }
 
@@ -432,11 +475,23 @@ impl FiniteNetwork {
         &mut self.stages
     }
 
-    fn dense_layers(&self) -> impl Iterator<Item = &DenseParams> {
-        self.stages.iter().filter_map(|s| match s {
-            Stage::Dense(p) => Some(p),
-            Stage::Act(_) => None,
-        })
+    /// The weights and biases of every affine layer, in order.
+    fn parameters(&self) -> Vec<(&DMatrix<f64>, Option<&DVector<f64>>)> {
+        match &self.image {
+            Some(net) => net.affines().into_iter().map(|a| (&a.w, a.b.as_ref())).collect(),
+            None => self
+                .stages
+                .iter()
+                .filter_map(|s| match s {
+                    Stage::Dense(p) => Some((&p.w, p.b.as_ref())),
+                    Stage::Act(_) => None,
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn image_mut(&mut self) -> Option<&mut image::ImageNet> {
+        self.image.as_mut()
     }
 }
 
@@ -461,8 +516,21 @@ fn resolve_widths(
             "the output dimension must be at least 1",
         ));
     }
-    // Finite convolutional, pooled, normalized and residual networks are not built yet.
+    // Networks with other layers are built by `image`.
     spec.plan("a finite-width network")?;
+    if let Some(shape) = spec.input_shape() {
+        let d: usize = shape.iter().product();
+        if d != input_dim {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "input_dim of a finite network (the product of the spec's input_shape \
+                     {shape:?})"
+                ),
+                expected: d.to_string(),
+                found: input_dim.to_string(),
+            });
+        }
+    }
     let spec_widths: Vec<Option<usize>> = spec
         .layers()
         .iter()

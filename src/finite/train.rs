@@ -151,7 +151,7 @@ impl FiniteNetwork {
                     steps,
                 });
             }
-            self.step(&t, residual, config.learning_rate);
+            self.step(&t, residual, config.learning_rate)?;
             steps += 1;
         }
     }
@@ -173,7 +173,10 @@ impl FiniteNetwork {
     }
 
     /// One gradient step; `g` starts as ∂L/∂f = (f − Y)/N and is backpropagated through the stages.
-    fn step(&mut self, t: &super::Trace, mut g: DMatrix<f64>, lr: f64) {
+    fn step(&mut self, t: &super::Trace, mut g: DMatrix<f64>, lr: f64) -> Result<()> {
+        if let (Some(net), Some(t)) = (self.image_mut(), &t.image) {
+            return net.step(t, &g, lr);
+        }
         let n_stages = self.stages().len();
         for i in (0..n_stages).rev() {
             match &mut self.stages_mut()[i] {
@@ -196,6 +199,7 @@ impl FiniteNetwork {
                 }
             }
         }
+        Ok(())
     }
 }
 
