@@ -218,3 +218,151 @@ impl ImageNet {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Kernel;
+    use crate::finite::{FiniteNetwork, HiddenWidths};
+    use crate::network::Network;
+    use nalgebra::DMatrix;
+
+    /// Small networks with every layer kind, smooth activations (central differences need φ'' to
+    /// exist), both parameterizations, bias and none, k = 2 outputs.
+    pub(crate) fn specs() -> Vec<(&'static str, usize)> {
+        vec![
+            (
+                r#"{"input_shape": [4, 4, 2], "layers": [
+                {"conv": {"w_std": 1.4, "b_std": 0.2, "filter_shape": [3, 3]}}, {"tanh": {}},
+                {"conv": {"w_std": 1.3, "filter_shape": [2, 2], "strides": [2, 2], "padding": "valid"}},
+                {"erf": {}},
+                {"avg_pool": {"window": [2, 2], "strides": [1, 1], "padding": "same"}},
+                {"flatten": {}}, {"dense": {"w_std": 1.2, "b_std": 0.1}}]}"#,
+                4,
+            ),
+            (
+                r#"{"input_shape": [4, 3, 2], "layers": [
+                {"conv": {"w_std": 1.4, "b_std": 0.2, "filter_shape": [3, 3], "padding": "circular"}},
+                {"layer_norm": {}},
+                {"residual": {"layers": [{"gelu": {}},
+                    {"conv": {"w_std": 1.1, "b_std": 0.1, "filter_shape": [3, 2]}}]}},
+                {"dense": {"w_std": 1.3, "b_std": 0.3}}, {"tanh": {}},
+                {"global_avg_pool": {}}, {"dense": {"w_std": 1.2}}]}"#,
+                3,
+            ),
+            (
+                r#"{"parameterization": "standard", "input_shape": [6, 2], "layers": [
+                {"conv": {"w_std": 1.4, "b_std": 0.2, "channels": 3, "filter_shape": [3], "strides": [2]}},
+                {"sin": {}},
+                {"conv": {"w_std": 1.2, "channels": 3, "filter_shape": [2], "padding": "circular"}},
+                {"residual": {"layers": [{"conv": {"w_std": 0.9, "b_std": 0.1, "channels": 3, "filter_shape": [3]}},
+                    {"layer_norm": {}}]}},
+                {"avg_pool": {"window": [2]}}, {"flatten": {}},
+                {"dense": {"w_std": 1.1, "b_std": 0.1, "width": 1}}]}"#,
+                3,
+            ),
+            (
+                r#"{"layers": [{"dense": {"w_std": 1.5, "b_std": 0.1}}, {"layer_norm": {}},
+                {"tanh": {}},
+                {"residual": {"layers": [{"dense": {"w_std": 1.0}}, {"erf": {}},
+                    {"dense": {"w_std": 0.8, "b_std": 0.2}}]}},
+                {"dense": {"w_std": 1.2, "b_std": 0.1}}]}"#,
+                5,
+            ),
+        ]
+    }
+
+    fn inputs(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
+        // A fixed LCG: the values only need to be generic (no symmetry, no zero pixels).
+        let mut s = seed;
+        DMatrix::from_fn(n, d, |_, _| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+    }
+
+    /// Every parameter gradient of every output at every input against central differences, and
+    /// the empirical NTK against the sum of products of the differenced gradients.
+    ///
+    /// Central differences with step h = 1e-5 have truncation error h²|f'''|/6 ≈ 1e-11 and
+    /// rounding error ε|f|/h ≈ 1e-11 relative to the O(1) outputs, so 1e-6 of the largest gradient
+    /// entry is met with a margin of 10⁴ and fails for any wrong term (a missing 1/F, a wrong tap
+    /// or a wrong layer-norm term change gradients by ≫ 1e-3).
+    #[test]
+    fn parameter_gradients_match_finite_differences() {
+        for (k, (json, width)) in specs().into_iter().enumerate() {
+            let spec = Network::from_json(json).unwrap();
+            let d = spec.input_shape().map_or(4, |s| s.iter().product());
+            let hidden = if spec.parameterization() == crate::Parameterization::Standard {
+                HiddenWidths::FromSpec
+            } else {
+                HiddenWidths::Uniform(width)
+            };
+            let mut net = FiniteNetwork::builder(&spec, d)
+                .hidden(hidden)
+                .output_dim(2)
+                .seed(k as u64)
+                .build()
+                .unwrap();
+            let x = inputs(3, d, 7 + k as u64);
+            let img = net.image.clone().unwrap();
+            let t = img.trace(&x, crate::linalg::Par::Seq).unwrap();
+            let kout = img.output_dim;
+            // Analytic gradients: per output, per layer, #params × n.
+            let grads: Vec<Vec<DMatrix<f64>>> = (0..kout)
+                .map(|o| super::all_gradients(&img, &t, o, crate::linalg::Par::Seq).unwrap())
+                .collect();
+            let h = 1e-5;
+            let n_layers = img.affines().len();
+            let mut ntk_fd = DMatrix::<f64>::zeros(3, 3);
+            let scale = grads
+                .iter()
+                .flatten()
+                .map(|g| g.amax())
+                .fold(0.0, f64::max);
+            for l in 0..n_layers {
+                let np = img.affines()[l].n_parameters();
+                for j in 0..np {
+                    let mut eval = |delta: f64| {
+                        let a = net.image.as_mut().unwrap().affines_mut().swap_remove(l);
+                        let nw = a.w.len();
+                        let p = if j < nw {
+                            &mut a.w.as_mut_slice()[j]
+                        } else {
+                            &mut a.b.as_mut().unwrap()[j - nw]
+                        };
+                        *p += delta;
+                        let f = net.forward(&x).unwrap();
+                        let a = net.image.as_mut().unwrap().affines_mut().swap_remove(l);
+                        let p = if j < nw {
+                            &mut a.w.as_mut_slice()[j]
+                        } else {
+                            &mut a.b.as_mut().unwrap()[j - nw]
+                        };
+                        *p -= delta;
+                        f
+                    };
+                    let fd = (eval(h) - eval(-h)) / (2.0 * h);
+                    for o in 0..kout {
+                        for e in 0..3 {
+                            let g = grads[o][l][(j, e)];
+                            assert!(
+                                (fd[(e, o)] - g).abs() <= 1e-6 * scale,
+                                "spec {k} layer {l} parameter {j} output {o} input {e}: \
+                                 {g} vs FD {}",
+                                fd[(e, o)]
+                            );
+                        }
+                        for a in 0..3 {
+                            for b in 0..3 {
+                                ntk_fd[(a, b)] += fd[(a, o)] * fd[(b, o)] / kout as f64;
+                            }
+                        }
+                    }
+                }
+            }
+            let ntk = net.gram(&x).unwrap().ntk;
+            let err = (&ntk - &ntk_fd).amax() / ntk.amax();
+            assert!(err < 1e-6, "spec {k}: NTK vs FD {err:e}");
+        }
+    }
+}

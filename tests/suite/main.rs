@@ -8,6 +8,7 @@ mod common;
 mod duals;
 mod errors;
 mod finite;
+mod finite_conv;
 mod jacobian;
 mod numerics;
 mod paper;
