@@ -1,5 +1,7 @@
-//! Finite-width fully connected networks: sampling, batched forward passes, input-output Jacobians,
-//! empirical NNGP/NTK kernels, Monte Carlo kernel estimates and full-batch gradient descent.
+//! Finite-width networks: sampling, batched forward passes, input-output Jacobians, empirical
+//! NNGP/NTK kernels, Monte Carlo kernel estimates and full-batch gradient descent, for fully
+//! connected networks and for every other layer of the spec grammar (convolutions, pooling,
+//! flatten, layer norm, residual blocks; see [Image networks](#image-networks) below).
 //!
 //! A [`FiniteNetwork`] is drawn from the same [`Network`] spec as the analytic kernels and follows
 //! neural-tangents' `stax.Dense` conventions exactly, so that its empirical kernels converge to
@@ -42,6 +44,47 @@
 //! assert_eq!((f0.nrows(), j.ncols()), (2, 3));
 //! # Ok::<(), ntk::Error>(())
 //! ```
+//!
+//! # Image networks
+//!
+//! Specs with convolutions, `avg_pool`, `global_avg_pool`, `flatten`, `layer_norm`, residual
+//! blocks, or dense layers on images give finite networks with neural-tangents' `stax`
+//! conventions (details in `docs/finite.md`):
+//!
+//! * inputs are the rows of x, flattened channels-last tensors of the spec's `input_shape`
+//!   (index (h·W + w)·C + c); `input_dim` must be its product. Without `input_shape` (layer norm or
+//!   residual blocks on vectors) the input is a vector of `input_dim` features;
+//! * conv: z(o) = a_w Σ_{taps t, channels c} W_{k,(t,c)} x_c(j(o, t)) + a_b b_k, with the fan-in
+//!   C_in·F (F the filter size) in a_w = σ_w/√(C_in·F) (ntk) or in the variance of W (standard),
+//!   one bias per output channel shared by all positions, and the taps j(o, t) of the analytic
+//!   kernel (TensorFlow's "same" split, circular wrap, zeros outside for "same");
+//! * dense on an image: the same map per pixel, over the channels (a 1 × 1 convolution);
+//! * avg_pool: the window's sum divided by its full size, per channel; global_avg_pool: the mean
+//!   over pixels; flatten: all values as one vector;
+//! * layer_norm: per pixel, (x − mean)/√(ε + var) over the channels (ε = 1e-12 by default);
+//! * residual: x + branch(x).
+//!
+//! Backpropagation goes through every layer, so the empirical NTK (from per-input parameter
+//! gradients, one #parameters × n matrix per layer at a time), [`FiniteNetwork::jacobian`] and
+//! training all work; the hidden channels come from the spec's `channels`/`width` or
+//! [`HiddenWidths`], and the readout (the last dense or conv layer) has width k.
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use ntk::finite::FiniteNetwork;
+//! use ntk::{Kernel, Network};
+//!
+//! let spec = Network::from_json(r#"{"input_shape": [4, 4, 1], "layers": [
+//!     {"conv": {"w_std": 1.4, "b_std": 0.1, "channels": 128, "filter_shape": [3, 3]}},
+//!     {"relu": {}}, {"global_avg_pool": {}}, {"dense": {"w_std": 1.4}}]}"#)?;
+//! let net = FiniteNetwork::builder(&spec, 16).seed(1).build()?;   // 16 = 4·4·1
+//! let x = DMatrix::from_fn(2, 16, |i, j| ((3 * i + j) as f64).sin());
+//! let (emp, exact) = (net.gram(&x)?, spec.gram(&x)?);
+//! assert!((emp.ntk[(0, 1)] - exact.ntk[(0, 1)]).abs() < 0.5 * exact.ntk[(0, 0)]);
+//! let j = net.jacobian(&x.row(0).iter().copied().collect::<Vec<_>>())?;
+//! assert_eq!(j.shape(), (1, 16));
+//! # Ok::<(), ntk::Error>(())
+//! ```
 
 mod image;
 mod image_kernels;
@@ -65,7 +108,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// The output widths of the hidden Dense layers (every Dense layer but the last).
+/// The output widths of the hidden Dense layers (every Dense layer but the last). In networks
+/// with convolutions: the output channels of every dense and conv layer but the readout (the last
+/// one), depth-first through residual blocks; a spec's `channels` counts as its `width`, and the
+/// last affine layer of a residual branch must give back its block's channels (it may be left
+/// out of the spec, where it is implied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HiddenWidths {
     /// The `width` fields of the spec; every hidden Dense layer must have one.
@@ -98,7 +145,8 @@ pub(crate) enum Stage {
     Act(Activation),
 }
 
-/// A fully connected network of finite width with sampled parameters.
+/// A network of finite width with sampled parameters (fully connected, or with any layer of the
+/// spec grammar: see [Image networks](self#image-networks)).
 ///
 /// Built by [`FiniteNetwork::builder`] from a [`Network`] spec (see the
 /// [module documentation](self) for the conventions), an input dimension, hidden widths, an output

@@ -343,7 +343,7 @@ fn input_shape() -> impl Strategy<Value = Vec<usize>> {
 const PROP_WIDTH: usize = 128;
 
 proptest! {
-    #![proptest_config(config(6))]
+    #![proptest_config(config(8))]
 
     /// Random architectures from the grammar (1-D and 2-D inputs, 1–3 conv blocks, filters 1–3,
     /// strides 1–2, same/valid/circular padding, bias or none, residual blocks, layer norm, ReLU /
