@@ -544,7 +544,9 @@ impl ImageNet {
     /// backpropagation needs.
     pub(crate) fn trace(&self, x: &DMatrix<f64>, par: Par) -> Result<ImageTrace> {
         let n = x.nrows();
-        let h = x.transpose().reshape_generic(Dyn(self.channels), Dyn(n * self.pixels));
+        let h = x
+            .transpose()
+            .reshape_generic(Dyn(self.channels), Dyn(n * self.pixels));
         let mut saved = Vec::with_capacity(self.ops.len());
         let out = forward(&self.ops, h, n, par, &mut saved)?;
         Ok(ImageTrace {
@@ -596,8 +598,7 @@ fn im2col(h: &DMatrix<f64>, taps: &Taps, n: usize, c: usize) -> Result<DMatrix<f
             let col = &mut dst[(e * taps.p_out + o) * k..][..k];
             for t in 0..taps.f {
                 if let Some(j) = taps.tap(o, t) {
-                    col[t * c..(t + 1) * c]
-                        .copy_from_slice(&src[(e * taps.p_in + j) * c..][..c]);
+                    col[t * c..(t + 1) * c].copy_from_slice(&src[(e * taps.p_in + j) * c..][..c]);
                 }
             }
         }

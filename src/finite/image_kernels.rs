@@ -89,7 +89,15 @@ impl ImageNet {
         let (na, nb) = (ta.n, tb_.n);
         let k = self.output_dim as f64;
         let mut nngp = zeros(na, nb, "the empirical NNGP")?;
-        gemm(&mut nngp, &ta.output, true, &tb_.output, false, 1.0 / k, par);
+        gemm(
+            &mut nngp,
+            &ta.output,
+            true,
+            &tb_.output,
+            false,
+            1.0 / k,
+            par,
+        );
         let nngp_readout = match self.readout_input(ta).zip(self.readout_input(tb_)) {
             Some(((pa, var), (pb, _))) if with_readout => {
                 let mut c = zeros(na, nb, "the readout-integrated NNGP")?;
@@ -132,9 +140,7 @@ impl ImageNet {
     /// network ends with a dense layer on vectors.
     fn readout_input<'a>(&self, t: &'a ImageTrace) -> Option<(&'a DMatrix<f64>, (f64, f64))> {
         match (self.ops.last(), t.saved.last()) {
-            (Some(Op::Affine(a)), Some(Saved::Affine(p)))
-                if a.taps.is_none() && a.p_out == 1 =>
-            {
+            (Some(Op::Affine(a)), Some(Saved::Affine(p))) if a.taps.is_none() && a.p_out == 1 => {
                 Some((p, a.out_var))
             }
             _ => None,
@@ -154,10 +160,8 @@ impl ImageNet {
             }
         }
         ntk /= k;
-        let nngp = DVector::from_iterator(
-            t.n,
-            t.output.column_iter().map(|c| c.norm_squared() / k),
-        );
+        let nngp =
+            DVector::from_iterator(t.n, t.output.column_iter().map(|c| c.norm_squared() / k));
         check_output(
             &DMatrix::from_column_slice(t.n, 1, ntk.as_slice()),
             "empirical NTK",
@@ -275,7 +279,9 @@ mod tests {
         // A fixed LCG: the values only need to be generic (no symmetry, no zero pixels).
         let mut s = seed;
         DMatrix::from_fn(n, d, |_, _| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
     }
@@ -312,15 +318,10 @@ mod tests {
                 .map(|o| super::all_gradients(&img, &t, o, crate::linalg::Par::Seq).unwrap())
                 .collect();
             let h = 1e-5;
-            let n_layers = img.affines().len();
             let mut ntk_fd = DMatrix::<f64>::zeros(3, 3);
-            let scale = grads
-                .iter()
-                .flatten()
-                .map(|g| g.amax())
-                .fold(0.0, f64::max);
-            for l in 0..n_layers {
-                let np = img.affines()[l].n_parameters();
+            let scale = grads.iter().flatten().map(|g| g.amax()).fold(0.0, f64::max);
+            for (l, layer) in img.affines().into_iter().enumerate() {
+                let np = layer.n_parameters();
                 for j in 0..np {
                     let mut eval = |delta: f64| {
                         let a = net.image.as_mut().unwrap().affines_mut().swap_remove(l);

@@ -526,7 +526,11 @@ impl FiniteNetwork {
     /// The weights and biases of every affine layer, in order.
     fn parameters(&self) -> Vec<(&DMatrix<f64>, Option<&DVector<f64>>)> {
         match &self.image {
-            Some(net) => net.affines().into_iter().map(|a| (&a.w, a.b.as_ref())).collect(),
+            Some(net) => net
+                .affines()
+                .into_iter()
+                .map(|a| (&a.w, a.b.as_ref()))
+                .collect(),
             None => self
                 .stages
                 .iter()

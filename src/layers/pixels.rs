@@ -202,11 +202,11 @@ impl ImagePlan {
             } => {
                 let (q1, q2) = variances(tables, sc, offset, pixels, full);
                 let (s, t) = (&mut sc.s[..sc.len], &mut sc.t[..sc.len]);
-                for i in 0..pixels {
+                for (i, &qi) in q1.iter().enumerate().take(pixels) {
                     let cols = if full { 0..pixels } else { i..i + 1 };
                     for j in cols {
                         let k = if full { i * pixels + j } else { i };
-                        let norm = ((eps + q1[i]) * (eps + q2[j])).sqrt();
+                        let norm = ((eps + qi) * (eps + q2[j])).sqrt();
                         s[k] /= norm;
                         t[k] /= norm;
                     }

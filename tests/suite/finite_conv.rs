@@ -68,7 +68,9 @@ fn monte_carlo_check(
     seed: u64,
 ) -> Result<f64, String> {
     let start = Instant::now();
-    let exact = spec.gram(x).map_err(|e| format!("{label}: analytic: {e}"))?;
+    let exact = spec
+        .gram(x)
+        .map_err(|e| format!("{label}: analytic: {e}"))?;
     let networks = FiniteNetwork::builder(spec, x.ncols())
         .output_dim(outputs)
         .seed(seed);
@@ -225,7 +227,10 @@ fn block() -> impl Strategy<Value = Block> {
     (
         (1usize..=3, 1usize..=2, padding(), any::<bool>()),
         (any::<bool>(), any::<bool>(), 0usize..4),
-        prop::option::of((1usize..=2, prop_oneof![Just(Padding::Same), Just(Padding::Valid)])),
+        prop::option::of((
+            1usize..=2,
+            prop_oneof![Just(Padding::Same), Just(Padding::Valid)],
+        )),
     )
         .prop_map(
             |((filter, stride, padding, bias), (layer_norm, residual, activation), pool)| Block {
@@ -481,7 +486,9 @@ fn gradient_step_moves_outputs_by_the_empirical_ntk() {
         let r = DMatrix::from_fn(3, 1, |i, _| f0[(i, 0)] - y[(i, 0)]);
         for o in 0..2 {
             let mut target = f0.clone();
-            target.column_mut(o).copy_from(&(f0.column(o) - r.column(0)));
+            target
+                .column_mut(o)
+                .copy_from(&(f0.column(o) - r.column(0)));
             let mut t = net.clone();
             t.train(&x, &target, &cfg).unwrap();
             avg += (t.forward(&x).unwrap() - &f0).column(o) / 2.0;
@@ -543,7 +550,10 @@ fn kernel_methods_agree() {
                 let b: Vec<f64> = x2.row(j).iter().copied().collect();
                 let e = net.entry(&a, &b).unwrap();
                 let s = (full.ntk[(i, i)] * full.ntk[(3 + j, 3 + j)]).sqrt();
-                assert!(abs_diff_eq!(e.ntk, c.ntk[(i, j)], epsilon = 1e-12 * s), "{name}");
+                assert!(
+                    abs_diff_eq!(e.ntk, c.ntk[(i, j)], epsilon = 1e-12 * s),
+                    "{name}"
+                );
             }
         }
     }
@@ -633,16 +643,21 @@ fn invalid_finite_networks_are_typed_errors() {
             b_std: None,
             width: None,
         })
-        .layer(Layer::Residual(vec![Dense {
-            w_std: 1.0,
-            b_std: None,
-            width: None,
-        }
-        .into()]))
+        .layer(Layer::Residual(vec![
+            Dense {
+                w_std: 1.0,
+                b_std: None,
+                width: None,
+            }
+            .into(),
+        ]))
         .build()
         .unwrap();
     let e = build(&last_in_block, 3, HiddenWidths::Uniform(3)).unwrap_err();
-    assert!(matches!(e, Error::InvalidNetwork(ref m) if m.contains("residual")), "{e}");
+    assert!(
+        matches!(e, Error::InvalidNetwork(ref m) if m.contains("residual")),
+        "{e}"
+    );
     // Inputs of the wrong length and non-finite inputs.
     let net = build(&spec, 32, HiddenWidths::Uniform(4)).unwrap();
     assert!(matches!(
@@ -652,5 +667,8 @@ fn invalid_finite_networks_are_typed_errors() {
     let mut bad = DMatrix::zeros(1, 32);
     bad[(0, 5)] = f64::NAN;
     assert!(matches!(net.gram(&bad), Err(Error::NonFinite { .. })));
-    assert!(matches!(net.jacobian(&[0.0; 3]), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(
+        net.jacobian(&[0.0; 3]),
+        Err(Error::ShapeMismatch { .. })
+    ));
 }
