@@ -5,8 +5,8 @@
 //! **Layout.** A batch of n inputs with P pixels and C channels is a C × (n·P) matrix: column
 //! e·P + p holds the channels of pixel p of input e. Column-major storage makes each column — and
 //! each input's block of P columns — contiguous, and equal to the flattened channels-last tensor
-//! (index p·C + c), so the input rows, `flatten` and the per-input gradient blocks are reshapes
-//! without copies of index arithmetic. Vectors are images of one pixel.
+//! (index p·C + c), so the input rows, `flatten` and the per-input gradient blocks are plain
+//! reshapes. Vectors are images of one pixel.
 //!
 //! **Layers** (σ_w, σ_b from the spec; F the filter size in pixels, C_in the input channels):
 //!

@@ -11,7 +11,9 @@ use crate::common::{XorShift, proptest_config, two_sided_z};
 use crate::finite::gaussian_product_se;
 use approx::{abs_diff_eq, assert_relative_eq};
 use nalgebra::DMatrix;
-use ntk::finite::{FiniteNetwork, HiddenWidths, LossNormalization, MonteCarlo, TrainConfig};
+use ntk::finite::{
+    FiniteNetwork, HiddenWidths, LossNormalization, MonteCarlo, TrainConfig, linearized_prediction,
+};
 use ntk::network::{AvgPool, Conv, Layer, LayerNorm, Padding};
 use ntk::{Activation, Dense, Error, Kernel, Network, Parameterization};
 use proptest::prelude::*;
@@ -671,4 +673,45 @@ fn invalid_finite_networks_are_typed_errors() {
         net.jacobian(&[0.0; 3]),
         Err(Error::ShapeMismatch { .. })
     ));
+}
+
+/// `linearized_prediction` on a conv net: training a width-64 1-D conv/residual/layer-norm net to
+/// convergence lands near the prediction of its own linearization at initialization (the
+/// empirical NTK's kernel regression from f₀), the lazy-training picture. The gap is
+/// O(1/√width) with an O(1) constant: measured 0.073 at width 64 (0.19 with the analytic NTK),
+/// bounded by 0.25; this checks the training and linearization pipeline on image networks end to
+/// end (the NTK itself is checked by finite differences and Monte Carlo above).
+#[test]
+fn trained_conv_net_is_near_its_linearization() {
+    let spec = Network::from_json(
+        r#"{"input_shape": [6, 2], "layers": [
+        {"conv": {"w_std": 1.4, "b_std": 0.2, "filter_shape": [3]}},
+        {"residual": {"layers": [{"erf": {}}, {"conv": {"w_std": 0.9, "filter_shape": [3]}}]}},
+        {"layer_norm": {}}, {"tanh": {}},
+        {"global_avg_pool": {}}, {"dense": {"w_std": 1.1, "b_std": 0.1}}]}"#,
+    )
+    .unwrap();
+    let net = FiniteNetwork::builder(&spec, 12)
+        .hidden(HiddenWidths::Uniform(64))
+        .seed(2)
+        .build()
+        .unwrap();
+    let x = three_inputs(12, 31);
+    let x_test = three_inputs(12, 32);
+    let y = DMatrix::from_fn(3, 1, |i, _| (i as f64 - 1.0) * 0.5);
+    let theta = net.gram(&x).unwrap().ntk;
+    let cfg = TrainConfig {
+        learning_rate: 3.0 / (3.0 * theta.amax()),
+        max_steps: 20_000,
+        loss_threshold: 1e-10,
+        loss: LossNormalization::PerEntry,
+    };
+    let cmp = linearized_prediction(&net, &x, &y, &x_test, &cfg).unwrap();
+    eprintln!(
+        "conv net, width 64: gap to its own linearization {:.4}, to the analytic one {:.4}, \
+         parameter change {:.2e}, NTK change {:.2e}",
+        cmp.gap_empirical, cmp.gap, cmp.parameter_change, cmp.ntk_change
+    );
+    assert!(cmp.report.converged);
+    assert!(cmp.gap_empirical < 0.25, "{}", cmp.gap_empirical);
 }
