@@ -280,7 +280,7 @@ impl Network {
     }
 
     /// Whether the network is fully connected (Dense layers and activations only): the networks
-    /// with the fused kernel path, input gradients, J∞ and finite-width counterparts.
+    /// with the fused kernel path, input gradients and J∞.
     pub fn is_fully_connected(&self) -> bool {
         matches!(self.compiled, Compiled::FullyConnected(_))
     }

@@ -74,6 +74,9 @@ impl FiniteNetwork {
         with_readout: bool,
         par: Par,
     ) -> Result<EmpiricalKernels> {
+        if let (Some(net), Some(a)) = (&self.image, &ta.image) {
+            return net.kernels(a, tb.and_then(|t| t.image.as_ref()), with_readout, par);
+        }
         let na = ta.output.nrows();
         let nb = tb.map_or(na, |t| t.output.nrows());
         let k = self.output_dim();
@@ -162,6 +165,9 @@ impl FiniteNetwork {
     /// Σ̂(xᵢ, xᵢ) and Θ̂(xᵢ, xᵢ) of every traced point: the squared norms that the Gram products
     /// put on their diagonal, one point at a time (O(n) instead of O(n²)).
     fn diagonal_of(&self, t: &Trace) -> Result<KernelDiagonal> {
+        if let (Some(net), Some(a)) = (&self.image, &t.image) {
+            return net.diagonal(a);
+        }
         let n = t.output.nrows();
         let k = self.output_dim();
         // a_w²‖h‖² + a_b² of every Dense layer, as in `kernels_of`.

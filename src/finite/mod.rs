@@ -1,5 +1,7 @@
-//! Finite-width fully connected networks: sampling, batched forward passes, input-output Jacobians,
-//! empirical NNGP/NTK kernels, Monte Carlo kernel estimates and full-batch gradient descent.
+//! Finite-width networks: sampling, batched forward passes, input-output Jacobians, empirical
+//! NNGP/NTK kernels, Monte Carlo kernel estimates and full-batch gradient descent, for fully
+//! connected networks and for every other layer of the spec grammar (convolutions, pooling,
+//! flatten, layer norm, residual blocks; see [Image networks](#image-networks) below).
 //!
 //! A [`FiniteNetwork`] is drawn from the same [`Network`] spec as the analytic kernels and follows
 //! neural-tangents' `stax.Dense` conventions exactly, so that its empirical kernels converge to
@@ -42,7 +44,50 @@
 //! assert_eq!((f0.nrows(), j.ncols()), (2, 3));
 //! # Ok::<(), ntk::Error>(())
 //! ```
+//!
+//! # Image networks
+//!
+//! Specs with convolutions, `avg_pool`, `global_avg_pool`, `flatten`, `layer_norm`, residual
+//! blocks, or dense layers on images give finite networks with neural-tangents' `stax`
+//! conventions (details in `docs/finite.md`):
+//!
+//! * inputs are the rows of x, flattened channels-last tensors of the spec's `input_shape`
+//!   (index (h·W + w)·C + c); `input_dim` must be its product. Without `input_shape` (layer norm or
+//!   residual blocks on vectors) the input is a vector of `input_dim` features;
+//! * conv: z(o) = a_w Σ_{taps t, channels c} W_{k,(t,c)} x_c(j(o, t)) + a_b b_k, with the fan-in
+//!   C_in·F (F the filter size) in a_w = σ_w/√(C_in·F) (ntk) or in the variance of W (standard),
+//!   one bias per output channel shared by all positions, and the taps j(o, t) of the analytic
+//!   kernel (TensorFlow's "same" split, circular wrap, zeros outside for "same");
+//! * dense on an image: the same map per pixel, over the channels (a 1 × 1 convolution);
+//! * avg_pool: the window's sum divided by its full size, per channel; global_avg_pool: the mean
+//!   over pixels; flatten: all values as one vector;
+//! * layer_norm: per pixel, (x − mean)/√(ε + var) over the channels (ε = 1e-12 by default);
+//! * residual: x + branch(x).
+//!
+//! Backpropagation goes through every layer, so the empirical NTK (from per-input parameter
+//! gradients, one #parameters × n matrix per layer at a time), [`FiniteNetwork::jacobian`] and
+//! training all work; the hidden channels come from the spec's `channels`/`width` or
+//! [`HiddenWidths`], and the readout (the last dense or conv layer) has width k.
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use ntk::finite::FiniteNetwork;
+//! use ntk::{Kernel, Network};
+//!
+//! let spec = Network::from_json(r#"{"input_shape": [4, 4, 1], "layers": [
+//!     {"conv": {"w_std": 1.4, "b_std": 0.1, "channels": 128, "filter_shape": [3, 3]}},
+//!     {"relu": {}}, {"global_avg_pool": {}}, {"dense": {"w_std": 1.4}}]}"#)?;
+//! let net = FiniteNetwork::builder(&spec, 16).seed(1).build()?;   // 16 = 4·4·1
+//! let x = DMatrix::from_fn(2, 16, |i, j| ((3 * i + j) as f64).sin());
+//! let (emp, exact) = (net.gram(&x)?, spec.gram(&x)?);
+//! assert!((emp.ntk[(0, 1)] - exact.ntk[(0, 1)]).abs() < 0.5 * exact.ntk[(0, 0)]);
+//! let j = net.jacobian(&x.row(0).iter().copied().collect::<Vec<_>>())?;
+//! assert_eq!(j.shape(), (1, 16));
+//! # Ok::<(), ntk::Error>(())
+//! ```
 
+mod image;
+mod image_kernels;
 mod kernels;
 mod train;
 
@@ -63,7 +108,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// The output widths of the hidden Dense layers (every Dense layer but the last).
+/// The output widths of the hidden Dense layers (every Dense layer but the last). In networks
+/// with convolutions: the output channels of every dense and conv layer but the readout (the last
+/// one), depth-first through residual blocks; a spec's `channels` counts as its `width`, and the
+/// last affine layer of a residual branch must give back its block's channels (it may be left
+/// out of the spec, where it is implied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HiddenWidths {
     /// The `width` fields of the spec; every hidden Dense layer must have one.
@@ -96,7 +145,8 @@ pub(crate) enum Stage {
     Act(Activation),
 }
 
-/// A fully connected network of finite width with sampled parameters.
+/// A network of finite width with sampled parameters (fully connected, or with any layer of the
+/// spec grammar: see [Image networks](self#image-networks)).
 ///
 /// Built by [`FiniteNetwork::builder`] from a [`Network`] spec (see the
 /// [module documentation](self) for the conventions), an input dimension, hidden widths, an output
@@ -133,6 +183,8 @@ pub struct FiniteNetwork {
     stages: Vec<Stage>,
     input_dim: usize,
     output_dim: usize,
+    /// Networks with convolutions, pooling, flatten, layer norm or residual blocks (no `stages`).
+    image: Option<image::ImageNet>,
 }
 
 /// What the forward pass keeps for backpropagation.
@@ -143,6 +195,8 @@ pub(crate) struct Trace {
     pub(crate) derivs: Vec<DMatrix<f64>>,
     /// The network outputs, n × k.
     pub(crate) output: DMatrix<f64>,
+    /// What an image network keeps instead of `inputs` and `derivs`.
+    pub(crate) image: Option<image::ImageTrace>,
 }
 
 /// The parameters of a [`FiniteNetwork`] before it is sampled: the spec and input dimension d
@@ -211,11 +265,25 @@ impl FiniteNetworkBuilder {
 
     /// Output widths of every Dense layer, checked against the spec.
     fn widths(&self) -> Result<Vec<usize>> {
+        if !self.spec.is_fully_connected() {
+            let net = image::ImageNet::compile(self)?;
+            return Ok(net.affines().iter().map(|a| a.c_out).collect());
+        }
         resolve_widths(&self.spec, self.input_dim, &self.hidden, self.output_dim)
     }
 
     /// Checks the parameters and draws the network from `rng`.
     pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> Result<FiniteNetwork> {
+        if !self.spec.is_fully_connected() {
+            let net = image::ImageNet::sample(self, rng)?;
+            return Ok(FiniteNetwork {
+                spec: self.spec.clone(),
+                stages: vec![],
+                input_dim: self.input_dim,
+                output_dim: net.output_dim,
+                image: Some(net),
+            });
+        }
         let widths = self.widths()?;
         let spec = &self.spec;
         let standard = spec.parameterization() == Parameterization::Standard;
@@ -277,6 +345,7 @@ impl FiniteNetworkBuilder {
             stages,
             input_dim: self.input_dim,
             output_dim: self.output_dim,
+            image: None,
         })
     }
 }
@@ -310,22 +379,26 @@ impl FiniteNetwork {
         self.output_dim
     }
 
-    /// Output widths of all Dense layers (the hidden widths, then k).
+    /// Output widths of all Dense layers (the hidden widths, then k); for networks with
+    /// convolutions, the output channels of every dense and conv layer, depth-first through
+    /// residual blocks.
     pub fn widths(&self) -> Vec<usize> {
-        self.dense_layers().map(|d| d.w.nrows()).collect()
+        self.parameters().iter().map(|(w, _)| w.nrows()).collect()
     }
 
     /// Number of trainable parameters (weights and biases).
     pub fn n_parameters(&self) -> usize {
-        self.dense_layers()
-            .map(|d| d.w.len() + d.b.as_ref().map_or(0, |b| b.len()))
+        self.parameters()
+            .iter()
+            .map(|(w, b)| w.len() + b.map_or(0, |b| b.len()))
             .sum()
     }
 
     /// Euclidean norm ‖θ‖ of all parameters (raw W and b, as in the parameterization).
     pub fn parameter_norm(&self) -> f64 {
-        self.dense_layers()
-            .map(|d| d.w.norm_squared() + d.b.as_ref().map_or(0.0, |b| b.norm_squared()))
+        self.parameters()
+            .iter()
+            .map(|(w, b)| w.norm_squared() + b.map_or(0.0, |b| b.norm_squared()))
             .sum::<f64>()
             .sqrt()
     }
@@ -333,8 +406,11 @@ impl FiniteNetwork {
     /// ‖θ_self − θ_other‖ / ‖θ_other‖: how far the parameters moved from `other` (e.g. the network at
     /// initialization). Errors if the two networks do not have the same shapes.
     pub fn relative_parameter_change(&self, other: &FiniteNetwork) -> Result<f64> {
+        let shapes = |n: &FiniteNetwork| -> Vec<(usize, usize)> {
+            n.parameters().iter().map(|(w, _)| w.shape()).collect()
+        };
         let same = self.stages.len() == other.stages.len()
-            && self.widths() == other.widths()
+            && shapes(self) == shapes(other)
             && self.input_dim == other.input_dim;
         if !same {
             return Err(Error::ShapeMismatch {
@@ -344,9 +420,9 @@ impl FiniteNetwork {
             });
         }
         let mut diff = 0.0;
-        for (a, b) in self.dense_layers().zip(other.dense_layers()) {
-            diff += (&a.w - &b.w).norm_squared();
-            if let (Some(x), Some(y)) = (&a.b, &b.b) {
+        for ((wa, ba), (wb, bb)) in self.parameters().into_iter().zip(other.parameters()) {
+            diff += (wa - wb).norm_squared();
+            if let (Some(x), Some(y)) = (ba, bb) {
                 diff += (x - y).norm_squared();
             }
         }
@@ -419,8 +495,20 @@ impl FiniteNetwork {
     }
 
     fn dense(&self, layer: usize) -> Result<&DenseParams> {
+        if self.image.is_some() {
+            return Err(Error::Unsupported {
+                what: "access to the Dense-layer weights".into(),
+                layer: "a network with convolutional, pooling, flatten, layer-norm or residual \
+                        layers"
+                    .into(),
+            });
+        }
         let n = self.widths().len();
-        self.dense_layers().nth(layer).ok_or_else(|| {
+        let mut dense = self.stages.iter().filter_map(|s| match s {
+            Stage::Dense(p) => Some(p),
+            Stage::Act(_) => None,
+        });
+        dense.nth(layer).ok_or_else(|| {
             invalid(
                 "layer",
                 layer,
@@ -440,6 +528,9 @@ impl FiniteNetwork {
     pub fn jacobian(&self, x: &[f64]) -> Result<DMatrix<f64>> {
         let xm = DMatrix::from_row_slice(1, x.len(), x);
         let tr = self.trace(&xm, "x", Par::Seq)?;
+        if let (Some(net), Some(t)) = (&self.image, &tr.image) {
+            return net.jacobian(t);
+        }
         // Rows are the outputs; the columns run over the units of the current layer.
         let mut g = DMatrix::<f64>::identity(self.output_dim, self.output_dim);
         for (i, stage) in self.stages.iter().enumerate().rev() {
@@ -463,6 +554,17 @@ impl FiniteNetwork {
     /// Forward pass keeping what backpropagation needs.
     pub(crate) fn trace(&self, x: &DMatrix<f64>, what: &str, par: Par) -> Result<Trace> {
         check_inputs(x, self.input_dim, what)?;
+        if let Some(net) = &self.image {
+            let t = net.trace(x, par)?;
+            let output = t.output.transpose();
+            check_output(&output, "forward pass")?;
+            return Ok(Trace {
+                inputs: vec![],
+                derivs: vec![],
+                output,
+                image: Some(t),
+            });
+        }
         let n_stages = self.stages.len();
         let mut inputs = Vec::with_capacity(n_stages);
         let mut derivs = Vec::with_capacity(n_stages);
@@ -497,6 +599,7 @@ impl FiniteNetwork {
             inputs,
             derivs,
             output: h,
+            image: None,
         })
     }
 
@@ -508,11 +611,27 @@ impl FiniteNetwork {
         &mut self.stages
     }
 
-    fn dense_layers(&self) -> impl Iterator<Item = &DenseParams> {
-        self.stages.iter().filter_map(|s| match s {
-            Stage::Dense(p) => Some(p),
-            Stage::Act(_) => None,
-        })
+    /// The weights and biases of every affine layer, in order.
+    fn parameters(&self) -> Vec<(&DMatrix<f64>, Option<&DVector<f64>>)> {
+        match &self.image {
+            Some(net) => net
+                .affines()
+                .into_iter()
+                .map(|a| (&a.w, a.b.as_ref()))
+                .collect(),
+            None => self
+                .stages
+                .iter()
+                .filter_map(|s| match s {
+                    Stage::Dense(p) => Some((&p.w, p.b.as_ref())),
+                    Stage::Act(_) => None,
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn image_mut(&mut self) -> Option<&mut image::ImageNet> {
+        self.image.as_mut()
     }
 }
 
@@ -537,8 +656,21 @@ fn resolve_widths(
             "the output dimension must be at least 1",
         ));
     }
-    // Finite convolutional, pooled, normalized and residual networks are not built yet.
+    // Networks with other layers are built by `image`.
     spec.plan("a finite-width network")?;
+    if let Some(shape) = spec.input_shape() {
+        let d: usize = shape.iter().product();
+        if d != input_dim {
+            return Err(Error::ShapeMismatch {
+                what: format!(
+                    "input_dim of a finite network (the product of the spec's input_shape \
+                     {shape:?})"
+                ),
+                expected: d.to_string(),
+                found: input_dim.to_string(),
+            });
+        }
+    }
     let spec_widths: Vec<Option<usize>> = spec
         .layers()
         .iter()

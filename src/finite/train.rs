@@ -207,7 +207,7 @@ impl FiniteNetwork {
                     steps,
                 });
             }
-            self.step(&t, residual, config.learning_rate, mask);
+            self.step(&t, residual, config.learning_rate, mask)?;
             steps += 1;
         }
     }
@@ -229,7 +229,24 @@ impl FiniteNetwork {
     }
 
     /// One gradient step; `g` starts as ∂L/∂f = (f − Y)/N and is backpropagated through the stages.
-    fn step(&mut self, t: &super::Trace, mut g: DMatrix<f64>, lr: f64, mask: Option<&[bool]>) {
+    fn step(
+        &mut self,
+        t: &super::Trace,
+        mut g: DMatrix<f64>,
+        lr: f64,
+        mask: Option<&[bool]>,
+    ) -> Result<()> {
+        if let (Some(net), Some(t)) = (self.image_mut(), &t.image) {
+            if mask.is_some() {
+                return Err(crate::Error::Unsupported {
+                    what: "training only some layers".into(),
+                    layer: "a network with convolutional, pooling, flatten, layer-norm or \
+                            residual layers (train all layers with `train`)"
+                        .into(),
+                });
+            }
+            return net.step(t, &g, lr);
+        }
         let n_stages = self.stages().len();
         let mut dense = self.widths().len();
         for i in (0..n_stages).rev() {
@@ -263,6 +280,7 @@ impl FiniteNetwork {
                 }
             }
         }
+        Ok(())
     }
 }
 

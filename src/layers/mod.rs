@@ -50,6 +50,7 @@ pub use layer::{AvgPool, Conv, Dense, Layer, LayerNorm, Padding, Parameterizatio
 pub(crate) use nonlinearity::ActivationStage;
 pub(crate) use pixels::Scratch;
 pub(crate) use states::{Lanes, Pair, Point};
+pub(crate) use window::Window;
 
 /// A network compiled for its kernels: the fused per-entry path of fully connected networks, or
 /// the pixel-pair path of everything else.

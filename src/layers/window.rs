@@ -99,6 +99,20 @@ impl Window {
             runs,
         })
     }
+
+    /// The input position j(i, δ) read by tap δ of output i, at index i·f + δ (`None`: the zero
+    /// padding): the same taps as the kernel maps, for finite networks.
+    pub(crate) fn taps(&self) -> Vec<Option<usize>> {
+        let mut out = vec![None; self.n_out * self.size];
+        for (a, runs) in self.runs.iter().enumerate() {
+            for r in runs {
+                for t in 0..r.len {
+                    out[(r.i0 + t) * self.size + a] = Some(r.j0 + t * self.stride);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// `len` blocks of `inner` values: block t of `dst` gets block t·`stride` of `src` added.
@@ -354,6 +368,7 @@ mod tests {
                             }
                             for (i, got) in listed.iter().enumerate() {
                                 assert_eq!(*got, tap(&w, pb, pad == Padding::Circular, i, a));
+                                assert_eq!(w.taps()[i * f + a], *got);
                             }
                         }
                     }

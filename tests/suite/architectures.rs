@@ -381,8 +381,17 @@ fn spec_mistakes_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(e, ntk::Error::Unsupported { .. }), "{e}");
     assert!(e.to_string().contains("layers[0] (conv"), "{e}");
-    let e = ntk::FiniteNetwork::builder(&net, 18).build();
-    assert!(e.is_ok() || matches!(e, Err(ntk::Error::Unsupported { .. })));
+    // A finite network of the spec needs its channels (the spec gives none).
+    let e = ntk::FiniteNetwork::builder(&net, 18).build().unwrap_err();
+    assert!(
+        e.to_string().contains("channels") || e.to_string().contains("width"),
+        "{e}"
+    );
+    let finite = ntk::FiniteNetwork::builder(&net, 18)
+        .hidden(ntk::HiddenWidths::Uniform(8))
+        .build()
+        .unwrap();
+    assert!(finite.gram(&x).is_ok());
 }
 
 /// The regression API takes these kernels through `Kernel`: a ridgeless GP on a CNTK interpolates

@@ -110,7 +110,7 @@ fn points(n: usize, d: std::ops::RangeInclusive<usize>) -> impl Strategy<Value =
 /// heavy tails; the exact variance avoids that. At finite width the outputs are Gaussian given the
 /// hidden layers, with covariance Σ̂ = Σ + O(1/√n); that changes this variance, and correlates the
 /// k outputs of one network, by O(1/n) relative (≈ 1% at n = 256), inside the 5σ margin.
-fn gaussian_product_se(k: &DMatrix<f64>, samples: usize) -> DMatrix<f64> {
+pub(crate) fn gaussian_product_se(k: &DMatrix<f64>, samples: usize) -> DMatrix<f64> {
     DMatrix::from_fn(k.nrows(), k.ncols(), |i, j| {
         ((k[(i, i)] * k[(j, j)] + k[(i, j)] * k[(i, j)]) / samples as f64).sqrt()
     })

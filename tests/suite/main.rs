@@ -10,6 +10,7 @@ mod duals;
 mod errors;
 mod features;
 mod finite;
+mod finite_conv;
 mod infinite_depth;
 mod jacobian;
 mod numerics;
