@@ -23,6 +23,10 @@
 //!   Jacobian J∞ (autoencoders, sequence encoders), spectra, attractors and basins of attraction, and
 //!   the closed forms of Jiang & Pehlevan (2020) and of the thesis's single-example gradient flow.
 //! * [`regression`]: kernel regression, GP posteriors and gradient-descent dynamics at any time.
+//! * [`quadratic`]: beyond the kernel regime — the neural quadratic model, the catapult phase of
+//!   large learning rates in the model and in finite networks (GD and SGD), and AGOP alignment
+//!   (Zhu 2024, Ch. 3–4); the finite networks also give Hessian norms and linearity measures
+//!   (transition to linearity, Ch. 2).
 //! * [`forward`]: forward-mode derivatives ([`Fwd`]) that carry ∂/∂(inputs) through the recursion.
 //!
 //! ```
@@ -53,6 +57,7 @@ mod layers;
 mod linalg;
 pub mod meanfield;
 pub mod network;
+pub mod quadratic;
 pub mod real;
 pub mod regression;
 mod roots;

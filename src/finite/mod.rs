@@ -43,12 +43,15 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+mod hessian;
 mod kernels;
+mod linearity;
 mod train;
 
 pub use kernels::{
     ConfidenceInterval, EmpiricalKernels, KernelStats, MonteCarlo, MonteCarloEstimate,
 };
+pub use linearity::{LinearityReport, linearity_along_training};
 pub use train::{
     LinearizedComparison, LossNormalization, TrainConfig, TrainReport, linearized_prediction,
 };

@@ -1,11 +1,13 @@
-//! `ntk` — the command-line front end of the `ntk` crate, with three subcommands:
+//! `ntk` — the command-line front end of the `ntk` crate, with four subcommands:
 //!
 //! * `ntk kernel`: the NNGP and NTK matrices of a network spec on one or two point sets
 //!   ([`ntk::Kernel`]);
 //! * `ntk predict`: kernel regression and the trained infinite ensemble ([`ntk::GpInference`] at
 //!   t = ∞, [`ntk::EnsembleDynamics`] at finite times);
 //! * `ntk jacobian`: the Jacobian of the trained infinitely wide autoencoder and its spectrum
-//!   ([`ntk::jacobian::TrainedMap`]).
+//!   ([`ntk::jacobian::TrainedMap`]);
+//! * `ntk nqm`: the single-example neural quadratic model's gradient descent, with its catapult
+//!   ([`ntk::quadratic::ScalarNqm`]).
 //!
 //! The command line is parsed by clap (derive); `ntk --help` and `ntk <subcommand> --help` document
 //! every flag. Each subcommand lives in its own module: its flags, a thin layer of calls into the
@@ -18,12 +20,13 @@
 mod io;
 mod jacobian;
 mod kernel;
+mod nqm;
 mod predict;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
-/// The usage of all three subcommands and the conventions they share, shown under every help page
+/// The usage of all four subcommands and the conventions they share, shown under every help page
 /// (a macro, not a constant, so that `concat!` can append it to each page's own text).
 macro_rules! synopsis {
     () => {
@@ -36,6 +39,8 @@ Synopsis:
   ntk jacobian --spec NET.json --train-x X.csv [--at P.csv] [--time t]
                [--learning-rate η] [--diag-reg λ] [--diag-reg-absolute]
                [--out OUT.json|OUT.npz]
+  ntk nqm --lambda0 λ --g0 g --target y --c c --learning-rate η --steps N
+          [--divergence-loss L] [--out OUT.json|OUT.npz]
 
 Point files hold one point per row: CSV without header, or .npy (float64, 2-D, C or
 Fortran order). Output goes to standard output as JSON, or to --out: JSON, or a numpy
@@ -69,6 +74,7 @@ enum Command {
     Kernel(kernel::Args),
     Predict(predict::Args),
     Jacobian(jacobian::Args),
+    Nqm(nqm::Args),
 }
 
 /// Why a subcommand stopped; the variant decides the exit code.
@@ -95,6 +101,7 @@ fn main() -> ExitCode {
         Command::Kernel(args) => ("kernel", kernel::run(args)),
         Command::Predict(args) => ("predict", predict::run(args)),
         Command::Jacobian(args) => ("jacobian", jacobian::run(args)),
+        Command::Nqm(args) => ("nqm", nqm::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
