@@ -235,10 +235,9 @@ impl FiniteNetwork {
         let block = |s: usize, p: &super::DenseParams| {
             let (r, c) = p.w.shape();
             let vw = DMatrix::from_row_slice(r, c, &v.as_slice()[offsets[s]..offsets[s] + r * c]);
-            let vb = p
-                .b
-                .as_ref()
-                .map(|b| v.rows(offsets[s] + r * c, b.len()).into_owned());
+            let vb =
+                p.b.as_ref()
+                    .map(|b| v.rows(offsets[s] + r * c, b.len()).into_owned());
             (vw, vb)
         };
         // Forward: h and R{h} entering each stage, z and R{z} at activations.

@@ -80,7 +80,11 @@ pub fn linearity_along_training(
     }
     check_finite_param("learning_rate", config.learning_rate)?;
     if config.learning_rate <= 0.0 {
-        return Err(invalid("learning_rate", config.learning_rate, "must be > 0"));
+        return Err(invalid(
+            "learning_rate",
+            config.learning_rate,
+            "must be > 0",
+        ));
     }
     let n_total = config.loss.divisor(y.nrows(), 1) as f64;
     let theta0 = net.parameters();

@@ -48,7 +48,10 @@ impl CatapultRun {
             .iter()
             .copied()
             .enumerate()
-            .fold((0, f64::NEG_INFINITY), |b, (i, l)| if l > b.1 { (i, l) } else { b })
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |b, (i, l)| if l > b.1 { (i, l) } else { b },
+            )
     }
 }
 
@@ -218,7 +221,8 @@ pub fn sgd_catapults(
     };
     let b = batch_size as f64;
     for it in 0..iterations {
-        run.loss.push((net.forward(x)? - y).norm_squared() / n as f64);
+        run.loss
+            .push((net.forward(x)? - y).norm_squared() / n as f64);
         if at + batch_size > n {
             order.shuffle(&mut rng);
             at = 0;
@@ -233,7 +237,8 @@ pub fn sgd_catapults(
         let after = (net.forward(&xb)? - &yb).norm_squared() / b;
         run.batch_loss_rose.push(after > before);
     }
-    run.loss.push((net.forward(x)? - y).norm_squared() / n as f64);
+    run.loss
+        .push((net.forward(x)? - y).norm_squared() / n as f64);
     Ok(run)
 }
 

@@ -2,7 +2,9 @@
 //! its parameters around w₀, trained by gradient descent on ½Σ(g − y)².
 
 use crate::error::invalid;
-use crate::linalg::{check_finite_matrix, check_finite_param, check_finite_slice, check_shape, shape_error};
+use crate::linalg::{
+    check_finite_matrix, check_finite_param, check_finite_slice, check_shape, shape_error,
+};
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DVector};
 
@@ -77,7 +79,11 @@ impl QuadraticModel {
     ) -> Result<QuadraticModel> {
         let (n, p) = jacobian.shape();
         if n == 0 || p == 0 {
-            return Err(shape_error("jacobian", "n × p with n, p ≥ 1".into(), (n, p)));
+            return Err(shape_error(
+                "jacobian",
+                "n × p with n, p ≥ 1".into(),
+                (n, p),
+            ));
         }
         if f0.len() != n {
             return Err(Error::ShapeMismatch {
@@ -320,12 +326,17 @@ impl QuadraticModel {
     }
 
     /// One gradient-descent step on ½‖g − y‖²: Δ − η·J(Δ)ᵀ(g(Δ) − y).
-    pub fn step(&self, delta: &DVector<f64>, y: &DVector<f64>, learning_rate: f64) -> Result<DVector<f64>> {
+    pub fn step(
+        &self,
+        delta: &DVector<f64>,
+        y: &DVector<f64>,
+        learning_rate: f64,
+    ) -> Result<DVector<f64>> {
         self.check_delta(delta)?;
         self.check_targets(y)?;
         check_learning_rate(learning_rate)?;
         let (g, jac) = self.eval(delta);
-        Ok(delta - jac.transpose() * (g - y) * learning_rate)
+        Ok(delta - jac.tr_mul(&(g - y)) * learning_rate)
     }
 
     /// The residual r′ = g(Δ′) − y and kernel K(Δ′) after one step from Δ, by eqs. 3.15 and
@@ -347,7 +358,8 @@ impl QuadraticModel {
         // Gᵢ,: = rᵀJHᵢ = (Hᵢ Jᵀr)ᵀ, Hᵢ symmetric.
         let mut gm = DMatrix::zeros(n, self.n_parameters());
         for i in 0..n {
-            gm.row_mut(i).copy_from(&self.hessian_times(i, &jtr).transpose());
+            gm.row_mut(i)
+                .copy_from(&self.hessian_times(i, &jtr).transpose());
         }
         let k = &jac * jac.transpose();
         let r_next = &r - &k * &r * eta + &gm * &jtr * (0.5 * eta * eta);
@@ -358,14 +370,19 @@ impl QuadraticModel {
 
     /// `steps` steps of gradient descent from Δ = 0 on ½‖g − y‖², stopping at the first loss above
     /// [`DEFAULT_DIVERGENCE_LOSS`](super::DEFAULT_DIVERGENCE_LOSS) or not finite.
-    pub fn train(&self, y: &DVector<f64>, learning_rate: f64, steps: usize) -> Result<QuadraticRun> {
+    pub fn train(
+        &self,
+        y: &DVector<f64>,
+        learning_rate: f64,
+        steps: usize,
+    ) -> Result<QuadraticRun> {
         self.check_targets(y)?;
         check_learning_rate(learning_rate)?;
         let mut delta = DVector::zeros(self.n_parameters());
         let (mut g, mut jac) = self.eval(&delta);
         let mut loss = vec![0.5 * (&g - y).norm_squared()];
         for step in 1..=steps {
-            let next = &delta - jac.transpose() * (&g - y) * learning_rate;
+            let next = &delta - jac.tr_mul(&(&g - y)) * learning_rate;
             let (g2, jac2) = self.eval(&next);
             let l = 0.5 * (&g2 - y).norm_squared();
             if !(l <= super::DEFAULT_DIVERGENCE_LOSS) {

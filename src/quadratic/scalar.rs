@@ -2,9 +2,9 @@
 //! ½e² and the tangent kernel λ of the quadratic model of a wide two-layer network, trained by
 //! gradient descent on one example.
 
+use crate::Result;
 use crate::error::invalid;
 use crate::linalg::check_finite_param;
-use crate::Result;
 
 /// The loss above which a run counts as diverged, by default: the recursion squares the loss at
 /// every step once ηλ > 4, so from 1e15 it overflows f64 within a few steps, while the catapult
@@ -112,15 +112,16 @@ impl ScalarNqm {
     /// The model with kernel λ₀ ≥ 0, output g₀, target y and curvature c = ‖x‖²/(md) > 0, all
     /// finite; the divergence threshold is [`DEFAULT_DIVERGENCE_LOSS`].
     pub fn new(lambda0: f64, g0: f64, target: f64, c: f64) -> Result<ScalarNqm> {
-        for (name, v) in [("lambda0", lambda0), ("g0", g0), ("target", target), ("c", c)] {
+        for (name, v) in [
+            ("lambda0", lambda0),
+            ("g0", g0),
+            ("target", target),
+            ("c", c),
+        ] {
             check_finite_param(name, v)?;
         }
         if lambda0 < 0.0 {
-            return Err(invalid(
-                "lambda0",
-                lambda0,
-                "a tangent kernel ‖∇f‖² is ≥ 0",
-            ));
+            return Err(invalid("lambda0", lambda0, "a tangent kernel ‖∇f‖² is ≥ 0"));
         }
         if c <= 0.0 {
             return Err(invalid(
