@@ -181,6 +181,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         "\nSGD on y = x₁x₂, n = {n}, d = {d}, width {width}, η = ½η_crit, {epochs} epochs \
          (3 seeds each):\n  batch  catapults  match rate  AGOP alignment  test loss"
     );
+    let before: f64 = (0..3)
+        .map(|seed| agop_alignment(&two_layer(d, width, 10 + seed)?, &x_test, &egop))
+        .sum::<Result<f64, ntk::Error>>()?
+        / 3.0;
+    println!("  AGOP alignment at initialization: {before:.3}");
     for batch in [5, 10, 50, n] {
         let (mut cats, mut mrate, mut align, mut test) = (0.0, 0.0, 0.0, 0.0);
         let seeds = 3;

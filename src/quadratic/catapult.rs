@@ -22,8 +22,9 @@ use rand_chacha::ChaCha8Rng;
 /// The threshold ε of a catapult event η − η_crit(X_B) > ε in SGD (Zhu 2024, L1172).
 pub const CATAPULT_EPSILON: f64 = 1e-8;
 
-/// A gradient-descent run of a finite network, in the conventions of the
-/// [module documentation](self).
+/// A gradient-descent run of a finite network ([`gd_catapult`]), in the conventions of Zhu (2024,
+/// Ch. 4): the loss L = (1/n)Σ(f − y)², the step w ← w − η∇L, the critical learning rate
+/// η_crit = n/λ_max(K).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatapultRun {
     /// The learning rate η.
@@ -91,7 +92,8 @@ fn check_data(net: &FiniteNetwork, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Result
     Ok(())
 }
 
-/// Trains `net` in place by full-batch gradient descent w ← w − η∇L on L = (1/n)‖f − y‖² for
+/// Trains `net` in place by full-batch gradient descent w ← w − η∇L on L = (1/n)‖f − y‖² (Zhu 2024,
+/// eq. 4.1; linearized, f − y ← (I − 2ηK/n)(f − y), stable for η < n/λ_max(K)) for
 /// `steps` steps and records the loss, λ_max of the empirical NTK and the loss split onto its top
 /// `top` eigenvectors (eq. 4.2) at every step. Choose η = ratio·η_crit with
 /// [`critical_learning_rate`]: a ratio in (1, 2) gives a catapult in a wide network (the loss
@@ -146,7 +148,8 @@ pub fn gd_catapult(
     Ok(run)
 }
 
-/// A mini-batch SGD run, in the conventions of the [module documentation](self).
+/// A mini-batch SGD run ([`sgd_catapults`]), in the conventions of Zhu (2024, Ch. 4): the step
+/// w ← w − (η/b)∇Σ_B(f − y)² and the batch's critical learning rate η_crit(X_B) = b/λ_max(K(X_B)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SgdRun {
     /// The learning rate η.

@@ -385,7 +385,7 @@ impl QuadraticModel {
             let next = &delta - jac.tr_mul(&(&g - y)) * learning_rate;
             let (g2, jac2) = self.eval(&next);
             let l = 0.5 * (&g2 - y).norm_squared();
-            if !(l <= super::DEFAULT_DIVERGENCE_LOSS) {
+            if l.is_nan() || l > super::DEFAULT_DIVERGENCE_LOSS {
                 return Ok(QuadraticRun {
                     loss,
                     delta,

@@ -177,7 +177,7 @@ impl ScalarNqm {
             lambda -= eta * c * (4.0 * g * e - eta * lambda * e * e);
             e = e_next;
             let loss = 0.5 * e * e;
-            if !(loss <= self.divergence_loss) {
+            if loss.is_nan() || loss > self.divergence_loss {
                 if loss.is_finite() && lambda.is_finite() {
                     run.loss.push(loss);
                     run.lambda.push(lambda);
