@@ -177,15 +177,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (x, y) = rank2(n, d, 3);
     let (x_test, y_test) = rank2(1000, d, 4);
     let egop = DMatrix::from_diagonal(&DVector::from_fn(d, |i, _| if i < 2 { 1.0 } else { 0.0 }));
-    println!(
-        "\nSGD on y = x₁x₂, n = {n}, d = {d}, width {width}, η = ½η_crit, {epochs} epochs \
-         (3 seeds each):\n  batch  catapults  match rate  AGOP alignment  test loss"
-    );
     let before: f64 = (0..3)
         .map(|seed| agop_alignment(&two_layer(d, width, 10 + seed)?, &x_test, &egop))
         .sum::<Result<f64, ntk::Error>>()?
         / 3.0;
-    println!("  AGOP alignment at initialization: {before:.3}");
+    println!(
+        "\nSGD on y = x₁x₂, n = {n}, d = {d}, width {width}, η = ½η_crit, {epochs} epochs \
+         (3 seeds each; AGOP alignment at initialization {before:.3}):\n  \
+         batch  catapults  match rate  AGOP alignment  test loss"
+    );
     for batch in [5, 10, 50, n] {
         let (mut cats, mut mrate, mut align, mut test) = (0.0, 0.0, 0.0, 0.0);
         let seeds = 3;

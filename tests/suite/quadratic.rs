@@ -274,7 +274,7 @@ fn top_two(k: &DMatrix<f64>) -> ((f64, DVector<f64>), f64) {
 }
 
 #[test]
-fn several_examples_catapult_along_the_top_direction_only() {
+fn several_examples_catapult_along_the_top_direction_then_both() {
     let (model, x, y) = fig33();
     let n = x.nrows();
     let zero = DVector::zeros(model.n_parameters());
@@ -326,6 +326,17 @@ fn several_examples_catapult_along_the_top_direction_only() {
     );
     assert!(l1_end < 2.0 / eta);
     assert!((l2_end - l2).abs() < 0.005 * l2);
+    // η between 2/λ₂ and 4/λ₁: both directions catapult, both kernels end below 2/η.
+    let eta_both = 0.5 * (2.0 / l2 + 4.0 / l1);
+    let both = model.train(&y, eta_both, 400).unwrap();
+    assert!(both.diverged_at.is_none());
+    let k_both = model.kernel(&both.delta).unwrap();
+    let (b1, b2) = (rayleigh(&k_both, &p1), rayleigh(&k_both, &p2));
+    eprintln!(
+        "η = {eta_both:.6}: λ₁ → {b1:.3}, λ₂ → {b2:.3} (2/η = {:.3})",
+        2.0 / eta_both
+    );
+    assert!(b1 < 2.0 / eta_both && b2 < 2.0 / eta_both);
     // Above 4/λ₁: divergence.
     assert!(
         model
