@@ -33,6 +33,10 @@
 //! * [`infinite_depth`]: the normalized NTK recursion on the sphere and its infinite-depth limits:
 //!   singular kernels, 1-NN and majority vote, and the consistent activations (Radhakrishnan 2023,
 //!   Ch. 4).
+//! * [`quadratic`]: beyond the kernel regime — the neural quadratic model, the catapult phase of
+//!   large learning rates in the model and in finite networks (GD and SGD), and AGOP alignment
+//!   (Zhu 2024, Ch. 3–4); the finite networks also give Hessian norms and linearity measures
+//!   (transition to linearity, Ch. 2).
 //! * [`forward`]: forward-mode derivatives ([`Fwd`]) that carry ∂/∂(inputs) through the recursion.
 //!
 //! ```
@@ -66,6 +70,7 @@ mod layers;
 mod linalg;
 pub mod meanfield;
 pub mod network;
+pub mod quadratic;
 pub mod real;
 pub mod regression;
 mod roots;

@@ -86,14 +86,17 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+mod hessian;
 mod image;
 mod image_kernels;
 mod kernels;
+mod linearity;
 mod train;
 
 pub use kernels::{
     ConfidenceInterval, EmpiricalKernels, KernelStats, MonteCarlo, MonteCarloEstimate,
 };
+pub use linearity::{LinearityReport, linearity_along_training};
 pub use train::{
     LinearizedComparison, LossNormalization, TrainConfig, TrainReport, linearized_prediction,
 };
@@ -383,12 +386,15 @@ impl FiniteNetwork {
     /// convolutions, the output channels of every dense and conv layer, depth-first through
     /// residual blocks.
     pub fn widths(&self) -> Vec<usize> {
-        self.parameters().iter().map(|(w, _)| w.nrows()).collect()
+        self.affine_parameters()
+            .iter()
+            .map(|(w, _)| w.nrows())
+            .collect()
     }
 
     /// Number of trainable parameters (weights and biases).
     pub fn n_parameters(&self) -> usize {
-        self.parameters()
+        self.affine_parameters()
             .iter()
             .map(|(w, b)| w.len() + b.map_or(0, |b| b.len()))
             .sum()
@@ -396,7 +402,7 @@ impl FiniteNetwork {
 
     /// Euclidean norm ‖θ‖ of all parameters (raw W and b, as in the parameterization).
     pub fn parameter_norm(&self) -> f64 {
-        self.parameters()
+        self.affine_parameters()
             .iter()
             .map(|(w, b)| w.norm_squared() + b.map_or(0.0, |b| b.norm_squared()))
             .sum::<f64>()
@@ -407,7 +413,10 @@ impl FiniteNetwork {
     /// initialization). Errors if the two networks do not have the same shapes.
     pub fn relative_parameter_change(&self, other: &FiniteNetwork) -> Result<f64> {
         let shapes = |n: &FiniteNetwork| -> Vec<(usize, usize)> {
-            n.parameters().iter().map(|(w, _)| w.shape()).collect()
+            n.affine_parameters()
+                .iter()
+                .map(|(w, _)| w.shape())
+                .collect()
         };
         let same = self.stages.len() == other.stages.len()
             && shapes(self) == shapes(other)
@@ -420,7 +429,11 @@ impl FiniteNetwork {
             });
         }
         let mut diff = 0.0;
-        for ((wa, ba), (wb, bb)) in self.parameters().into_iter().zip(other.parameters()) {
+        for ((wa, ba), (wb, bb)) in self
+            .affine_parameters()
+            .into_iter()
+            .zip(other.affine_parameters())
+        {
             diff += (wa - wb).norm_squared();
             if let (Some(x), Some(y)) = (ba, bb) {
                 diff += (x - y).norm_squared();
@@ -495,14 +508,7 @@ impl FiniteNetwork {
     }
 
     fn dense(&self, layer: usize) -> Result<&DenseParams> {
-        if self.image.is_some() {
-            return Err(Error::Unsupported {
-                what: "access to the Dense-layer weights".into(),
-                layer: "a network with convolutional, pooling, flatten, layer-norm or residual \
-                        layers"
-                    .into(),
-            });
-        }
+        self.require_fully_connected("access to the Dense-layer weights")?;
         let n = self.widths().len();
         let mut dense = self.stages.iter().filter_map(|s| match s {
             Stage::Dense(p) => Some(p),
@@ -612,7 +618,7 @@ impl FiniteNetwork {
     }
 
     /// The weights and biases of every affine layer, in order.
-    fn parameters(&self) -> Vec<(&DMatrix<f64>, Option<&DVector<f64>>)> {
+    pub(crate) fn affine_parameters(&self) -> Vec<(&DMatrix<f64>, Option<&DVector<f64>>)> {
         match &self.image {
             Some(net) => net
                 .affines()
@@ -628,6 +634,19 @@ impl FiniteNetwork {
                 })
                 .collect(),
         }
+    }
+
+    /// [`Error::Unsupported`] for `what` if the network has layers beyond Dense and activations.
+    pub(crate) fn require_fully_connected(&self, what: &str) -> Result<()> {
+        if self.image.is_some() {
+            return Err(Error::Unsupported {
+                what: what.into(),
+                layer: "a network with convolutional, pooling, flatten, layer-norm or residual \
+                        layers"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn image_mut(&mut self) -> Option<&mut image::ImageNet> {

@@ -228,6 +228,34 @@ impl FiniteNetwork {
         self.train(x, x, config)
     }
 
+    /// One gradient step on 1/(2N)‖f(X) − Y‖² with learning rate `lr`, for callers that record
+    /// something between steps (the catapult and linearity studies); shapes and settings are the
+    /// caller's to check. Returns the loss before the step, or [`Error::Diverged`] at `step` if the
+    /// forward pass or the loss is not finite (the network is then left unchanged).
+    pub(crate) fn gd_step(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        lr: f64,
+        n_total: f64,
+        step: usize,
+    ) -> Result<f64> {
+        let t = match self.trace(x, "x_train", Par::Global) {
+            Ok(t) => t,
+            Err(Error::NonFiniteOutput { value, .. }) => {
+                return Err(Error::Diverged { step, loss: value });
+            }
+            Err(e) => return Err(e),
+        };
+        let residual = (&t.output - y) / n_total;
+        let loss = 0.5 * n_total * residual.norm_squared();
+        if !loss.is_finite() {
+            return Err(Error::Diverged { step, loss });
+        }
+        self.step(&t, residual, lr, None)?;
+        Ok(loss)
+    }
+
     /// One gradient step; `g` starts as ∂L/∂f = (f − Y)/N and is backpropagated through the stages.
     fn step(
         &mut self,

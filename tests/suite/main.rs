@@ -17,4 +17,5 @@ mod numerics;
 mod paper;
 mod predictions;
 mod properties;
+mod quadratic;
 mod reference;

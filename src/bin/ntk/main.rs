@@ -1,4 +1,4 @@
-//! `ntk` — the command-line front end of the `ntk` crate, with six subcommands:
+//! `ntk` — the command-line front end of the `ntk` crate, with seven subcommands:
 //!
 //! * `ntk kernel`: the NNGP and NTK matrices of a network spec on one or two point sets
 //!   ([`ntk::Kernel`]);
@@ -11,6 +11,8 @@
 //! * `ntk complete`: matrix completion with the NTK ([`ntk::completion::MatrixCompletion`]);
 //! * `ntk infinite-depth`: the infinite-depth limit of an activation's NTK classifier
 //!   ([`ntk::infinite_depth::SphereDual::taxonomy`]).
+//! * `ntk nqm`: the single-example neural quadratic model's gradient descent, with its catapult
+//!   ([`ntk::quadratic::ScalarNqm`]).
 //!
 //! The command line is parsed by clap (derive); `ntk --help` and `ntk <subcommand> --help` document
 //! every flag. Each subcommand lives in its own module: its flags, a thin layer of calls into the
@@ -25,6 +27,7 @@ mod infinite_depth;
 mod io;
 mod jacobian;
 mod kernel;
+mod nqm;
 mod predict;
 mod rfm;
 
@@ -50,6 +53,8 @@ Synopsis:
   ntk complete --prior Z.csv --observed Y.csv --depth L [--activation relu]
                [--ridge λ] [--normalize] [--out C.json|C.npz]
   ntk infinite-depth --activation JSON [--quadrature-nodes N] [--out F.json]
+  ntk nqm --lambda0 λ --g0 g --target y --c c --learning-rate η --steps N
+          [--divergence-loss L] [--out OUT.json|OUT.npz]
 
 Point files hold one point per row: CSV without header, or .npy (float64, 2-D, C or
 Fortran order; for networks with an input_shape also (n, H, W, C) or (n, L, C)). Output goes to standard output as JSON, or to --out: JSON, or a numpy
@@ -87,6 +92,7 @@ enum Command {
     Rfm(rfm::Args),
     Complete(complete::Args),
     InfiniteDepth(infinite_depth::Args),
+    Nqm(nqm::Args),
 }
 
 /// Why a subcommand stopped; the variant decides the exit code.
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
         Command::Rfm(args) => ("rfm", rfm::run(args)),
         Command::Complete(args) => ("complete", complete::run(args)),
         Command::InfiniteDepth(args) => ("infinite-depth", infinite_depth::run(args)),
+        Command::Nqm(args) => ("nqm", nqm::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
