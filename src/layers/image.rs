@@ -70,6 +70,8 @@ pub(crate) struct ImagePlan {
     /// Spatial axes of the input (empty for vectors) and its channels (`None`: a vector input of
     /// any dimension d, known only at evaluation).
     pub(crate) spatial: Vec<usize>,
+    /// Spatial axes of the output (empty unless compiled with an image output).
+    pub(crate) output_spatial: Vec<usize>,
     pub(crate) channels: Option<usize>,
     /// Whether the input state is the full pixel-pair matrix.
     pub(crate) full_input: bool,
@@ -155,6 +157,25 @@ impl ImagePlan {
         quadrature_nodes: usize,
         input_shape: Option<&[usize]>,
     ) -> Result<ImagePlan> {
+        Self::compile_to(
+            layers,
+            parameterization,
+            quadrature_nodes,
+            input_shape,
+            false,
+        )
+    }
+
+    /// Like [`ImagePlan::compile`], but with `image_output` the network must end on an image and
+    /// its output state is the full pixel-pair matrix (the per-output-pixel kernel of
+    /// `kernel::pixels`); without it, it must end on a vector.
+    pub(crate) fn compile_to(
+        layers: &[Layer],
+        parameterization: Parameterization,
+        quadrature_nodes: usize,
+        input_shape: Option<&[usize]>,
+        image_output: bool,
+    ) -> Result<ImagePlan> {
         if layers.is_empty() {
             return Err(Error::InvalidNetwork(
                 "no layers: a network needs at least one affine layer".into(),
@@ -164,7 +185,7 @@ impl ImagePlan {
             None => (vec![], None),
             Some(s) => check_input_shape(s)?,
         };
-        let (_, full_input) = needs_full(layers, false);
+        let (_, full_input) = needs_full(layers, image_output);
         let full_input = full_input && !spatial.is_empty();
         let mut flow = Flow {
             spatial: spatial.clone(),
@@ -180,8 +201,15 @@ impl ImagePlan {
             depth: 0,
             max_depth: 0,
         };
-        let stages = c.layers(layers, "layers", None, &mut flow, false)?;
-        if !flow.spatial.is_empty() {
+        let stages = c.layers(layers, "layers", None, &mut flow, image_output)?;
+        if image_output && flow.spatial.is_empty() {
+            return Err(Error::InvalidNetwork(
+                "the network's output is a vector: a per-pixel kernel needs a network that ends \
+                 on an image (no flatten or global_avg_pool) and an input_shape with spatial axes"
+                    .into(),
+            ));
+        }
+        if !image_output && !flow.spatial.is_empty() {
             return Err(Error::InvalidNetwork(format!(
                 "the network's output is {} with a kernel per pixel pair: put `flatten` or \
                  `global_avg_pool` before the readout layer, so that it reads a vector",
@@ -191,6 +219,7 @@ impl ImagePlan {
         Ok(ImagePlan {
             stages,
             spatial,
+            output_spatial: flow.spatial,
             channels,
             full_input,
             table_len: c.table_len,

@@ -56,6 +56,23 @@ impl ImagePlan {
         Ok((sc.s[0], sc.t[0]))
     }
 
+    /// One input with itself, for a plan compiled with an image output: the full P × P state
+    /// (Σ(x, x), Θ(x, x)) over output pixel pairs, row-major, or the first layer (and value) that
+    /// is not finite.
+    pub(crate) fn self_state(&self, x: &[f64]) -> Result<(Vec<f64>, Vec<f64>), (usize, f64)> {
+        let mut sc = self.scratch();
+        let mut table = vec![0.0; self.table_len];
+        self.load(x, x, &mut sc);
+        self.run(
+            &self.stages,
+            &mut sc,
+            &mut Tables::Record(&mut table),
+            x.len(),
+            true,
+        )?;
+        Ok((sc.s[..sc.len].to_vec(), sc.t[..sc.len].to_vec()))
+    }
+
     /// A pair of inputs with their variance tables: (Σ(x1, x2), Θ(x1, x2)). With `check`, stops at
     /// the first layer whose values are not finite; without it, the caller checks the result.
     pub(crate) fn pair(
