@@ -9,6 +9,7 @@
 //! gets wrong is reported here, naming the layer by its path in the spec.
 
 use super::dense::{FanIn, check_std};
+use super::resample::AxisResample;
 use super::window::{AxisOp, Window};
 use super::{ActivationStage, Conv, Dense, DenseStage, Layer, Padding, Parameterization};
 use crate::{Error, Result};
@@ -27,6 +28,11 @@ pub(crate) enum ImageStage {
     },
     /// Average pooling (full states only).
     Pool { axes: Vec<AxisOp>, layer: usize },
+    /// Upsampling, Σ ← A·Σ·Aᵀ axis by axis (full states only).
+    Resample {
+        axes: Vec<AxisResample>,
+        layer: usize,
+    },
     /// Mean over all pixel pairs (full states only).
     GlobalPool { pixels: usize, layer: usize },
     /// Mean over the diagonal.
@@ -135,7 +141,7 @@ fn needs_full(layers: &[Layer], full_after: bool) -> (Vec<bool>, bool) {
     for (k, layer) in layers.iter().enumerate().rev() {
         out[k] = need;
         need = match layer {
-            Layer::AvgPool(_) | Layer::GlobalAvgPool => true,
+            Layer::AvgPool(_) | Layer::GlobalAvgPool | Layer::Upsample(_) => true,
             Layer::Flatten => false,
             Layer::Residual(branch) => need || needs_full(branch, need).1,
             _ => need,
@@ -358,6 +364,40 @@ impl Compiler {
                 debug_assert!(flow.full);
                 stages.push(ImageStage::Pool { axes, layer: index });
                 flow.spatial = out;
+            }
+            Layer::Upsample(up) => {
+                let n = flow.spatial.len();
+                if n == 0 || up.factor.len() != n || up.factor.contains(&0) {
+                    return Err(err(
+                        path,
+                        layer,
+                        format!(
+                            "`factor` needs one entry ≥ 1 per spatial axis of its input ({}), \
+                             and the input must be an image",
+                            flow.describe()
+                        ),
+                    ));
+                }
+                debug_assert!(flow.full);
+                let mut spatial = flow.spatial.clone();
+                let mut axes = Vec::with_capacity(n);
+                for k in 0..n {
+                    let outer = spatial[..k].iter().product();
+                    let inner = spatial[k + 1..].iter().product();
+                    axes.push(AxisResample::upsample(
+                        spatial[k],
+                        up.factor[k],
+                        up.method,
+                        outer,
+                        inner,
+                    ));
+                    spatial[k] *= up.factor[k];
+                }
+                stages.push(ImageStage::Resample {
+                    axes,
+                    layer: index,
+                });
+                flow.spatial = spatial;
             }
             Layer::GlobalAvgPool => {
                 if flow.spatial.is_empty() {

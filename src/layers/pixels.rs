@@ -175,6 +175,16 @@ impl ImagePlan {
                     sc.len = po * po;
                 }
             }
+            ImageStage::Resample { axes, .. } => {
+                for ax in axes {
+                    let (_, po) = ax.pixels();
+                    ax.map_full(&sc.s, &mut sc.tmp, &mut sc.s2);
+                    ax.map_full(&sc.t, &mut sc.tmp, &mut sc.t2);
+                    std::mem::swap(&mut sc.s, &mut sc.s2);
+                    std::mem::swap(&mut sc.t, &mut sc.t2);
+                    sc.len = po * po;
+                }
+            }
             ImageStage::GlobalPool { pixels, .. } => {
                 let m = (pixels * pixels) as f64;
                 sc.s[0] = sc.s[..sc.len].iter().sum::<f64>() / m;
@@ -263,6 +273,7 @@ fn stage_layer(stage: &ImageStage) -> usize {
     match stage {
         ImageStage::Affine { layer, .. }
         | ImageStage::Pool { layer, .. }
+        | ImageStage::Resample { layer, .. }
         | ImageStage::GlobalPool { layer, .. }
         | ImageStage::Flatten { layer, .. }
         | ImageStage::LayerNorm { layer, .. }
