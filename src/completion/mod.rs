@@ -39,6 +39,7 @@
 //! ```
 
 pub mod cntk;
+pub mod expand;
 
 use crate::activation::Activation;
 use crate::error::invalid;

@@ -393,11 +393,11 @@ impl Compiler {
                     ));
                     spatial[k] *= up.factor[k];
                 }
-                stages.push(ImageStage::Resample {
-                    axes,
-                    layer: index,
-                });
+                stages.push(ImageStage::Resample { axes, layer: index });
                 flow.spatial = spatial;
+                // The full output, before any reduction to its diagonal, is the largest state.
+                let p: usize = flow.spatial.iter().product();
+                self.max_len = self.max_len.max(p * p);
             }
             Layer::GlobalAvgPool => {
                 if flow.spatial.is_empty() {
