@@ -203,8 +203,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let t0 = Instant::now();
     let d = 2usize << S;
     let pd = d * d;
-    let gram = DMatrix::from_fn(pd, pd, |a, b| if a == b { pd as f64 } else { 0.75 * pd as f64 });
-    let l = gram.cholesky().ok_or("two-level Gram is positive definite")?.l();
+    let gram = DMatrix::from_fn(
+        pd,
+        pd,
+        |a, b| if a == b { pd as f64 } else { 0.75 * pd as f64 },
+    );
+    let l = gram
+        .cholesky()
+        .ok_or("two-level Gram is positive definite")?
+        .l();
     let prior: Vec<f64> = (0..pd * pd).map(|k| l[(k / pd, k % pd)]).collect();
     let base_net = PixelNetwork::new(&network(S), &[d, d, pd], Parameterization::Ntk)?;
     let base = base_net.pixel_kernels(&prior)?.ntk;

@@ -8,6 +8,8 @@
 //!             {"dense": {"w_std": 1.5}}]}
 //! ```
 //! Each layer is an object with one key: `dense` or an activation's name ([`Activation::KEYS`]).
+//! Image layers: `conv`, `avg_pool`, `global_avg_pool`, `flatten`, `layer_norm`, `residual`, and
+//! `upsample` (`{"factor": [2, 2], "method": "nearest" | "bilinear"}`).
 //! Omitted activation parameters take their defaults from the activation table (those of
 //! neural-tangents where it has the layer: Erf a = 1, b = 1, c = 0; Sin/Cos a = 1, b = 1, c = 0;
 //! Rbf γ = 1; Exp a = 1, b = 1; Gaussian a = 1, b = −1; Affine α = 1, β = 0; Elu α = 1).

@@ -332,6 +332,25 @@ fn clear_errors() {
         Err(Error::InvalidParameter { .. })
     ));
     assert!(cc.clone().ridge(-1.0).is_err());
+    // Upsampling with a factor per axis missing or zero.
+    for factor in [vec![2], vec![2, 0]] {
+        let mut up = layers.clone();
+        up.push(
+            Upsample {
+                factor,
+                method: Interpolation::Nearest,
+            }
+            .into(),
+        );
+        let e = PixelNetwork::new(&up, &[4, 4, 2], Parameterization::Ntk).unwrap_err();
+        assert!(e.to_string().contains("factor"), "{e}");
+    }
+    // The expansion: a base of the wrong size, a target not a multiple of 2^s.
+    assert!(matches!(
+        expand_cntk(&DMatrix::zeros(15, 15), 1, 8, 8),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(expand_cntk(&DMatrix::zeros(16, 16), 1, 8, 7).is_err());
     // Thm 6 helpers: an even filter, a non-stationary ψ.
     assert!(window_gram(&z, &[4, 4, 2], 2).is_err());
     let psi = DMatrix::from_row_slice(2, 2, &[1.0, 0.5, 0.5, 2.0]);
