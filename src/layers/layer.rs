@@ -72,7 +72,7 @@ pub struct Conv {
     pub b_std: Option<f64>,
     /// Output channels; only the standard parameterization uses it (as the next layer's fan-in).
     pub channels: Option<usize>,
-    /// Filter size per spatial axis ([f] or [fh, fw]).
+    /// Filter size per spatial axis (\[f\] or \[fh, fw\]).
     pub filter_shape: Vec<usize>,
     /// Stride per spatial axis; `None` means 1 on every axis.
     pub strides: Option<Vec<usize>>,
