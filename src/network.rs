@@ -25,7 +25,9 @@
 use crate::Error;
 use crate::Result;
 use crate::activation::{Activation, DEFAULT_NODES};
-pub use crate::layers::{AvgPool, Conv, Dense, Layer, LayerNorm, Padding, Parameterization};
+pub use crate::layers::{
+    AvgPool, Conv, Dense, Interpolation, Layer, LayerNorm, Padding, Parameterization, Upsample,
+};
 use crate::layers::{Compiled, Plan};
 
 /// A validated fully connected network: the input to every kernel computation.

@@ -8,12 +8,17 @@
 //!             {"dense": {"w_std": 1.5}}]}
 //! ```
 //! Each layer is an object with one key: `dense` or an activation's name ([`Activation::KEYS`]).
+//! Image layers: `conv`, `avg_pool`, `global_avg_pool`, `flatten`, `layer_norm`, `residual`, and
+//! `upsample` (`{"factor": [2, 2], "method": "nearest" | "bilinear"}`).
 //! Omitted activation parameters take their defaults from the activation table (those of
 //! neural-tangents where it has the layer: Erf a = 1, b = 1, c = 0; Sin/Cos a = 1, b = 1, c = 0;
 //! Rbf γ = 1; Exp a = 1, b = 1; Gaussian a = 1, b = −1; Affine α = 1, β = 0; Elu α = 1).
 
 use crate::activation::{Activation, DEFAULT_NODES};
-use crate::network::{AvgPool, Conv, Dense, Layer, LayerNorm, Network, Padding, Parameterization};
+use crate::network::{
+    AvgPool, Conv, Dense, Interpolation, Layer, LayerNorm, Network, Padding, Parameterization,
+    Upsample,
+};
 use crate::{Error, Result};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -83,12 +88,19 @@ struct Empty {}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct UpsampleSpec {
+    factor: Vec<usize>,
+    method: Interpolation,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ResidualSpec {
     layers: Vec<LayerSpec>,
 }
 
 /// The keys of the layers that are not activations.
-const LAYER_KEYS: [&str; 7] = [
+const LAYER_KEYS: [&str; 8] = [
     "dense",
     "conv",
     "avg_pool",
@@ -96,6 +108,7 @@ const LAYER_KEYS: [&str; 7] = [
     "flatten",
     "layer_norm",
     "residual",
+    "upsample",
 ];
 
 /// One layer in its JSON form: `{"dense": {...}}` or `{"<activation>": {...}}`.
@@ -175,6 +188,13 @@ impl<'de> Visitor<'de> for LayerVisitor {
                 let n: NormSpec = map.next_value()?;
                 Some(Layer::LayerNorm(LayerNorm { eps: n.eps }))
             }
+            "upsample" => {
+                let u: UpsampleSpec = map.next_value()?;
+                Some(Layer::Upsample(Upsample {
+                    factor: u.factor,
+                    method: u.method,
+                }))
+            }
             "residual" => {
                 let r: ResidualSpec = map.next_value()?;
                 Some(Layer::Residual(r.layers.into_iter().map(|l| l.0).collect()))
@@ -237,6 +257,13 @@ impl Serialize for LayerSpec {
             Layer::GlobalAvgPool => map.serialize_entry("global_avg_pool", &Empty {})?,
             Layer::Flatten => map.serialize_entry("flatten", &Empty {})?,
             Layer::LayerNorm(n) => map.serialize_entry("layer_norm", &NormSpec { eps: n.eps })?,
+            Layer::Upsample(u) => map.serialize_entry(
+                "upsample",
+                &UpsampleSpec {
+                    factor: u.factor.clone(),
+                    method: u.method,
+                },
+            )?,
             Layer::Residual(b) => map.serialize_entry(
                 "residual",
                 &ResidualSpec {

@@ -322,6 +322,12 @@ impl Compiler<'_> {
             let here = format!("{path}[{k}]");
             let forced_here = forced.filter(|_| Some(k) == last_affine);
             let op = match layer {
+                Layer::Upsample(_) => {
+                    return Err(crate::Error::Unsupported {
+                        what: "a finite-width network".into(),
+                        layer: format!("{here} ({})", layer.name()),
+                    });
+                }
                 Layer::Dense(d) => {
                     let id = self.next;
                     let c_out = self.width(&here, d.width, forced_here, depth)?;

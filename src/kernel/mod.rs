@@ -31,6 +31,7 @@
 //! ```
 
 mod image;
+pub mod pixels;
 
 use crate::activation::LANES;
 use crate::layers::{Compiled, Plan};

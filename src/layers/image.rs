@@ -9,6 +9,7 @@
 //! gets wrong is reported here, naming the layer by its path in the spec.
 
 use super::dense::{FanIn, check_std};
+use super::resample::AxisResample;
 use super::window::{AxisOp, Window};
 use super::{ActivationStage, Conv, Dense, DenseStage, Layer, Padding, Parameterization};
 use crate::{Error, Result};
@@ -27,6 +28,11 @@ pub(crate) enum ImageStage {
     },
     /// Average pooling (full states only).
     Pool { axes: Vec<AxisOp>, layer: usize },
+    /// Upsampling, Σ ← A·Σ·Aᵀ axis by axis (full states only).
+    Resample {
+        axes: Vec<AxisResample>,
+        layer: usize,
+    },
     /// Mean over all pixel pairs (full states only).
     GlobalPool { pixels: usize, layer: usize },
     /// Mean over the diagonal.
@@ -70,6 +76,8 @@ pub(crate) struct ImagePlan {
     /// Spatial axes of the input (empty for vectors) and its channels (`None`: a vector input of
     /// any dimension d, known only at evaluation).
     pub(crate) spatial: Vec<usize>,
+    /// Spatial axes of the output (empty unless compiled with an image output).
+    pub(crate) output_spatial: Vec<usize>,
     pub(crate) channels: Option<usize>,
     /// Whether the input state is the full pixel-pair matrix.
     pub(crate) full_input: bool,
@@ -133,7 +141,7 @@ fn needs_full(layers: &[Layer], full_after: bool) -> (Vec<bool>, bool) {
     for (k, layer) in layers.iter().enumerate().rev() {
         out[k] = need;
         need = match layer {
-            Layer::AvgPool(_) | Layer::GlobalAvgPool => true,
+            Layer::AvgPool(_) | Layer::GlobalAvgPool | Layer::Upsample(_) => true,
             Layer::Flatten => false,
             Layer::Residual(branch) => need || needs_full(branch, need).1,
             _ => need,
@@ -155,6 +163,25 @@ impl ImagePlan {
         quadrature_nodes: usize,
         input_shape: Option<&[usize]>,
     ) -> Result<ImagePlan> {
+        Self::compile_to(
+            layers,
+            parameterization,
+            quadrature_nodes,
+            input_shape,
+            false,
+        )
+    }
+
+    /// Like [`ImagePlan::compile`], but with `image_output` the network must end on an image and
+    /// its output state is the full pixel-pair matrix (the per-output-pixel kernel of
+    /// `kernel::pixels`); without it, it must end on a vector.
+    pub(crate) fn compile_to(
+        layers: &[Layer],
+        parameterization: Parameterization,
+        quadrature_nodes: usize,
+        input_shape: Option<&[usize]>,
+        image_output: bool,
+    ) -> Result<ImagePlan> {
         if layers.is_empty() {
             return Err(Error::InvalidNetwork(
                 "no layers: a network needs at least one affine layer".into(),
@@ -164,7 +191,7 @@ impl ImagePlan {
             None => (vec![], None),
             Some(s) => check_input_shape(s)?,
         };
-        let (_, full_input) = needs_full(layers, false);
+        let (_, full_input) = needs_full(layers, image_output);
         let full_input = full_input && !spatial.is_empty();
         let mut flow = Flow {
             spatial: spatial.clone(),
@@ -180,8 +207,15 @@ impl ImagePlan {
             depth: 0,
             max_depth: 0,
         };
-        let stages = c.layers(layers, "layers", None, &mut flow, false)?;
-        if !flow.spatial.is_empty() {
+        let stages = c.layers(layers, "layers", None, &mut flow, image_output)?;
+        if image_output && flow.spatial.is_empty() {
+            return Err(Error::InvalidNetwork(
+                "the network's output is a vector: a per-pixel kernel needs a network that ends \
+                 on an image (no flatten or global_avg_pool) and an input_shape with spatial axes"
+                    .into(),
+            ));
+        }
+        if !image_output && !flow.spatial.is_empty() {
             return Err(Error::InvalidNetwork(format!(
                 "the network's output is {} with a kernel per pixel pair: put `flatten` or \
                  `global_avg_pool` before the readout layer, so that it reads a vector",
@@ -191,6 +225,7 @@ impl ImagePlan {
         Ok(ImagePlan {
             stages,
             spatial,
+            output_spatial: flow.spatial,
             channels,
             full_input,
             table_len: c.table_len,
@@ -329,6 +364,40 @@ impl Compiler {
                 debug_assert!(flow.full);
                 stages.push(ImageStage::Pool { axes, layer: index });
                 flow.spatial = out;
+            }
+            Layer::Upsample(up) => {
+                let n = flow.spatial.len();
+                if n == 0 || up.factor.len() != n || up.factor.contains(&0) {
+                    return Err(err(
+                        path,
+                        layer,
+                        format!(
+                            "`factor` needs one entry ≥ 1 per spatial axis of its input ({}), \
+                             and the input must be an image",
+                            flow.describe()
+                        ),
+                    ));
+                }
+                debug_assert!(flow.full);
+                let mut spatial = flow.spatial.clone();
+                let mut axes = Vec::with_capacity(n);
+                for k in 0..n {
+                    let outer = spatial[..k].iter().product();
+                    let inner = spatial[k + 1..].iter().product();
+                    axes.push(AxisResample::upsample(
+                        spatial[k],
+                        up.factor[k],
+                        up.method,
+                        outer,
+                        inner,
+                    ));
+                    spatial[k] *= up.factor[k];
+                }
+                stages.push(ImageStage::Resample { axes, layer: index });
+                flow.spatial = spatial;
+                // The full output, before any reduction to its diagonal, is the largest state.
+                let p: usize = flow.spatial.iter().product();
+                self.max_len = self.max_len.max(p * p);
             }
             Layer::GlobalAvgPool => {
                 if flow.spatial.is_empty() {

@@ -111,6 +111,28 @@ impl Default for LayerNorm {
     }
 }
 
+/// How [`Upsample`] interpolates (Radhakrishnan 2023, App. K).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    /// Output position i copies input position ⌊i/f⌋.
+    Nearest,
+    /// Linear along each axis with aligned corners: position i reads x = i·(n − 1)/(f·n − 1) as
+    /// (1 − t)·A_r + t·A_{r+1} with r = ⌊x⌋, t = x − r (App. K's α = (d − 1)/(2d − 1) for f = 2).
+    Bilinear,
+}
+
+/// Upsampling by an integer factor per spatial axis, a fixed linear map A of the pixels: its kernel
+/// map is Σ′ = A·Σ·Aᵀ and Θ′ = A·Θ·Aᵀ (App. K's proposition), which needs the full pixel-pair
+/// state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upsample {
+    /// Factor per spatial axis (≥ 1).
+    pub factor: Vec<usize>,
+    /// Nearest-neighbour or bilinear.
+    pub method: Interpolation,
+}
+
 /// One layer of a network.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layer {
@@ -130,6 +152,8 @@ pub enum Layer {
     Flatten,
     /// Layer normalization over the channels.
     LayerNorm(LayerNorm),
+    /// Nearest-neighbour or bilinear upsampling.
+    Upsample(Upsample),
     /// x + branch(x) (neural-tangents' `FanOut(2)`, `parallel(serial(branch), Identity)`,
     /// `FanInSum`): Σ' = Σ + Σ_branch and Θ' = Θ + Θ_branch, which is exact because the branch's
     /// affine layers make its output uncorrelated with x.
@@ -173,6 +197,7 @@ impl Layer {
             Layer::GlobalAvgPool => "global_avg_pool".into(),
             Layer::Flatten => "flatten".into(),
             Layer::LayerNorm(n) => format!("layer_norm(eps={})", n.eps),
+            Layer::Upsample(u) => format!("upsample({}, {:?})", axes(&u.factor), u.method),
             Layer::Residual(b) => format!("residual({} layers)", b.len()),
         }
     }
@@ -273,6 +298,12 @@ impl From<Conv> for Layer {
 impl From<AvgPool> for Layer {
     fn from(p: AvgPool) -> Layer {
         Layer::AvgPool(p)
+    }
+}
+
+impl From<Upsample> for Layer {
+    fn from(u: Upsample) -> Layer {
+        Layer::Upsample(u)
     }
 }
 

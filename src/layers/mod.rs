@@ -41,12 +41,15 @@ mod image;
 mod layer;
 mod nonlinearity;
 mod pixels;
+mod resample;
 mod states;
 mod window;
 
 pub(crate) use dense::DenseStage;
 pub(crate) use image::ImagePlan;
-pub use layer::{AvgPool, Conv, Dense, Layer, LayerNorm, Padding, Parameterization};
+pub use layer::{
+    AvgPool, Conv, Dense, Interpolation, Layer, LayerNorm, Padding, Parameterization, Upsample,
+};
 pub(crate) use nonlinearity::ActivationStage;
 pub(crate) use pixels::Scratch;
 pub(crate) use states::{Lanes, Pair, Point};

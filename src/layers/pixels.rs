@@ -55,6 +55,23 @@ impl ImagePlan {
         Ok((sc.s[0], sc.t[0]))
     }
 
+    /// One input with itself, for a plan compiled with an image output: the full P × P state
+    /// (Σ(x, x), Θ(x, x)) over output pixel pairs, row-major, or the first layer (and value) that
+    /// is not finite.
+    pub(crate) fn self_state(&self, x: &[f64]) -> Result<(Vec<f64>, Vec<f64>), (usize, f64)> {
+        let mut sc = self.scratch();
+        let mut table = vec![0.0; self.table_len];
+        self.load(x, x, &mut sc);
+        self.run(
+            &self.stages,
+            &mut sc,
+            &mut Tables::Record(&mut table),
+            x.len(),
+            true,
+        )?;
+        Ok((sc.s[..sc.len].to_vec(), sc.t[..sc.len].to_vec()))
+    }
+
     /// A pair of inputs with their variance tables: (Σ(x1, x2), Θ(x1, x2)). With `check`, stops at
     /// the first layer whose values are not finite; without it, the caller checks the result.
     pub(crate) fn pair(
@@ -157,6 +174,16 @@ impl ImagePlan {
                     sc.len = po * po;
                 }
             }
+            ImageStage::Resample { axes, .. } => {
+                for ax in axes {
+                    let (_, po) = ax.pixels();
+                    ax.map_full(&sc.s, &mut sc.tmp, &mut sc.s2);
+                    ax.map_full(&sc.t, &mut sc.tmp, &mut sc.t2);
+                    std::mem::swap(&mut sc.s, &mut sc.s2);
+                    std::mem::swap(&mut sc.t, &mut sc.t2);
+                    sc.len = po * po;
+                }
+            }
             ImageStage::GlobalPool { pixels, .. } => {
                 let m = (pixels * pixels) as f64;
                 sc.s[0] = sc.s[..sc.len].iter().sum::<f64>() / m;
@@ -243,6 +270,7 @@ fn stage_layer(stage: &ImageStage) -> usize {
     match stage {
         ImageStage::Affine { layer, .. }
         | ImageStage::Pool { layer, .. }
+        | ImageStage::Resample { layer, .. }
         | ImageStage::GlobalPool { layer, .. }
         | ImageStage::Flatten { layer, .. }
         | ImageStage::LayerNorm { layer, .. }

@@ -4,6 +4,7 @@
 mod activations;
 mod architectures;
 mod cli;
+mod cntk_completion;
 mod common;
 mod completion;
 mod duals;

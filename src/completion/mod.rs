@@ -38,6 +38,9 @@
 //! # Ok::<(), ntk::Error>(())
 //! ```
 
+pub mod cntk;
+pub mod expand;
+
 use crate::activation::Activation;
 use crate::error::invalid;
 use crate::infinite_depth::SphereDual;
@@ -125,7 +128,7 @@ impl MatrixCompletion {
         prior: &DMatrix<f64>,
         observed: &DMatrix<Option<f64>>,
     ) -> Result<DMatrix<f64>> {
-        let (m, n) = observed.shape();
+        let n = observed.ncols();
         if prior.nrows() != n {
             return Err(Error::ShapeMismatch {
                 what: "prior Z (one row per column of Y)".to_string(),
@@ -133,74 +136,87 @@ impl MatrixCompletion {
                 found: format!("{} rows", prior.nrows()),
             });
         }
-        for i in 0..m {
-            for j in 0..n {
-                if let Some(v) = observed[(i, j)] {
-                    if !v.is_finite() {
-                        return Err(Error::NonFinite {
-                            what: "observed matrix Y".to_string(),
-                            location: format!("row {i}, column {j} (from 0)"),
-                            value: v,
-                        });
-                    }
+        let k = self.column_kernel(prior)?;
+        complete_with_kernel(&k, observed, self.ridge)
+    }
+}
+
+/// Kernel regression of every row of Y (m × n, `None` where missing) on its observed columns with
+/// the column kernel `k` (n × n), by pseudo-inverse: the solver of [`MatrixCompletion::complete`],
+/// shared with the convolutional completion ([`cntk`]). Observed entries are returned as given.
+pub(crate) fn complete_with_kernel(
+    k: &DMatrix<f64>,
+    observed: &DMatrix<Option<f64>>,
+    ridge: f64,
+) -> Result<DMatrix<f64>> {
+    let (m, n) = observed.shape();
+    debug_assert_eq!(k.shape(), (n, n));
+    for i in 0..m {
+        for j in 0..n {
+            if let Some(v) = observed[(i, j)] {
+                if !v.is_finite() {
+                    return Err(Error::NonFinite {
+                        what: "observed matrix Y".to_string(),
+                        location: format!("row {i}, column {j} (from 0)"),
+                        value: v,
+                    });
                 }
             }
-            if (0..n).all(|j| observed[(i, j)].is_none()) {
-                return Err(invalid(
-                    "Y",
-                    format!("row {i} (from 0)"),
-                    "has no observed entry, so nothing predicts it: observe at least one entry \
-                     per row, or drop the row",
-                ));
-            }
         }
-        let k = self.column_kernel(prior)?;
-        let mut out = DMatrix::zeros(m, n);
-        // Rows with the same observed columns share the pseudo-inverse.
-        let mut factors: HashMap<Vec<usize>, DMatrix<f64>> = HashMap::new();
-        for i in 0..m {
-            let seen: Vec<usize> = (0..n).filter(|&j| observed[(i, j)].is_some()).collect();
-            if !factors.contains_key(&seen) {
-                let pinv = self.pseudo_inverse(&k, &seen)?;
-                factors.insert(seen.clone(), pinv);
-            }
-            let pinv = &factors[&seen];
-            let y = DVector::from_iterator(
-                seen.len(),
-                seen.iter().map(|&j| observed[(i, j)].unwrap_or(0.0)),
-            );
-            let alpha = pinv * y;
-            for j in 0..n {
-                out[(i, j)] = match observed[(i, j)] {
-                    Some(v) => v,
-                    None => seen
-                        .iter()
-                        .zip(alpha.iter())
-                        .map(|(&s, a)| k[(j, s)] * a)
-                        .sum(),
-                };
-            }
+        if (0..n).all(|j| observed[(i, j)].is_none()) {
+            return Err(invalid(
+                "Y",
+                format!("row {i} (from 0)"),
+                "has no observed entry, so nothing predicts it: observe at least one entry \
+                 per row, or drop the row",
+            ));
         }
-        Ok(out)
     }
+    let mut out = DMatrix::zeros(m, n);
+    // Rows with the same observed columns share the pseudo-inverse.
+    let mut factors: HashMap<Vec<usize>, DMatrix<f64>> = HashMap::new();
+    for i in 0..m {
+        let seen: Vec<usize> = (0..n).filter(|&j| observed[(i, j)].is_some()).collect();
+        if !factors.contains_key(&seen) {
+            let pinv = pseudo_inverse(k, &seen, ridge)?;
+            factors.insert(seen.clone(), pinv);
+        }
+        let pinv = &factors[&seen];
+        let y = DVector::from_iterator(
+            seen.len(),
+            seen.iter().map(|&j| observed[(i, j)].unwrap_or(0.0)),
+        );
+        let alpha = pinv * y;
+        for j in 0..n {
+            out[(i, j)] = match observed[(i, j)] {
+                Some(v) => v,
+                None => seen
+                    .iter()
+                    .zip(alpha.iter())
+                    .map(|(&s, a)| k[(j, s)] * a)
+                    .sum(),
+            };
+        }
+    }
+    Ok(out)
+}
 
-    /// (K_S + λI)⁺ for the columns S, dropping eigenvalues below [`PINV_RCOND`] of the largest.
-    fn pseudo_inverse(&self, k: &DMatrix<f64>, cols: &[usize]) -> Result<DMatrix<f64>> {
-        let s = cols.len();
-        let ks = DMatrix::from_fn(s, s, |a, b| {
-            k[(cols[a], cols[b])] + if a == b { self.ridge } else { 0.0 }
-        });
-        let (vals, v) = sym_eigen(&ks, "observed-column kernel")?;
-        let max = vals.iter().fold(0.0f64, |acc, l| acc.max(l.abs()));
-        let inv = vals.map(|l| {
-            if l.abs() > PINV_RCOND * max {
-                1.0 / l
-            } else {
-                0.0
-            }
-        });
-        Ok(&v * DMatrix::from_diagonal(&inv) * v.transpose())
-    }
+/// (K_S + λI)⁺ for the columns S, dropping eigenvalues below [`PINV_RCOND`] of the largest.
+fn pseudo_inverse(k: &DMatrix<f64>, cols: &[usize], ridge: f64) -> Result<DMatrix<f64>> {
+    let s = cols.len();
+    let ks = DMatrix::from_fn(s, s, |a, b| {
+        k[(cols[a], cols[b])] + if a == b { ridge } else { 0.0 }
+    });
+    let (vals, v) = sym_eigen(&ks, "observed-column kernel")?;
+    let max = vals.iter().fold(0.0f64, |acc, l| acc.max(l.abs()));
+    let inv = vals.map(|l| {
+        if l.abs() > PINV_RCOND * max {
+            1.0 / l
+        } else {
+            0.0
+        }
+    });
+    Ok(&v * DMatrix::from_diagonal(&inv) * v.transpose())
 }
 
 /// Z with each row divided by its norm (`ntk complete --normalize`). Fails on a non-finite entry or
