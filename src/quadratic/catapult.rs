@@ -245,20 +245,6 @@ pub fn sgd_catapults(
     Ok(run)
 }
 
-/// The average gradient outer product G = (1/n)Σᵢ∇ₓf(xᵢ)∇ₓf(xᵢ)ᵀ of a one-output network (Zhu
-/// 2024, eq. 4.5), through its input Jacobian. (Issue 13 part A owns the public AGOP; this private
-/// one serves the alignment below until they are merged.)
-fn agop(net: &FiniteNetwork, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
-    let d = net.input_dim();
-    let mut g = DMatrix::zeros(d, d);
-    for i in 0..x.nrows() {
-        let xi: Vec<f64> = x.row(i).iter().copied().collect();
-        let j = net.jacobian(&xi)?; // 1 × d
-        g += j.transpose() * &j;
-    }
-    Ok(g / x.nrows() as f64)
-}
-
 /// The AGOP alignment cos(G, G*) = Tr(GᵀG*)/(‖G‖_F‖G*‖_F) (Zhu 2024, eq. 4.6) of the AGOP G of
 /// `net` (one output) on the points `x` with a target's EGOP `egop` (d × d, e.g. diag(1, 1, 0, …)
 /// for y = x₁x₂ with x ~ N(0, I)). 1 means the network's input gradients span exactly the
@@ -296,14 +282,13 @@ pub fn agop_alignment(net: &FiniteNetwork, x: &DMatrix<f64>, egop: &DMatrix<f64>
             found: format!("{} × {}", egop.nrows(), egop.ncols()),
         });
     }
-    let g = agop(net, x)?;
-    let denom = g.norm() * egop.norm();
-    if denom == 0.0 {
+    let g = crate::feature::agop(net, x, false)?;
+    if g.norm() == 0.0 || egop.norm() == 0.0 {
         return Err(invalid(
             "egop",
             "0",
             "the alignment of a zero matrix is undefined (the AGOP or the EGOP vanishes)",
         ));
     }
-    Ok(g.dot(egop) / denom)
+    crate::feature::cosine_similarity(&g, egop)
 }
