@@ -1,9 +1,11 @@
-//! Fully connected network specifications: layers, parameterization and builders (the JSON form is
+//! Network specifications: layers, parameterization, input shape and builders (the JSON form is
 //! [`crate::spec`]).
 //!
-//! A network is a list of [`Layer`]s — [`Dense`] layers with activations between them — in the order
-//! of neural-tangents' `stax.serial(Dense, φ, …, Dense)`. Its kernel follows that library's
-//! conventions exactly (see [`crate::kernel`]).
+//! A network is a list of [`Layer`]s in the order of neural-tangents' `stax.serial`: [`Dense`]
+//! layers with activations between them, and for images or sequences also [`Conv`], [`AvgPool`],
+//! global average pooling, flatten, [`LayerNorm`] and residual blocks, with an input shape
+//! (`docs/architectures.md`). Its kernel follows that library's conventions exactly (see
+//! [`crate::kernel`]).
 //!
 //! ```
 //! use ntk::{Activation, Network, Parameterization};
@@ -30,7 +32,7 @@ pub use crate::layers::{
 };
 use crate::layers::{Compiled, Plan};
 
-/// A validated fully connected network: the input to every kernel computation.
+/// A validated network: the input to every kernel computation.
 ///
 /// Build it with [`Network::builder`], [`Network::mlp`], or deserialize its JSON spec
 /// ([`Network::from_json`]); every route checks the layers, so a `Network` always has a kernel.

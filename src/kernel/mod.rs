@@ -13,6 +13,10 @@
 //! rayon. Symmetric Gram matrices compute the upper triangle and mirror it; their diagonal comes from
 //! the diagonal formulas T(q; q, q), Ṫ(q; q, q).
 //!
+//! Networks with convolutions, pooling, flatten, layer norm or residual blocks take the pixel-pair
+//! path of `image.rs` (the table of their layer maps is in `docs/architectures.md`); rows of the
+//! input matrices then hold flattened channels-last tensors of the spec's `input_shape`.
+//!
 //! ```
 //! use nalgebra::DMatrix;
 //! use ntk::{Activation, Kernel, Network, Parameterization};
@@ -86,7 +90,8 @@ pub enum KernelKind {
     Ntk,
 }
 
-/// A pair of kernels (NNGP Σ and NTK Θ) between points of ℝᵈ, given as rows of a matrix.
+/// A pair of kernels (NNGP Σ and NTK Θ) between points of ℝᵈ (for image networks, flattened
+/// channels-last tensors), given as rows of a matrix.
 ///
 /// Implemented by [`Network`] (the infinite-width limit) and by
 /// [`FiniteNetwork`](crate::FiniteNetwork) (the empirical kernels of one sampled network), so the
