@@ -6,7 +6,7 @@
 //! are the only large allocations, and no n² P² tensor ever exists. Gram matrices compute the
 //! upper triangle, columns in parallel, and mirror it.
 
-use super::{KernelDiagonal, KernelEntry, KernelMatrices, mirror_upper, output_matrix};
+use super::{KernelDiagonal, KernelEntry, KernelMatrices, Progress, mirror_upper, output_matrix};
 use crate::layers::{ImagePlan, Scratch};
 use crate::network::Network;
 use crate::{Error, Result};
@@ -114,6 +114,7 @@ pub(super) fn cross(
     plan: &ImagePlan,
     x1: &DMatrix<f64>,
     x2: &DMatrix<f64>,
+    progress: Progress,
 ) -> Result<KernelMatrices> {
     let (p1, p2) = (points(net, plan, x1)?, points(net, plan, x2)?);
     let (n1, n2) = (x1.nrows(), x2.nrows());
@@ -128,7 +129,9 @@ pub(super) fn cross(
             .map_init(
                 || plan.scratch(),
                 |sc, (j, (kcol, tcol))| {
-                    column(plan, sc, &p1, p2.row(j), n1, kcol, tcol).map(|i| (i, j))
+                    let bad = column(plan, sc, &p1, p2.row(j), n1, kcol, tcol).map(|i| (i, j));
+                    progress(n1 as u64);
+                    bad
                 },
             )
             .find_map_any(|bad| bad);
@@ -144,7 +147,12 @@ pub(super) fn cross(
     })
 }
 
-pub(super) fn gram(net: &Network, plan: &ImagePlan, x: &DMatrix<f64>) -> Result<KernelMatrices> {
+pub(super) fn gram(
+    net: &Network,
+    plan: &ImagePlan,
+    x: &DMatrix<f64>,
+    progress: Progress,
+) -> Result<KernelMatrices> {
     let p = points(net, plan, x)?;
     let n = x.nrows();
     let mut nngp = output_matrix(n, n)?;
@@ -161,6 +169,7 @@ pub(super) fn gram(net: &Network, plan: &ImagePlan, x: &DMatrix<f64>) -> Result<
                     let bad = column(plan, sc, &p, p.row(j), j, kcol, tcol).map(|i| (i, j));
                     kcol[j] = p.nngp[j];
                     tcol[j] = p.ntk[j];
+                    progress(j as u64 + 1);
                     bad
                 },
             )

@@ -110,6 +110,9 @@ pub trait Kernel {
     fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal>;
 }
 
+/// A progress callback: called with the number of kernel entries just finished.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
 /// Columns per parallel task.
 const BLOCK: usize = 16;
 
@@ -336,29 +339,11 @@ impl Kernel for Network {
     }
 
     fn cross(&self, x1: &DMatrix<f64>, x2: &DMatrix<f64>) -> Result<KernelMatrices> {
-        check_points("x1", x1)?;
-        check_points("x2", x2)?;
-        if x1.ncols() != x2.ncols() {
-            return Err(Error::ShapeMismatch {
-                what: "feature dimension of x1 and x2".into(),
-                expected: format!("{} columns", x1.ncols()),
-                found: format!("{} columns", x2.ncols()),
-            });
-        }
-        self.check_input_dim("x1", x1.ncols())?;
-        match self.compiled() {
-            Compiled::FullyConnected(plan) => self.fc_cross(plan, x1, x2),
-            Compiled::Image(plan) => image::cross(self, plan, x1, x2),
-        }
+        self.cross_with_progress(x1, x2, &|_| {})
     }
 
     fn gram(&self, x: &DMatrix<f64>) -> Result<KernelMatrices> {
-        check_points("x", x)?;
-        self.check_input_dim("x", x.ncols())?;
-        match self.compiled() {
-            Compiled::FullyConnected(plan) => self.fc_gram(plan, x),
-            Compiled::Image(plan) => image::gram(self, plan, x),
-        }
+        self.gram_with_progress(x, &|_| {})
     }
 
     fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal> {
@@ -375,6 +360,58 @@ impl Kernel for Network {
 }
 
 impl Network {
+    /// [`Kernel::cross`], reporting progress: `progress(k)` is called, from the worker threads, each
+    /// time k more of the n1·n2 entries are done (a column at a time), e.g. to drive a progress bar.
+    ///
+    /// ```
+    /// use nalgebra::DMatrix;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// let net = ntk::Network::mlp(2, ntk::Activation::Relu).build()?;
+    /// let x = DMatrix::from_fn(5, 3, |i, j| (i + 2 * j) as f64);
+    /// let done = AtomicU64::new(0);
+    /// net.cross_with_progress(&x, &x.rows(0, 2).into_owned(), &|k| {
+    ///     done.fetch_add(k, Ordering::Relaxed);
+    /// })?;
+    /// assert_eq!(done.into_inner(), 10);
+    /// # Ok::<(), ntk::Error>(())
+    /// ```
+    pub fn cross_with_progress(
+        &self,
+        x1: &DMatrix<f64>,
+        x2: &DMatrix<f64>,
+        progress: Progress,
+    ) -> Result<KernelMatrices> {
+        check_points("x1", x1)?;
+        check_points("x2", x2)?;
+        if x1.ncols() != x2.ncols() {
+            return Err(Error::ShapeMismatch {
+                what: "feature dimension of x1 and x2".into(),
+                expected: format!("{} columns", x1.ncols()),
+                found: format!("{} columns", x2.ncols()),
+            });
+        }
+        self.check_input_dim("x1", x1.ncols())?;
+        match self.compiled() {
+            Compiled::FullyConnected(plan) => self.fc_cross(plan, x1, x2, progress),
+            Compiled::Image(plan) => image::cross(self, plan, x1, x2, progress),
+        }
+    }
+
+    /// [`Kernel::gram`], reporting progress: `progress(k)` is called, from the worker threads, each
+    /// time k more of the n(n + 1)/2 entries of the upper triangle are done (a column at a time).
+    pub fn gram_with_progress(
+        &self,
+        x: &DMatrix<f64>,
+        progress: Progress,
+    ) -> Result<KernelMatrices> {
+        check_points("x", x)?;
+        self.check_input_dim("x", x.ncols())?;
+        match self.compiled() {
+            Compiled::FullyConnected(plan) => self.fc_gram(plan, x, progress),
+            Compiled::Image(plan) => image::gram(self, plan, x, progress),
+        }
+    }
+
     /// Checks an input dimension against the spec's `input_shape`, if it has one.
     fn check_input_dim(&self, what: &str, d: usize) -> Result<()> {
         let Some(shape) = self.input_shape() else {
@@ -415,6 +452,7 @@ impl Network {
         plan: &Plan,
         x1: &DMatrix<f64>,
         x2: &DMatrix<f64>,
+        progress: Progress,
     ) -> Result<KernelMatrices> {
         let (n1, d) = x1.shape();
         let n2 = x2.nrows();
@@ -445,8 +483,11 @@ impl Network {
                             kcol[i] = q1[i];
                         }
                     }
-                    self.column(plan, kcol, tcol, n1, d, (&s1, ns), s2j)
-                        .map(|i| (i, j))
+                    let bad = self
+                        .column(plan, kcol, tcol, n1, d, (&s1, ns), s2j)
+                        .map(|i| (i, j));
+                    progress(n1 as u64);
+                    bad
                 })
                 .reduce(|| None, |a, b| a.or(b));
             if let Some((i, j)) = bad {
@@ -468,7 +509,7 @@ impl Network {
         })
     }
 
-    fn fc_gram(&self, plan: &Plan, x: &DMatrix<f64>) -> Result<KernelMatrices> {
+    fn fc_gram(&self, plan: &Plan, x: &DMatrix<f64>, progress: Progress) -> Result<KernelMatrices> {
         let (n, d) = x.shape();
         let ns = plan.n_slots().max(1);
         let (s, var, ntk_diag) = self.point_table(plan, x)?;
@@ -497,6 +538,7 @@ impl Network {
                         .map(|i| (i, j));
                     kcol[j] = var[j];
                     tcol[j] = ntk_diag[j];
+                    progress(j as u64 + 1);
                     bad
                 })
                 .reduce(|| None, |a, b| a.or(b));

@@ -463,3 +463,35 @@ fn digits_protocol_matches_neural_tangents() {
         assert_eq!(correct, hits, "{kind:?}");
     }
 }
+
+/// The progress callbacks of `gram_with_progress` and `cross_with_progress` count every computed
+/// entry exactly once (n(n + 1)/2 for a Gram matrix, n1·n2 for a cross matrix), on the fused and
+/// the pixel-pair paths, and the matrices equal those of `gram` and `cross` bit for bit.
+#[test]
+fn progress_counts_every_entry_once() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let cnn = Network::from_json(
+        r#"{"input_shape": [3, 3, 1], "layers": [{"conv": {"w_std": 1.2, "filter_shape": [2, 2]}},
+        {"relu": {}}, {"global_avg_pool": {}}, {"dense": {"w_std": 1.0}}]}"#,
+    )
+    .unwrap();
+    let mlp = Network::mlp(2, ntk::Activation::Relu).build().unwrap();
+    let (x, y) = (random_points(37, 9, 2), random_points(11, 9, 3));
+    for net in [&cnn, &mlp] {
+        let done = AtomicU64::new(0);
+        let k = net
+            .gram_with_progress(&x, &|k| {
+                done.fetch_add(k, Ordering::Relaxed);
+            })
+            .unwrap();
+        assert_eq!(done.swap(0, Ordering::Relaxed), 37 * 38 / 2);
+        assert_eq!(k, net.gram(&x).unwrap());
+        let c = net
+            .cross_with_progress(&x, &y, &|k| {
+                done.fetch_add(k, Ordering::Relaxed);
+            })
+            .unwrap();
+        assert_eq!(done.into_inner(), 37 * 11);
+        assert_eq!(c, net.cross(&x, &y).unwrap());
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::io::{Output, Rows, ToNpy, Values, read_network, read_points, write_output};
 use crate::{Failure, synopsis};
-use ntk::{Kernel, KernelMatrices};
+use ntk::KernelMatrices;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -51,13 +51,37 @@ impl Output for KernelOutput<'_> {
     }
 }
 
+/// A bar over `total` kernel entries on stderr, with the rate and the time left; indicatif hides it
+/// when stderr is not a terminal (pipes, files, tests), so scripts see only the result.
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {percent:>3}% of {human_len} entries, {elapsed} elapsed, about {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Runs `ntk kernel`.
 pub fn run(args: &Args) -> Result<(), Failure> {
     let net = read_network(&args.spec)?;
     let x1 = read_points("--x1", &args.x1, &net)?;
     let k: KernelMatrices = match &args.x2 {
-        None => net.gram(&x1)?,
-        Some(path) => net.cross(&x1, &read_points("--x2", path, &net)?)?,
+        None => {
+            let n = x1.nrows() as u64;
+            let bar = progress_bar(n * (n + 1) / 2);
+            let k = net.gram_with_progress(&x1, &|k| bar.inc(k));
+            bar.finish_and_clear();
+            k?
+        }
+        Some(path) => {
+            let x2 = read_points("--x2", path, &net)?;
+            let bar = progress_bar((x1.nrows() * x2.nrows()) as u64);
+            let k = net.cross_with_progress(&x1, &x2, &|k| bar.inc(k));
+            bar.finish_and_clear();
+            k?
+        }
     };
     let output = KernelOutput {
         nngp: Rows(&k.nngp),
