@@ -7,10 +7,49 @@ same networks: [Dense(512, W_std, b_std=0.1), act] x 3, Dense(1), 'ntk' paramete
 full n x n NNGP and NTK of x with itself. Run after the bench:
 
     cargo bench --bench kernels && python3 benches/compare_nt.py
+
+With `--live PYTHON` (the interpreter of the neural-tangents environment of
+shared/reference/VERSIONS.txt) neural-tangents is timed now, on this machine, right after the bench,
+instead of read from the copied file (median of 3 steady-state runs; the ratios of one session are
+the ones to trust, since the machines are noisy):
+
+    cargo bench --bench kernels -- kernels_depth3 && python3 benches/compare_nt.py --live <venv>/bin/python
 """
 import json
 import os
+import subprocess
 import sys
+
+WORKER = r"""
+import json, os, sys, time, warnings
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3'); warnings.filterwarnings('ignore')
+import jax
+jax.config.update('jax_enable_x64', True)
+import numpy as np
+from neural_tangents import stax
+act, n = sys.argv[1], int(sys.argv[2])
+w = 2 ** 0.5 if act == 'relu' else 1.5
+phi = {'relu': stax.Relu, 'erf': stax.Erf, 'gelu': stax.Gelu}[act]
+layers = []
+for _ in range(3):
+    layers += [stax.Dense(512, W_std=w, b_std=0.1), phi()]
+kfn = jax.jit(stax.serial(*layers, stax.Dense(1, W_std=w, b_std=0.1))[2], static_argnums=(2,))
+x = np.random.default_rng(0).standard_normal((n, 100))
+run = lambda: jax.tree_util.tree_map(lambda a: a.block_until_ready(), kfn(x, None, ('nngp', 'ntk')))
+run()
+times = []
+for _ in range(3):
+    t = time.perf_counter(); run(); times.append(time.perf_counter() - t)
+print(json.dumps(sorted(times)[1]))
+"""
+
+
+def live(python, act, n):
+    p = subprocess.run([python, "-c", WORKER, act, str(n)], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"neural-tangents failed: {p.stderr.strip().splitlines()[-1:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 crit = os.path.join(root, "target", "criterion")
@@ -24,7 +63,9 @@ def ours(group, name, param):
     return json.load(open(path))["median"]["point_estimate"] * 1e-9
 
 
-print("| activation | n | ntk (s) | neural-tangents steady median (s) | speed-up |")
+python = sys.argv[sys.argv.index("--live") + 1] if "--live" in sys.argv else None
+source = "timed now" if python else "benches/data/bench_nt.json"
+print(f"| activation | n | ntk (s) | neural-tangents steady median (s, {source}) | speed-up |")
 print("| --- | --- | --- | --- | --- |")
 missing = False
 for row in nt["kernel"]:
@@ -33,8 +74,11 @@ for row in nt["kernel"]:
     if t is None:
         missing = True
         continue
-    print(f"| {row['activation']} | {row['n']} | {t:.4f} | {row['steady_median_s']:.4f} | "
-          f"{row['steady_median_s'] / t:.1f}x |")
+    theirs = live(python, act, row["n"]) if python else row["steady_median_s"]
+    print(f"| {row['activation']} | {row['n']} | {t:.4f} | {theirs:.4f} | {theirs / t:.1f}x |",
+          flush=True)
+if python:
+    sys.exit(0)
 print()
 print("| activation | depth (n = 2000) | ntk (s) | per layer (ms) |")
 print("| --- | --- | --- | --- |")
