@@ -64,7 +64,7 @@ def ours(group, name, param):
 
 
 python = sys.argv[sys.argv.index("--live") + 1] if "--live" in sys.argv else None
-source = "timed now" if python else "benches/data/bench_nt.json"
+source = "timed now" if python else "copied from another session: not a same-run ratio; use --live"
 print(f"| activation | n | ntk (s) | neural-tangents steady median (s, {source}) | speed-up |")
 print("| --- | --- | --- | --- | --- |")
 missing = False

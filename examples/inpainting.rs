@@ -21,11 +21,10 @@
 mod common;
 
 use nalgebra::{DMatrix, DVector};
-use ntk::Activation;
 use ntk::completion::cntk::CntkCompletion;
 use ntk::completion::expand::expand_cntk;
 use ntk::kernel::pixels::PixelNetwork;
-use ntk::network::{Conv, Interpolation, Layer, Padding, Parameterization, Upsample};
+use ntk::network::Parameterization;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::error::Error;
@@ -33,34 +32,6 @@ use std::path::Path;
 use std::time::Instant;
 
 const S: usize = 4;
-
-fn network(s: usize) -> Vec<Layer> {
-    let conv = |w: f64, stride: usize| {
-        Layer::from(
-            Conv::new(&[3, 3], w)
-                .padding(Padding::Circular)
-                .strides(&[stride, stride]),
-        )
-    };
-    let mut layers = vec![conv(1.0, 1), Activation::Relu.into()];
-    for _ in 0..s {
-        layers.push(conv(2f64.sqrt(), 2));
-        layers.push(Activation::Relu.into());
-    }
-    for _ in 0..s {
-        layers.push(
-            Upsample {
-                factor: vec![2, 2],
-                method: Interpolation::Nearest,
-            }
-            .into(),
-        );
-        layers.push(conv(2f64.sqrt(), 1));
-        layers.push(Activation::Relu.into());
-    }
-    layers.push(conv(2f64.sqrt(), 1));
-    layers
-}
 
 /// A binary 8-bit PGM (P5) as intensities in [0, 1], row-major.
 fn read_pgm(path: &Path) -> Result<(usize, usize, Vec<f64>), Box<dyn Error>> {
@@ -213,7 +184,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         .ok_or("two-level Gram is positive definite")?
         .l();
     let prior: Vec<f64> = (0..pd * pd).map(|k| l[(k / pd, k % pd)]).collect();
-    let base_net = PixelNetwork::new(&network(S), &[d, d, pd], Parameterization::Ntk)?;
+    let base_net = PixelNetwork::new(
+        &ntk::completion::expand::down_up_layers(S),
+        &[d, d, pd],
+        Parameterization::Ntk,
+    )?;
     let base = base_net.pixel_kernels(&prior)?.ntk;
     let t_base = t0.elapsed().as_secs_f64();
     eprintln!("base kernel {d} × {d}: {t_base:.1} s");
@@ -224,7 +199,11 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Completion over the observed pixels, with a network of the target size for the shapes.
     let t2 = Instant::now();
-    let net = PixelNetwork::new(&network(S), &[h, w, 1], Parameterization::Ntk)?;
+    let net = PixelNetwork::new(
+        &ntk::completion::expand::down_up_layers(S),
+        &[h, w, 1],
+        Parameterization::Ntk,
+    )?;
     let y = DMatrix::from_fn(1, p, |_, k| seen[k].then_some(img[k]));
     let cntk = CntkCompletion::new(net).complete_with_kernel(&kernel, &y)?;
     let cntk: Vec<f64> = cntk.iter().copied().collect();

@@ -210,30 +210,53 @@ dual_families! {
 mod rows {
     use super::{LANES, LaneDual};
 
-    /// One row's entries against `q2` (the row's own variance `qi`), or with `diagonal` the
-    /// entries of a diagonal state against both tables.
+    /// The second variances of a run of entries: one per entry (a diagonal state), or one for the
+    /// whole run (a row of a full state), without building a row of copies.
+    trait Second: Copy {
+        fn at(self, j: usize) -> f64;
+        fn lanes(self, j: usize) -> [f64; LANES];
+    }
+
+    impl Second for &[f64] {
+        #[inline(always)]
+        fn at(self, j: usize) -> f64 {
+            self[j]
+        }
+        #[inline(always)]
+        fn lanes(self, j: usize) -> [f64; LANES] {
+            let mut v = [0.0; LANES];
+            v.copy_from_slice(&self[j..j + LANES]);
+            v
+        }
+    }
+
+    impl Second for f64 {
+        #[inline(always)]
+        fn at(self, _: usize) -> f64 {
+            self
+        }
+        #[inline(always)]
+        fn lanes(self, _: usize) -> [f64; LANES] {
+            [self; LANES]
+        }
+    }
+
+    /// Entries j of `s`, `t` with variances `q1[j]` and `q2.at(j)`, [`LANES`] at a time.
     #[inline(always)]
-    fn entries<D: LaneDual>(d: &D, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
+    fn entries<D: LaneDual>(d: &D, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: impl Second) {
         let n = s.len();
         let m = n - n % LANES;
-        let (cs, ts) = (
-            s[..m].chunks_exact_mut(LANES),
-            t[..m].chunks_exact_mut(LANES),
-        );
-        let qs = q1[..m].chunks_exact(LANES).zip(q2[..m].chunks_exact(LANES));
-        for ((c, th), (a, b)) in cs.zip(ts).zip(qs) {
-            let (mut c8, mut t8, mut a8, mut b8) =
-                ([0.0; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
-            c8.copy_from_slice(c);
-            t8.copy_from_slice(th);
-            a8.copy_from_slice(a);
-            b8.copy_from_slice(b);
-            d.lanes2(&mut c8, &mut t8, &a8, &b8);
-            c.copy_from_slice(&c8);
-            th.copy_from_slice(&t8);
+        for j in (0..m).step_by(LANES) {
+            let (mut c8, mut t8, mut a8) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+            c8.copy_from_slice(&s[j..j + LANES]);
+            t8.copy_from_slice(&t[j..j + LANES]);
+            a8.copy_from_slice(&q1[j..j + LANES]);
+            d.lanes2(&mut c8, &mut t8, &a8, &q2.lanes(j));
+            s[j..j + LANES].copy_from_slice(&c8);
+            t[j..j + LANES].copy_from_slice(&t8);
         }
         for j in m..n {
-            let (c, a, b) = (s[j], q1[j], q2[j]);
+            let (c, a, b) = (s[j], q1[j], q2.at(j));
             let (v, dot) = if c == a && c == b {
                 d.dual_diag(c)
             } else {
@@ -257,12 +280,10 @@ mod rows {
             return entries(d, s, t, q1, q2);
         }
         let p = q2.len();
-        let mut row_q = vec![0.0; p];
         for (i, (row_s, row_t)) in s.chunks_exact_mut(p).zip(t.chunks_exact_mut(p)).enumerate() {
             // T is symmetric in the two variances: the column's goes first, as in the lanes of
             // the fully connected kernels.
-            row_q.fill(q1[i]);
-            entries(d, row_s, row_t, q2, &row_q);
+            entries(d, row_s, row_t, q2, q1[i]);
         }
     }
 

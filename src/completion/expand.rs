@@ -17,8 +17,38 @@
 //! The seed claims the result is exact; `tests/suite/cntk_completion.rs` measures it against the
 //! direct kernel (docs/completion.md gives the figures).
 
+use crate::activation::Activation;
+use crate::network::{Conv, Interpolation, Layer, Padding, Upsample};
 use crate::{Error, Result};
 use nalgebra::DMatrix;
+
+/// App. L's network, whose kernels [`expand_cntk`] expands: a 3 × 3 convolution and ReLU, then s ×
+/// (stride-2 convolution, ReLU), s × (nearest-neighbour ×2 upsampling, convolution, ReLU), and a
+/// last convolution; all 3 × 3, circular, without bias, σ_w = 1 for the first and √2 after each
+/// ReLU. It maps an image to one of the same size when both sides are multiples of 2^s.
+pub fn down_up_layers(s: usize) -> Vec<Layer> {
+    let conv = |w: f64, stride: usize| {
+        Layer::from(
+            Conv::new(&[3, 3], w)
+                .padding(Padding::Circular)
+                .strides(&[stride, stride]),
+        )
+    };
+    let relu = || Layer::from(Activation::Relu);
+    let mut layers = vec![conv(1.0, 1), relu()];
+    for _ in 0..s {
+        layers.extend([conv(2f64.sqrt(), 2), relu()]);
+    }
+    for _ in 0..s {
+        let up = Upsample {
+            factor: vec![2, 2],
+            method: Interpolation::Nearest,
+        };
+        layers.extend([up.into(), conv(2f64.sqrt(), 1), relu()]);
+    }
+    layers.push(conv(2f64.sqrt(), 1));
+    layers
+}
 
 /// Expands `base`, the pixel kernel (D² × D², pixels row-major) of a D × D image with
 /// D = 2^{s+1}, to the h × w image's (hw × hw), by App. L's rotations and minimum padding. Fails

@@ -2,10 +2,9 @@
 //! gradient descent moves from its linearization, and how much its tangent kernel changes.
 
 use super::{FiniteNetwork, TrainConfig, check_inputs};
+use crate::Result;
 use crate::error::invalid;
 use crate::kernel::Kernel;
-use crate::linalg::check_finite_param;
-use crate::{Error, Result};
 use nalgebra::DMatrix;
 
 /// What [`linearity_along_training`] measured, at steps 0, 1, …, `steps`.
@@ -68,24 +67,8 @@ pub fn linearity_along_training(
             "the linearity study is for one output",
         ));
     }
-    check_inputs(x, net.input_dim(), "x_train")?;
-    check_inputs(y, 1, "y_train")?;
+    net.check_training(x, y, config)?;
     check_inputs(eval, net.input_dim(), "eval")?;
-    if y.nrows() != x.nrows() {
-        return Err(Error::ShapeMismatch {
-            what: "y_train rows (one target per training point)".into(),
-            expected: x.nrows().to_string(),
-            found: y.nrows().to_string(),
-        });
-    }
-    check_finite_param("learning_rate", config.learning_rate)?;
-    if config.learning_rate <= 0.0 {
-        return Err(invalid(
-            "learning_rate",
-            config.learning_rate,
-            "must be > 0",
-        ));
-    }
     let n_total = config.loss.divisor(y.nrows(), 1) as f64;
     let theta0 = net.parameters();
     let f0 = net.forward(eval)?;

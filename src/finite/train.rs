@@ -146,14 +146,14 @@ impl FiniteNetwork {
         self.train_masked(x, y, config, Some(&mask))
     }
 
-    /// Gradient descent with the Dense layers of `mask` trainable (all when `None`).
-    fn train_masked(
-        &mut self,
+    /// Checks training points `x`, targets `y` (one row per point, a column per output) and the
+    /// learning rate of `config`.
+    pub(crate) fn check_training(
+        &self,
         x: &DMatrix<f64>,
         y: &DMatrix<f64>,
         config: &TrainConfig,
-        mask: Option<&[bool]>,
-    ) -> Result<TrainReport> {
+    ) -> Result<()> {
         check_inputs(x, self.input_dim(), "x_train")?;
         check_inputs(y, self.output_dim(), "y_train")?;
         if y.nrows() != x.nrows() {
@@ -171,6 +171,18 @@ impl FiniteNetwork {
                 "must be > 0",
             ));
         }
+        Ok(())
+    }
+
+    /// Gradient descent with the Dense layers of `mask` trainable (all when `None`).
+    fn train_masked(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        config: &TrainConfig,
+        mask: Option<&[bool]>,
+    ) -> Result<TrainReport> {
+        self.check_training(x, y, config)?;
         check_finite_param("loss_threshold", config.loss_threshold)?;
         if config.loss_threshold < 0.0 {
             return Err(invalid(

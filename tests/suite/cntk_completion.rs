@@ -483,37 +483,7 @@ fn stride_two_subsampling_keeps_the_even_pixels() {
     }
 }
 
-/// App. L's network: conv, then s × (stride-2 conv, ReLU), s × (nearest ×2, conv, ReLU), conv;
-/// all 3 × 3, circular, no bias; √2 after each ReLU.
-fn down_up(s: usize) -> Vec<Layer> {
-    let conv = |w: f64, stride: usize| {
-        Layer::from(
-            Conv::new(&[3, 3], w)
-                .padding(Padding::Circular)
-                .strides(&[stride, stride]),
-        )
-    };
-    let mut layers = vec![conv(1.0, 1), Activation::Relu.into()];
-    for _ in 0..s {
-        layers.push(conv(2f64.sqrt(), 2));
-        layers.push(Activation::Relu.into());
-    }
-    for _ in 0..s {
-        layers.push(
-            Upsample {
-                factor: vec![2, 2],
-                method: Interpolation::Nearest,
-            }
-            .into(),
-        );
-        layers.push(conv(2f64.sqrt(), 1));
-        layers.push(Activation::Relu.into());
-    }
-    layers.push(conv(2f64.sqrt(), 1));
-    layers
-}
-
-/// The direct pixel NTK of `down_up(s)` on an n × n image whose prior has channel Gram exactly
+/// The direct pixel NTK of `down_up_layers(s)` on an n × n image whose prior has channel Gram exactly
 /// C1 = 1 on the diagonal and C2 = 0.75 elsewhere (B.6), in the crate's scaling (Σ⁽⁰⁾ = Gram/C, so
 /// the prior is scaled by √C to keep Σ⁽⁰⁾ the same at every size).
 fn two_level_kernel(layers: &[Layer], n: usize) -> DMatrix<f64> {
@@ -531,7 +501,7 @@ fn app_l_expansion_against_the_direct_kernel() {
     // Expand K at 2^{s+1} to 2^{s+2} and compare with the direct kernel there, s = 1, 2; also
     // checks that the expansion is not trivially right: the kernel has more than two values.
     for s in 1..=2u32 {
-        let layers = down_up(s as usize);
+        let layers = ntk::completion::expand::down_up_layers(s as usize);
         let (d, n) = (1usize << (s + 1), 1usize << (s + 2));
         let base = two_level_kernel(&layers, d);
         let direct = two_level_kernel(&layers, n);

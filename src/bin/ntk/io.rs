@@ -72,6 +72,25 @@ pub fn read_points(flag: &str, path: &Path, net: &Network) -> ntk::Result<DMatri
     finite(flag, path, x)
 }
 
+/// Fails unless the targets of `--train-y` have one row per training point of `--train-x`.
+pub fn check_targets(
+    (x_path, x): (&Path, &DMatrix<f64>),
+    (y_path, y): (&Path, &DMatrix<f64>),
+) -> ntk::Result<()> {
+    if y.nrows() == x.nrows() {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch {
+        what: format!("--train-y {}", y_path.display()),
+        expected: format!(
+            "{} rows, one per training point of --train-x {}",
+            x.nrows(),
+            x_path.display()
+        ),
+        found: format!("{} rows", y.nrows()),
+    })
+}
+
 fn finite(flag: &str, path: &Path, x: DMatrix<f64>) -> ntk::Result<DMatrix<f64>> {
     if let Some(((i, j), value)) = first_non_finite(&x) {
         return Err(Error::NonFinite {

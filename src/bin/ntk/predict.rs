@@ -2,7 +2,8 @@
 //! ensemble at any training times.
 
 use crate::io::{
-    Output, Rows, Stack, Times, ToNpy, read_network, read_points, read_values, write_output,
+    Output, Rows, Stack, Times, ToNpy, check_targets, read_network, read_points, read_values,
+    write_output,
 };
 use crate::{Failure, Ridge, positive, synopsis, time};
 use nalgebra::DMatrix;
@@ -120,18 +121,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let x_train = read_points("--train-x", &args.train_x, &net)?;
     let y_train = read_values("--train-y", &args.train_y)?;
     let x_test = read_points("--test-x", &args.test_x, &net)?;
-    if y_train.nrows() != x_train.nrows() {
-        return Err(Error::ShapeMismatch {
-            what: format!("--train-y {}", args.train_y.display()),
-            expected: format!(
-                "{} rows, one per training point of --train-x {}",
-                x_train.nrows(),
-                args.train_x.display()
-            ),
-            found: format!("{} rows", y_train.nrows()),
-        }
-        .into());
-    }
+    check_targets((&args.train_x, &x_train), (&args.train_y, &y_train))?;
     if x_test.ncols() != x_train.ncols() {
         return Err(Error::ShapeMismatch {
             what: format!("--test-x {}", args.test_x.display()),

@@ -1,7 +1,7 @@
 //! `ntk rfm`: a Recursive Feature Machine (Radhakrishnan 2023, Algorithm 1) trained on X, Y, its
 //! learned feature matrix, and its predictions on test points.
 
-use crate::io::{Count, Output, Rows, ToNpy, read_values, write_output};
+use crate::io::{Count, Output, Rows, ToNpy, check_targets, read_values, write_output};
 use crate::{Failure, non_negative, positive, synopsis};
 use ntk::Error;
 use ntk::feature::Rfm;
@@ -83,18 +83,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let x_train = read_values("--train-x", &args.train_x)?;
     let y_train = read_values("--train-y", &args.train_y)?;
-    if y_train.nrows() != x_train.nrows() {
-        return Err(Error::ShapeMismatch {
-            what: format!("--train-y {}", args.train_y.display()),
-            expected: format!(
-                "{} rows, one per training point of --train-x {}",
-                x_train.nrows(),
-                args.train_x.display()
-            ),
-            found: format!("{} rows", y_train.nrows()),
-        }
-        .into());
-    }
+    check_targets((&args.train_x, &x_train), (&args.train_y, &y_train))?;
     let x_test = match &args.test_x {
         Some(path) => {
             let t = read_values("--test-x", path)?;
