@@ -37,7 +37,7 @@ impl LinearityReport {
 /// `config.max_steps` steps (the loss threshold is ignored: the run has a fixed length, so that
 /// widths compare at equal steps) and records, at every step, the loss, the distance to the
 /// linearized network on the points `eval` (rows), and the relative change of the empirical NTK
-/// on `x`. Errors as [`FiniteNetwork::train`], and [`Error::InvalidParameter`] for k ≠ 1.
+/// on `x`. Errors as [`FiniteNetwork::train`], and [`Error::InvalidParameter`](crate::Error::InvalidParameter) for k ≠ 1.
 ///
 /// ```
 /// use nalgebra::DMatrix;
