@@ -136,12 +136,11 @@ macro_rules! dual_families {
         }
 
         impl Dual {
-            /// One activation layer applied to [`LANES`] independent entries (see [`LaneDual`]):
-            /// one dispatch per layer, and the lanes compiled for AVX2 + FMA where the CPU has them
-            /// (chosen at run time; the same IEEE operations, so the same results). A hint, not
-            /// `inline(always)`: forced into the kernels' lane loop it cost 12 % more instructions
-            /// (callgrind, erf, depth 3).
-            #[inline]
+            /// One activation layer applied to [`LANES`] independent entries (see [`LaneDual`]),
+            /// one dispatch per layer. Inlined into the kernels' column loop, which is compiled
+            /// for AVX2 + FMA where the CPU has them (`Network::column`), so the lane loops
+            /// vectorize there.
+            #[inline(always)]
             pub(crate) fn apply_lanes(
                 &self,
                 c: &mut [f64; LANES],
@@ -150,7 +149,7 @@ macro_rules! dual_families {
                 q2: f64,
             ) {
                 match self {
-                    $(Dual::$variant(d) => rows::lanes(d, c, th, q1, q2),)*
+                    $(Dual::$variant(d) => d.lanes(c, th, q1, q2),)*
                 }
             }
 
@@ -300,36 +299,6 @@ mod rows {
         portable(d, s, t, q1, q2, diagonal)
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn lanes_avx2<D: LaneDual>(
-        d: &D,
-        c: &mut [f64; LANES],
-        th: &mut [f64; LANES],
-        q1: &[f64; LANES],
-        q2: f64,
-    ) {
-        d.lanes(c, th, q1, q2)
-    }
-
-    /// [`LaneDual::lanes`], compiled for AVX2 + FMA where the CPU has them.
-    #[inline(always)]
-    pub(super) fn lanes<D: LaneDual>(
-        d: &D,
-        c: &mut [f64; LANES],
-        th: &mut [f64; LANES],
-        q1: &[f64; LANES],
-        q2: f64,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features `lanes_avx2` is compiled for.
-            return unsafe { lanes_avx2(d, c, th, q1, q2) };
-        }
-        d.lanes(c, th, q1, q2)
-    }
-
     pub(super) fn dispatch<D: LaneDual>(
         d: &D,
         s: &mut [f64],
@@ -385,10 +354,33 @@ pub(crate) trait LaneDual: DualActivation {
     }
 }
 
+/// The end of a vectorized [`LaneDual::lanes2`]: `t` and `dot` hold the general formula on every
+/// lane; lanes with c = q1 = q2 exactly (identical points) take the diagonal formulas instead (see
+/// `layers::Pair`), then c ← T and th ← th·Ṫ. Identical points are rare off the diagonal, so one
+/// vector test skips the scalar fix-up, and the stores stay vectorized.
+#[inline(always)]
+pub(crate) fn finish_lanes<D: DualActivation + ?Sized>(
+    d: &D,
+    (c, th): (&mut [f64; LANES], &mut [f64; LANES]),
+    (q1, q2): (&[f64; LANES], &[f64; LANES]),
+    (mut t, mut dot): ([f64; LANES], [f64; LANES]),
+) {
+    let diag: [bool; LANES] = std::array::from_fn(|l| c[l] == q1[l] && c[l] == q2[l]);
+    if diag.iter().fold(false, |a, &b| a | b) {
+        for l in 0..LANES {
+            if diag[l] {
+                (t[l], dot[l]) = d.dual_diag(c[l]);
+            }
+        }
+    }
+    *c = t;
+    for (th, dot) in th.iter_mut().zip(dot) {
+        *th *= dot;
+    }
+}
+
 impl LaneDual for SignDual {}
 impl LaneDual for RectifiedMonomialDual {}
-impl LaneDual for ErfDual {}
-impl LaneDual for GeluDual {}
 impl LaneDual for SinDual {}
 impl LaneDual for RbfDual {}
 impl LaneDual for ExpDual {}

@@ -1,7 +1,7 @@
 //! The piecewise-linear family (ABReLU, ReLU, LeakyReLU, Abs), the sign function, and the
 //! arc-cosine kernels of the rectified monomials.
 
-use super::{DualActivation, LANES, LaneDual};
+use super::{DualActivation, LANES, LaneDual, finish_lanes};
 use crate::real::{ANGLE_FLOOR, Real, angle, atan2_nonneg};
 
 /// Dual of φ(x) = a·min(x, 0) + b·max(x, 0).
@@ -65,13 +65,7 @@ impl LaneDual for AbReluDual {
             dot[l] = m - f * atan2_nonneg(s, c[l]);
             t[l] = f * s + dot[l] * c[l];
         }
-        for l in 0..LANES {
-            if c[l] == q1[l] && c[l] == q2[l] {
-                (t[l], dot[l]) = self.dual_diag(c[l]);
-            }
-            c[l] = t[l];
-            th[l] *= dot[l];
-        }
+        finish_lanes(self, (c, th), (q1, q2), (t, dot));
     }
 }
 

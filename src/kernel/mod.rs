@@ -37,8 +37,7 @@
 mod image;
 pub mod pixels;
 
-use crate::activation::LANES;
-use crate::layers::{Compiled, Plan};
+use crate::layers::{CHUNK, Compiled, Plan};
 use crate::network::Network;
 use crate::real::Real;
 use crate::{Error, Result};
@@ -120,6 +119,10 @@ impl Network {
     /// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
     /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. Returns the first row
     /// whose value is not finite.
+    ///
+    /// The whole column is compiled for AVX2 + FMA where the CPU has them (chosen at run time), so
+    /// the Dense stages and the lane duals inline into one vectorized loop; the portable build runs
+    /// the same IEEE operations.
     #[allow(clippy::too_many_arguments)]
     fn column(
         &self,
@@ -128,24 +131,88 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        (s1, ns): (&[f64], usize),
+        s1: (&[f64], usize),
         s2j: &[f64],
     ) -> Option<usize> {
-        let mut i = 0;
-        while i + LANES <= rows {
-            let mut c: [f64; LANES] = std::array::from_fn(|l| kcol[i + l]);
-            let th = plan.lanes(&mut c, d, &s1[i * ns..], ns, s2j);
-            kcol[i..i + LANES].copy_from_slice(&c);
-            tcol[i..i + LANES].copy_from_slice(&th);
-            i += LANES;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features `column_avx512` is compiled for.
+            return unsafe { self.column_avx512(plan, kcol, tcol, rows, d, s1, s2j) };
         }
-        for r in i..rows {
-            // The unchecked recursion never returns Err; NaN would be caught below.
-            let (k, t) = plan
-                .pair::<f64, false>(kcol[r], d, &s1[r * ns..(r + 1) * ns], s2j)
-                .unwrap_or((f64::NAN, f64::NAN));
-            kcol[r] = k;
-            tcol[r] = t;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features `column_avx2` is compiled for.
+            return unsafe { self.column_avx2(plan, kcol, tcol, rows, d, s1, s2j) };
+        }
+        self.column_body(plan, kcol, tcol, rows, d, s1, s2j)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn column_avx512(
+        &self,
+        plan: &Plan,
+        kcol: &mut [f64],
+        tcol: &mut [f64],
+        rows: usize,
+        d: usize,
+        s1: (&[f64], usize),
+        s2j: &[f64],
+    ) -> Option<usize> {
+        self.column_body(plan, kcol, tcol, rows, d, s1, s2j)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn column_avx2(
+        &self,
+        plan: &Plan,
+        kcol: &mut [f64],
+        tcol: &mut [f64],
+        rows: usize,
+        d: usize,
+        s1: (&[f64], usize),
+        s2j: &[f64],
+    ) -> Option<usize> {
+        self.column_body(plan, kcol, tcol, rows, d, s1, s2j)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn column_body(
+        &self,
+        plan: &Plan,
+        kcol: &mut [f64],
+        tcol: &mut [f64],
+        rows: usize,
+        d: usize,
+        table: (&[f64], usize),
+        s2j: &[f64],
+    ) -> Option<usize> {
+        let (table, stride) = table;
+        let mut pad = ([0.0; CHUNK], [0.0; CHUNK]);
+        for start in (0..rows).step_by(CHUNK) {
+            let len = (rows - start).min(CHUNK);
+            if len == CHUNK {
+                let c = (&mut kcol[start..start + CHUNK])
+                    .try_into()
+                    .expect("CHUNK rows");
+                let t = (&mut tcol[start..start + CHUNK])
+                    .try_into()
+                    .expect("CHUNK rows");
+                plan.chunk((c, t), d, (table, stride, start), s2j);
+            } else {
+                // The short last chunk is padded with c = 0 (against the table's padding variance
+                // 1), computed with the others, and dropped.
+                pad.0[..len].copy_from_slice(&kcol[start..start + len]);
+                pad.0[len..].fill(0.0);
+                plan.chunk((&mut pad.0, &mut pad.1), d, (table, stride, start), s2j);
+                kcol[start..start + len].copy_from_slice(&pad.0[..len]);
+                tcol[start..start + len].copy_from_slice(&pad.1[..len]);
+            }
         }
         (0..rows).find(|&r| !(kcol[r].is_finite() && tcol[r].is_finite()))
     }
@@ -210,6 +277,20 @@ impl Network {
             ntk[i] = t;
         }
         Ok((slots, var, ntk))
+    }
+
+    /// The variance tables of [`Network::point_table`] slot-major, for the kernels' row chunks: slot
+    /// k of row i at `k * stride + i`, with `stride` ≥ n a multiple of [`CHUNK`] and padding
+    /// variance 1 (a benign value for the padding rows of a short chunk).
+    fn slot_major(slots: &[f64], n: usize, ns: usize) -> (Vec<f64>, usize) {
+        let stride = n.next_multiple_of(CHUNK).max(CHUNK);
+        let mut table = vec![1.0; stride * ns];
+        for (i, row) in slots.chunks_exact(ns).take(n).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                table[k * stride + i] = v;
+            }
+        }
+        (table, stride)
     }
 
     fn first_nonfinite_layer(
@@ -459,6 +540,7 @@ impl Network {
         let ns = plan.n_slots().max(1);
         let (s1, cov1, _) = self.point_table(plan, x1)?;
         let (s2, cov2, _) = self.point_table(plan, x2)?;
+        let (t1, stride1) = Self::slot_major(&s1, n1, ns);
         // A row of x1 identical to a row of x2 must get the diagonal values exactly (see
         // `layers::Pair`), but the GEMM's x·x'/d and the row norm ‖x‖²/d round differently; the input
         // variance is used for such pairs. Row hashes keep the check O(1) per entry.
@@ -484,7 +566,7 @@ impl Network {
                         }
                     }
                     let bad = self
-                        .column(plan, kcol, tcol, n1, d, (&s1, ns), s2j)
+                        .column(plan, kcol, tcol, n1, d, (&t1, stride1), s2j)
                         .map(|i| (i, j));
                     progress(n1 as u64);
                     bad
@@ -513,6 +595,7 @@ impl Network {
         let (n, d) = x.shape();
         let ns = plan.n_slots().max(1);
         let (s, var, ntk_diag) = self.point_table(plan, x)?;
+        let (table, stride) = Self::slot_major(&s, n, ns);
         let h = row_hashes(x);
         let q: Vec<f64> = x.row_iter().map(|r| r.norm_squared() / d as f64).collect();
         let mut nngp = output_matrix(n, n)?;
@@ -534,7 +617,7 @@ impl Network {
                         }
                     }
                     let bad = self
-                        .column(plan, kcol, tcol, j, d, (&s, ns), sj)
+                        .column(plan, kcol, tcol, j, d, (&table, stride), sj)
                         .map(|i| (i, j));
                     kcol[j] = var[j];
                     tcol[j] = ntk_diag[j];

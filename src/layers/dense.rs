@@ -82,6 +82,32 @@ impl DenseStage {
         })
     }
 
+    /// [`DenseStage::apply`] on every entry of `sigma`, `theta`, with the parameterization matched
+    /// once outside the loop, so the loop vectorizes.
+    #[inline(always)]
+    pub(crate) fn apply_slices(&self, sigma: &mut [f64], theta: &mut [f64], d: usize) {
+        let (w2, b2) = (self.w2, self.b2);
+        match self.standard {
+            None => {
+                for (s, t) in sigma.iter_mut().zip(theta.iter_mut()) {
+                    let new_sigma = w2 * *s + b2;
+                    *t = new_sigma + w2 * *t;
+                    *s = new_sigma;
+                }
+            }
+            Some((fan_in, bias)) => {
+                let n_in = match fan_in {
+                    FanIn::Input => d as f64,
+                    FanIn::Width(w) => w,
+                };
+                for (s, t) in sigma.iter_mut().zip(theta.iter_mut()) {
+                    *t = n_in * *s + w2 * *t + bias;
+                    *s = w2 * *s + b2;
+                }
+            }
+        }
+    }
+
     /// (Σ, Θ) → (σ_w²Σ + σ_b², Σ_new + σ_w²Θ) (ntk) or (σ_w²Σ + σ_b², n_in·Σ + σ_w²Θ + [bias])
     /// (standard); `d` is the input dimension, the first layer's fan-in.
     #[inline(always)]

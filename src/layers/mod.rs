@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | [`Point`] | (q, Θ) = (Σ(x, x), Θ(x, x)) of one point; records each activation's input variance | per-point tables, `diagonal` |
 //! | [`Pair`] | (Σ, Θ) of one pair, from the two points' variance tables | `entry`, tails of `cross`/`gram` |
-//! | [`Lanes`] | (Σ, Θ) of [`LANES`] pairs at once | the inner loop of `cross`/`gram` |
+//! | [`Chunk`] | (Σ, Θ) of [`CHUNK`] pairs (rows against one column), stage by stage | the inner loop of `cross`/`gram` |
 //! | `jacobian::gradient`'s state | (Σ, Θ) with forward derivatives and the layers without one | input gradients |
 //!
 //! **Fully connected networks** depend on their inputs only through c = x·x'/d, q = ‖x‖²/d and
@@ -52,7 +52,7 @@ pub use layer::{
 };
 pub(crate) use nonlinearity::ActivationStage;
 pub(crate) use pixels::Scratch;
-pub(crate) use states::{Lanes, Pair, Point};
+pub(crate) use states::{CHUNK, Chunk, Pair, Point};
 pub(crate) use window::Window;
 
 /// A network compiled for its kernels: the fused per-entry path of fully connected networks, or
@@ -102,7 +102,6 @@ impl Compiled {
 }
 
 use crate::Result;
-use crate::activation::LANES;
 use crate::real::Real;
 
 /// What the stages of a plan transform.
@@ -261,22 +260,19 @@ impl Plan {
         Ok((s.c, s.ntk))
     }
 
-    /// Runs [`LANES`] pairs at once: rows `i..i + LANES` (variance tables in `s1`, `ns` per row,
-    /// starting at row i) against one column point (table `s2`). `c` holds the input covariances on
-    /// entry and Σ on exit; Θ is returned.
+    /// Runs [`CHUNK`] pairs at once: the rows whose slot-major variance table is `table` (`stride`
+    /// entries per slot, starting at row `start`) against one column point (table `s2`). `c` holds
+    /// the input covariances on entry and Σ on exit; Θ goes to `ntk`.
     #[inline(always)]
-    pub(crate) fn lanes(
+    pub(crate) fn chunk(
         &self,
-        c: &mut [f64; LANES],
+        (c, ntk): (&mut [f64; CHUNK], &mut [f64; CHUNK]),
         d: usize,
-        s1: &[f64],
-        ns: usize,
+        table: (&[f64], usize, usize),
         s2: &[f64],
-    ) -> [f64; LANES] {
-        let mut s = Lanes::new(*c, d, s1, ns, s2);
+    ) {
+        let mut s = Chunk::new((c, ntk), d, table, s2);
         // Unchecked: the caller checks the finished column once.
         let _ = walk::<_, _, false>(&self.stages, &mut s);
-        *c = s.c;
-        s.ntk
     }
 }

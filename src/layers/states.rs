@@ -1,4 +1,4 @@
-//! The kernel states of fully connected networks: one point, one pair, and [`LANES`] pairs.
+//! The kernel states of fully connected networks: one point, one pair, and a chunk of pairs.
 
 use super::{ActivationStage, DenseStage, FullyConnected, KernelState};
 use crate::activation::{DualActivation, LANES};
@@ -99,53 +99,80 @@ impl<F: Real> KernelState for Pair<'_, F> {
     }
 }
 
-/// [`LANES`] pairs run together: rows i..i + LANES against one column point. Interleaving
-/// independent entries lets the CPU overlap their long dependency chains (sqrt, atan2, divisions),
-/// and the activation's family is dispatched once per layer for all lanes.
-pub(crate) struct Lanes<'a> {
-    pub(crate) c: [f64; LANES],
-    pub(crate) ntk: [f64; LANES],
+/// Rows of the kernel run together through the layers: [`CHUNK`] rows against one column point.
+///
+/// Each stage sweeps the whole chunk before the next one starts, over contiguous arrays (the rows'
+/// variances come from a slot-major table), so the Dense stages and the lane duals vectorize
+/// without gathers; the chunk stays in L1 and no layer leaves an n × n temporary. Every entry,
+/// wherever it sits, takes the same lane path (a short chunk is padded), so an entry's value does
+/// not depend on which rows it was computed with.
+pub(crate) struct Chunk<'a> {
+    pub(crate) c: &'a mut [f64; CHUNK],
+    pub(crate) ntk: &'a mut [f64; CHUNK],
     d: usize,
-    /// Variance tables of the rows, `ns` per row, starting at the first lane's row.
-    s1: &'a [f64],
-    ns: usize,
+    /// The rows' variance tables, slot-major: slot k of row `start + r` is
+    /// `table[k * stride + start + r]`; at least `start + CHUNK` entries per slot.
+    table: &'a [f64],
+    stride: usize,
+    start: usize,
     /// Variance table of the column point.
     s2: &'a [f64],
 }
 
-impl<'a> Lanes<'a> {
-    pub(crate) fn new(c0: [f64; LANES], d: usize, s1: &'a [f64], ns: usize, s2: &'a [f64]) -> Self {
-        Lanes {
-            c: c0,
-            ntk: [0.0; LANES],
+/// Rows per [`Chunk`]: a multiple of [`LANES`], and small enough that the chunk's Σ, Θ and one slot
+/// of variances (3 × 2 KiB) stay in L1.
+pub(crate) const CHUNK: usize = 256;
+
+impl<'a> Chunk<'a> {
+    /// The state of the input covariances `c` (Θ starts at 0 and goes to `ntk`).
+    pub(crate) fn new(
+        (c, ntk): (&'a mut [f64; CHUNK], &'a mut [f64; CHUNK]),
+        d: usize,
+        (table, stride, start): (&'a [f64], usize, usize),
+        s2: &'a [f64],
+    ) -> Self {
+        ntk.fill(0.0);
+        Chunk {
+            c,
+            ntk,
             d,
-            s1,
-            ns,
+            table,
+            stride,
+            start,
             s2,
         }
     }
 }
 
-impl FullyConnected for Lanes<'_> {
+impl FullyConnected for Chunk<'_> {
     #[inline(always)]
     fn dense(&mut self, dense: &DenseStage) {
-        for l in 0..LANES {
-            (self.c[l], self.ntk[l]) = dense.apply(self.c[l], self.ntk[l], self.d);
-        }
+        dense.apply_slices(self.c, self.ntk, self.d);
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        let q1: [f64; LANES] = std::array::from_fn(|l| self.s1[l * self.ns + a.slot]);
-        a.dual
-            .apply_lanes(&mut self.c, &mut self.ntk, &q1, self.s2[a.slot]);
+        let base = a.slot * self.stride + self.start;
+        let q1 = &self.table[base..base + CHUNK];
+        let q2 = self.s2[a.slot];
+        for ((c, t), q) in self
+            .c
+            .chunks_exact_mut(LANES)
+            .zip(self.ntk.chunks_exact_mut(LANES))
+            .zip(q1.chunks_exact(LANES))
+        {
+            let c: &mut [f64; LANES] = c.try_into().expect("LANES-sized chunk");
+            let t: &mut [f64; LANES] = t.try_into().expect("LANES-sized chunk");
+            let q: &[f64; LANES] = q.try_into().expect("LANES-sized chunk");
+            a.dual.apply_lanes(c, t, q, q2);
+        }
     }
 }
 
-impl KernelState for Lanes<'_> {
+impl KernelState for Chunk<'_> {
     fn first_non_finite(&self) -> Option<f64> {
         self.c
             .iter()
-            .chain(&self.ntk)
+            .chain(self.ntk.iter())
             .copied()
             .find(|v| !v.is_finite())
     }
