@@ -66,24 +66,65 @@ pub(crate) fn gemm(
 /// out ← alpha · a · aᵀ, computing only the lower triangle (half the flops) and mirroring it, which
 /// also makes the result exactly symmetric.
 pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par: Par) {
+    gemm_sym(out, view(a), alpha, Accum::Replace, par);
+}
+
+/// out ← c − aᵀa for an n × m `a`: the m × m Schur complement of a covariance, computed as one
+/// symmetric product (half the flops of a general one), exactly symmetric.
+pub(crate) fn sub_ata(c: &DMatrix<f64>, a: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut out = c.clone();
+    gemm_sym(&mut out, view(a).transpose(), -1.0, Accum::Add, Par::Global);
+    out
+}
+
+/// aᵀ·b for a product known to be symmetric (aᵀ K a with b = K a and K symmetric): the lower
+/// triangle only (half the flops), mirrored, so the result is exactly symmetric.
+pub(crate) fn sym_tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     use faer::linalg::matmul::triangular::{BlockStructure, matmul};
-    let n = out.nrows();
+    let n = a.ncols();
+    let mut out = DMatrix::zeros(n, n);
     matmul(
         MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, n),
         BlockStructure::TriangularLower,
         Accum::Replace,
-        view(a),
-        BlockStructure::Rectangular,
         view(a).transpose(),
         BlockStructure::Rectangular,
-        alpha,
-        par.faer(),
+        view(b),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Global.faer(),
     );
+    mirror_lower(&mut out);
+    out
+}
+
+/// Copies the strict lower triangle of a square matrix onto its upper one.
+fn mirror_lower(out: &mut DMatrix<f64>) {
+    let n = out.nrows();
     for j in 1..n {
         for i in 0..j {
             out[(i, j)] = out[(j, i)];
         }
     }
+}
+
+/// out ← alpha · a · aᵀ (+ out with [`Accum::Add`], whose lower triangle is used), lower triangle
+/// only, then mirrored.
+fn gemm_sym(out: &mut DMatrix<f64>, a: MatRef<'_, f64>, alpha: f64, accum: Accum, par: Par) {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    let n = out.nrows();
+    matmul(
+        MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, n),
+        BlockStructure::TriangularLower,
+        accum,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        alpha,
+        par.faer(),
+    );
+    mirror_lower(out);
 }
 
 /// a·b through faer (parallel), for the O(n²m) and O(n³) products of predictions.

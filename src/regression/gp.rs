@@ -4,8 +4,8 @@
 use super::solve::{Fallback, KernelSolver, Regularization, SolverParams};
 use crate::error::invalid;
 use crate::linalg::{
-    check_finite_matrix, check_shape, check_square, ensure_memory, mul, shape_error, symmetrize,
-    tr_mul,
+    check_finite_matrix, check_shape, check_square, ensure_memory, mul, shape_error, sub_ata,
+    sym_tr_mul, symmetrize, tr_mul,
 };
 use crate::{Kernel, KernelKind, Result};
 use nalgebra::DMatrix;
@@ -199,7 +199,7 @@ pub(crate) fn ntk_cov(
 ) -> DMatrix<f64> {
     // Bᵀ Σ_dt = (Σ_td B)ᵀ
     let t2 = mul(nngp_td, b).transpose();
-    let mut cov = nngp_tt + tr_mul(b, &mul(nngp_dd, b)) - &t2 - t2.transpose();
+    let mut cov = nngp_tt + sym_tr_mul(b, &mul(nngp_dd, b)) - &t2 - t2.transpose();
     symmetrize(&mut cov);
     cov
 }
@@ -372,7 +372,18 @@ impl GpInference {
         )?;
         match posterior {
             Posterior::Kernel(KernelKind::Nngp) => {
-                let s = self.nngp.solve_unchecked(&test.nngp_test_train.transpose());
+                // With Σ_reg = LLᵀ and V = L⁻¹Σ_dt: mean = Vᵀ(L⁻¹Y), cov = Σ_tt − VᵀV — one
+                // triangular solve and one symmetric product, half the work of the general form.
+                let sigma_dt = test.nngp_test_train.transpose();
+                if let (Some(v), Some(w)) = (
+                    self.nngp.half_solve(&sigma_dt),
+                    self.nngp.half_solve(&self.y),
+                ) {
+                    let mean = tr_mul(&v, &w);
+                    let covariance = sub_ata(&test.nngp_test_test, &v);
+                    return Ok(Gaussian { mean, covariance });
+                }
+                let s = self.nngp.solve_unchecked(&sigma_dt);
                 let mean = tr_mul(&s, &self.y);
                 let mut covariance = &test.nngp_test_test - mul(&test.nngp_test_train, &s);
                 symmetrize(&mut covariance);

@@ -328,6 +328,24 @@ impl KernelSolver {
         }
     }
 
+    /// L⁻¹B for the Cholesky factor K_reg = LLᵀ (one triangular solve, half the work of a full
+    /// solve), or `None` with the pseudo-inverse fallback. With V = L⁻¹K_dt, K_td K_reg⁻¹ K_dt = VᵀV.
+    pub(crate) fn half_solve(&self, b: &DMatrix<f64>) -> Option<DMatrix<f64>> {
+        match &self.factor {
+            Factor::Cholesky(llt) => {
+                let mut x = b.clone();
+                let (r, c) = x.shape();
+                faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                    llt.L(),
+                    MatMut::from_column_major_slice_mut(x.as_mut_slice(), r, c),
+                    faer::get_global_parallelism(),
+                );
+                Some(x)
+            }
+            Factor::Pinv { .. } => None,
+        }
+    }
+
     /// log |det K_reg| (for the pseudo-inverse: Σ log|λᵢ| over the kept eigenvalues, the
     /// pseudo-determinant).
     pub fn log_det(&self) -> f64 {
