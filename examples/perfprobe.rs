@@ -1,16 +1,28 @@
-//! Steering-side timing probe of the ntk crate (copied into a checkout's examples/ by side_by_side.py).
-//! Usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N NTEST REPS | predict_t N NTEST REPS
-//! Prints one JSON line: {"runs": [seconds...]}.
+//! The timing program of `benches/speed_table.py`: times one case through the public API and prints
+//! one JSON line, `{"runs": [seconds…], "peak_rss_mib": …}` (steady state: one untimed warm-up run).
+//!
+//! ```text
+//! cargo run --release --example perfprobe -- kernel ACT N DEPTH REPS     # n × n NNGP + NTK Gram
+//! cargo run --release --example perfprobe -- predict_inf N M REPS        # GP inference at t = ∞
+//! cargo run --release --example perfprobe -- predict_t N M REPS          # NTK ensemble, 5 times
+//! ```
+//!
+//! The networks are neural-tangents' benchmark ones: `[Dense(σ_w, σ_b = 0.1), φ] × depth + Dense`,
+//! σ_w = √2 for ReLU and 1.5 otherwise, 'ntk' parameterization, d = 100 standard normal inputs.
+//! Predictions use the depth-3 ReLU network, targets sin(x₀), relative ridge 1e-4, and compute
+//! the kernels they need inside the timed region (as neural-tangents' `predict` functions do).
+
 use nalgebra::DMatrix;
 use ntk::{
     Activation, EnsembleDynamics, GpInference, Kernel, KernelKind, Network, Regularization,
-    TestKernels,
+    TestKernels, TrainKernels,
 };
 use std::hint::black_box;
 use std::time::Instant;
 
+/// Standard normal n × d inputs (xorshift + Box–Muller, fixed seed).
 fn normal(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
-    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = || {
         s ^= s << 13;
         s ^= s >> 7;
@@ -23,7 +35,7 @@ fn normal(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
     })
 }
 
-fn net(act: &str, depth: usize) -> Network {
+fn net(act: &str, depth: usize) -> Result<Network, String> {
     let (w, a) = match act {
         "relu" => (2f64.sqrt(), Activation::Relu),
         "erf" => (
@@ -34,20 +46,21 @@ fn net(act: &str, depth: usize) -> Network {
                 c: 0.0,
             },
         ),
+        "gelu" => (1.5, Activation::Gelu),
         "tanh" => (1.5, Activation::Tanh),
         "sigmoid" => (1.5, Activation::Sigmoid),
-        "gelu" => (1.5, Activation::Gelu),
-        other => panic!("unknown activation {other}"),
+        other => return Err(format!("unknown activation {other}")),
     };
-    let mut b = Network::builder();
-    for _ in 0..depth {
-        b = b.dense(w, Some(0.1)).activation(a.clone());
-    }
-    b.dense(w, Some(0.1)).build().unwrap()
+    Network::mlp(depth, a)
+        .w_std(w)
+        .b_std(0.1)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
-fn time<F: FnMut()>(reps: usize, mut f: F) -> Vec<f64> {
-    f(); // warm
+/// Wall-clock seconds of `reps` runs after one warm-up run.
+fn time(reps: usize, mut f: impl FnMut()) -> Vec<f64> {
+    f();
     (0..reps)
         .map(|_| {
             let t = Instant::now();
@@ -57,58 +70,81 @@ fn time<F: FnMut()>(reps: usize, mut f: F) -> Vec<f64> {
         .collect()
 }
 
-fn main() {
-    let a: Vec<String> = std::env::args().collect();
-    let runs = match a[1].as_str() {
-        "kernel" => {
-            let (n, depth, reps) = (
-                a[3].parse().unwrap(),
-                a[4].parse().unwrap(),
-                a[5].parse().unwrap(),
-            );
-            let net = net(&a[2], depth);
-            let x = normal(n, 100, 1);
-            time(reps, || {
-                black_box(net.gram(&x).unwrap());
-            })
+/// The process's peak resident set (VmHWM), in MiB, where /proc has it.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn arg(a: &[String], i: usize) -> Result<usize, String> {
+    a.get(i)
+        .ok_or_else(|| format!("missing argument {i}"))?
+        .parse()
+        .map_err(|e| format!("argument {i}: {e}"))
+}
+
+fn run(a: &[String]) -> Result<Vec<f64>, String> {
+    let fail = |e: ntk::Error| e.to_string();
+    match a.get(1).map(String::as_str) {
+        Some("kernel") => {
+            let net = net(a.get(2).ok_or("missing activation")?, arg(a, 4)?)?;
+            let x = normal(arg(a, 3)?, 100, 1);
+            let mut err = None;
+            let runs = time(arg(a, 5)?, || {
+                if let Err(e) = net.gram(&x) {
+                    err = Some(e);
+                }
+            });
+            err.map_or(Ok(runs), |e| Err(fail(e)))
         }
-        "predict_inf" | "predict_t" => {
-            let (n, m, reps) = (
-                a[2].parse().unwrap(),
-                a[3].parse().unwrap(),
-                a[4].parse().unwrap(),
-            );
-            let net = net("relu", 3);
+        Some(kind @ ("predict_inf" | "predict_t")) => {
+            let (n, m, reps) = (arg(a, 2)?, arg(a, 3)?, arg(a, 4)?);
+            let net = net("relu", 3)?;
             let x = normal(n, 100, 1);
             let xt = normal(m, 100, 2);
             let y = x.columns(0, 1).map(f64::sin);
             let reg = Regularization::Relative(1e-4);
-            if a[1] == "predict_inf" {
-                time(reps, || {
-                    let gp = GpInference::params()
-                        .regularization(reg)
-                        .fit_points(&net, &x, &y)
-                        .unwrap();
-                    let test = TestKernels::compute(&net, &xt, &x).unwrap();
-                    black_box(gp.predict(KernelKind::Nngp, &test).unwrap());
-                    black_box(gp.predict(KernelKind::Ntk, &test).unwrap());
-                })
-            } else {
-                let times = [1.0, 10.0, 100.0, 1000.0, f64::INFINITY];
-                time(reps, || {
-                    let e = EnsembleDynamics::params()
-                        .learning_rate(1.0)
-                        .regularization(reg)
-                        .fit_points(&net, &x, &y)
-                        .unwrap();
-                    black_box(
-                        e.predict_points(KernelKind::Ntk, &net, &xt, &times)
-                            .unwrap(),
-                    );
-                })
-            }
+            let times = [1.0, 10.0, 100.0, 1000.0, f64::INFINITY];
+            let mut err = None;
+            let runs = time(reps, || {
+                let out = (|| -> ntk::Result<()> {
+                    let train = TrainKernels::compute(&net, &x)?;
+                    let test = TestKernels::compute(&net, &xt, &x)?;
+                    if kind == "predict_inf" {
+                        let gp = GpInference::params().regularization(reg).fit(&train, &y)?;
+                        black_box(gp.predict(KernelKind::Nngp, &test)?);
+                        black_box(gp.predict(KernelKind::Ntk, &test)?);
+                    } else {
+                        let e = EnsembleDynamics::params()
+                            .learning_rate(1.0)
+                            .regularization(reg)
+                            .fit(&train, &y)?;
+                        black_box(e.predict(KernelKind::Ntk, &test, &times)?);
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = out {
+                    err = Some(e);
+                }
+            });
+            err.map_or(Ok(runs), |e| Err(fail(e)))
         }
-        other => panic!("unknown probe {other}"),
-    };
-    println!("{{\"runs\": {:?}}}", runs);
+        _ => Err("usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N M REPS | predict_t N M REPS".into()),
+    }
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    match run(&a) {
+        Ok(runs) => println!(
+            "{{\"runs\": {runs:?}, \"peak_rss_mib\": {}}}",
+            peak_rss_mib().map_or("null".into(), |m| format!("{m:.1}"))
+        ),
+        Err(e) => {
+            eprintln!("perfprobe: {e}");
+            std::process::exit(2);
+        }
+    }
 }
