@@ -131,7 +131,10 @@ fn run(a: &[String]) -> Result<Vec<f64>, String> {
             });
             err.map_or(Ok(runs), |e| Err(fail(e)))
         }
-        _ => Err("usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N M REPS | predict_t N M REPS".into()),
+        _ => Err(
+            "usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N M REPS | predict_t N M REPS"
+                .into(),
+        ),
     }
 }
 

@@ -37,6 +37,7 @@
 mod image;
 pub mod pixels;
 
+use crate::activation::LANES;
 use crate::layers::{CHUNK, Compiled, Plan};
 use crate::network::Network;
 use crate::real::Real;
@@ -203,13 +204,20 @@ impl Network {
                 let t = (&mut tcol[start..start + CHUNK])
                     .try_into()
                     .expect("CHUNK rows");
-                plan.chunk((c, t), d, (table, stride, start), s2j);
+                plan.chunk((c, t), CHUNK, d, (table, stride, start), s2j);
             } else {
-                // The short last chunk is padded with c = 0 (against the table's padding variance
-                // 1), computed with the others, and dropped.
+                // The short last chunk is padded to whole lanes with c = 0 (against the table's
+                // padding variance 1), computed with the others, and dropped.
+                let lanes = len.next_multiple_of(LANES);
                 pad.0[..len].copy_from_slice(&kcol[start..start + len]);
-                pad.0[len..].fill(0.0);
-                plan.chunk((&mut pad.0, &mut pad.1), d, (table, stride, start), s2j);
+                pad.0[len..lanes].fill(0.0);
+                plan.chunk(
+                    (&mut pad.0, &mut pad.1),
+                    lanes,
+                    d,
+                    (table, stride, start),
+                    s2j,
+                );
                 kcol[start..start + len].copy_from_slice(&pad.0[..len]);
                 tcol[start..start + len].copy_from_slice(&pad.1[..len]);
             }

@@ -260,18 +260,20 @@ impl Plan {
         Ok((s.c, s.ntk))
     }
 
-    /// Runs [`CHUNK`] pairs at once: the rows whose slot-major variance table is `table` (`stride`
-    /// entries per slot, starting at row `start`) against one column point (table `s2`). `c` holds
-    /// the input covariances on entry and Σ on exit; Θ goes to `ntk`.
+    /// Runs up to [`CHUNK`] pairs at once: the first `len` (a multiple of [`LANES`]) rows whose
+    /// slot-major variance table is `table` (`stride` entries per slot, starting at row `start`)
+    /// against one column point (table `s2`). `c` holds the input covariances on entry and Σ on
+    /// exit; Θ goes to `ntk`.
     #[inline(always)]
     pub(crate) fn chunk(
         &self,
         (c, ntk): (&mut [f64; CHUNK], &mut [f64; CHUNK]),
+        len: usize,
         d: usize,
         table: (&[f64], usize, usize),
         s2: &[f64],
     ) {
-        let mut s = Chunk::new((c, ntk), d, table, s2);
+        let mut s = Chunk::new((c, ntk), len, d, table, s2);
         // Unchecked: the caller checks the finished column once.
         let _ = walk::<_, _, false>(&self.stages, &mut s);
     }

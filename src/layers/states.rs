@@ -104,11 +104,13 @@ impl<F: Real> KernelState for Pair<'_, F> {
 /// Each stage sweeps the whole chunk before the next one starts, over contiguous arrays (the rows'
 /// variances come from a slot-major table), so the Dense stages and the lane duals vectorize
 /// without gathers; the chunk stays in L1 and no layer leaves an n × n temporary. Every entry,
-/// wherever it sits, takes the same lane path (a short chunk is padded), so an entry's value does
-/// not depend on which rows it was computed with.
+/// wherever it sits, takes the same lane path (a short chunk is padded to a multiple of [`LANES`]),
+/// so an entry's value does not depend on which rows it was computed with.
 pub(crate) struct Chunk<'a> {
     pub(crate) c: &'a mut [f64; CHUNK],
     pub(crate) ntk: &'a mut [f64; CHUNK],
+    /// The entries in use: a multiple of [`LANES`], at most [`CHUNK`].
+    len: usize,
     d: usize,
     /// The rows' variance tables, slot-major: slot k of row `start + r` is
     /// `table[k * stride + start + r]`; at least `start + CHUNK` entries per slot.
@@ -124,17 +126,21 @@ pub(crate) struct Chunk<'a> {
 pub(crate) const CHUNK: usize = 256;
 
 impl<'a> Chunk<'a> {
-    /// The state of the input covariances `c` (Θ starts at 0 and goes to `ntk`).
+    /// The state of the first `len` input covariances of `c` (Θ starts at 0 and goes to `ntk`);
+    /// `len` is a multiple of [`LANES`], at most [`CHUNK`].
     pub(crate) fn new(
         (c, ntk): (&'a mut [f64; CHUNK], &'a mut [f64; CHUNK]),
+        len: usize,
         d: usize,
         (table, stride, start): (&'a [f64], usize, usize),
         s2: &'a [f64],
     ) -> Self {
-        ntk.fill(0.0);
+        debug_assert!(len % LANES == 0 && len <= CHUNK);
+        ntk[..len].fill(0.0);
         Chunk {
             c,
             ntk,
+            len,
             d,
             table,
             stride,
@@ -147,17 +153,16 @@ impl<'a> Chunk<'a> {
 impl FullyConnected for Chunk<'_> {
     #[inline(always)]
     fn dense(&mut self, dense: &DenseStage) {
-        dense.apply_slices(self.c, self.ntk, self.d);
+        dense.apply_slices(&mut self.c[..self.len], &mut self.ntk[..self.len], self.d);
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
         let base = a.slot * self.stride + self.start;
-        let q1 = &self.table[base..base + CHUNK];
+        let q1 = &self.table[base..base + self.len];
         let q2 = self.s2[a.slot];
-        for ((c, t), q) in self
-            .c
+        for ((c, t), q) in self.c[..self.len]
             .chunks_exact_mut(LANES)
-            .zip(self.ntk.chunks_exact_mut(LANES))
+            .zip(self.ntk[..self.len].chunks_exact_mut(LANES))
             .zip(q1.chunks_exact(LANES))
         {
             let c: &mut [f64; LANES] = c.try_into().expect("LANES-sized chunk");
@@ -170,9 +175,9 @@ impl FullyConnected for Chunk<'_> {
 
 impl KernelState for Chunk<'_> {
     fn first_non_finite(&self) -> Option<f64> {
-        self.c
+        self.c[..self.len]
             .iter()
-            .chain(self.ntk.iter())
+            .chain(&self.ntk[..self.len])
             .copied()
             .find(|v| !v.is_finite())
     }
