@@ -1,7 +1,7 @@
 //! `cargo bench --bench kernels`: the full n×n NNGP + NTK Gram matrices (both at once), d = 100,
 //! 'ntk' parameterization, as in neural-tangents' benchmark (`shared/reference/bench_nt.py`):
-//! depth-3 ReLU (σ_w = √2, σ_b = 0.1) and Erf (σ_w = 1.5, σ_b = 0.1) at n ∈ {500, 1000, 2000, 4000},
-//! and depth ∈ {1, 3, 10, 30, 100} at n = 2000.
+//! depth-3 ReLU (σ_w = √2, σ_b = 0.1), Erf and GELU (σ_w = 1.5, σ_b = 0.1) at
+//! n ∈ {500, 1000, 2000, 4000}, and ReLU and Erf at depth ∈ {1, 3, 10, 30, 100} at n = 2000.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
@@ -39,7 +39,8 @@ fn nets() -> [(&'static str, Activation, f64); 2] {
 fn by_size(c: &mut Criterion) {
     let mut g = c.benchmark_group("kernels_depth3");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    for (name, act, w) in nets() {
+    let gelu = ("gelu", Activation::Gelu, 1.5);
+    for (name, act, w) in nets().into_iter().chain([gelu]) {
         let net = Network::mlp(3, act).w_std(w).b_std(0.1).build().unwrap();
         for n in [500, 1000, 2000, 4000] {
             let x = inputs(n, 100);

@@ -3,8 +3,10 @@
 //! * `solve`: Cholesky of the n × n NTK + solve for k = 1 or 10 outputs;
 //! * `gp`: GP inference (t = ∞) with the NTK, mean and test covariance;
 //! * `ensemble`: finite-time NTK ensemble mean and covariance at 5 times (one eigendecomposition);
-//! * `end_to_end`: the t = ∞ prediction with covariance including the kernels (n = 2000), the setting of
-//!   neural-tangents' 1.49 s in `shared/reference/README.md` §6.
+//! * `end_to_end`: including the kernels (n = 2000), the two prediction rows of
+//!   `benches/speed_table.py`: GP inference at t = ∞ with the NNGP and the NTK, mean and covariance
+//!   (neural-tangents' `gradient_descent_mse_ensemble(t=None, get=('nngp', 'ntk'),
+//!   compute_cov=True)`), and the NTK ensemble at 5 times with covariance.
 
 mod common;
 
@@ -79,13 +81,16 @@ fn end_to_end(c: &mut Criterion) {
     let y = uniform(2000, 1, 3);
     let mut g = c.benchmark_group("predict_end_to_end");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    g.bench_function("gp_ntk_cov_n2000", |b| {
+    g.bench_function("gp_nngp_ntk_cov_n2000", |b| {
         b.iter(|| {
+            let train = TrainKernels::compute(&net, &x).unwrap();
+            let test = TestKernels::compute(&net, &x_test, &x).unwrap();
             let gp = GpInference::params()
                 .regularization(REG)
-                .fit_points(&net, &x, &y)
+                .fit(&train, &y)
                 .unwrap();
-            black_box(gp.predict_points(KernelKind::Ntk, &net, &x_test).unwrap());
+            black_box(gp.predict(KernelKind::Nngp, &test).unwrap());
+            black_box(gp.predict(KernelKind::Ntk, &test).unwrap());
         })
     });
     g.bench_function("ensemble_ntk_5_times_n2000", |b| {
