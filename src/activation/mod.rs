@@ -138,7 +138,7 @@ macro_rules! dual_families {
         impl Dual {
             /// One activation layer applied to [`LANES`] independent entries (see [`LaneDual`]),
             /// one dispatch per layer. Inlined into the kernels' column loop, which is compiled
-            /// for AVX2 + FMA where the CPU has them (`Network::column`), so the lane loops
+            /// for AVX-512 or AVX2 + FMA where the CPU has them (`Network::column`), so the lane loops
             /// vectorize there.
             #[inline(always)]
             pub(crate) fn apply_lanes(
@@ -155,9 +155,9 @@ macro_rules! dual_families {
 
             /// The activation on every entry of a full p × p pixel-pair state (row-major Σ in `s`,
             /// Θ in `t`): row i has variance `q1[i]`, column j `q2[j]`. One dispatch per state; the
-            /// rows run [`LANES`] entries at a time, compiled for AVX2 + FMA where the CPU has them
-            /// (chosen at run time; the same IEEE operations, so the same results, as the portable
-            /// path).
+            /// rows run [`LANES`] entries at a time, compiled for AVX-512 or AVX2 + FMA where the CPU has
+            /// them (chosen at run time; the same IEEE operations, so the same results, as the
+            /// portable path).
             pub(crate) fn apply_rows(&self, s: &mut [f64], t: &mut [f64], q1: &[f64], q2: &[f64]) {
                 match self {
                     $(Dual::$variant(d) => rows::dispatch(d, s, t, q1, q2, false),)*
@@ -299,6 +299,19 @@ mod rows {
         portable(d, s, t, q1, q2, diagonal)
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn avx512<D: LaneDual>(
+        d: &D,
+        s: &mut [f64],
+        t: &mut [f64],
+        q1: &[f64],
+        q2: &[f64],
+        diagonal: bool,
+    ) {
+        portable(d, s, t, q1, q2, diagonal)
+    }
+
     pub(super) fn dispatch<D: LaneDual>(
         d: &D,
         s: &mut [f64],
@@ -307,6 +320,11 @@ mod rows {
         q2: &[f64],
         diagonal: bool,
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features `avx512` is compiled for.
+            return unsafe { avx512(d, s, t, q1, q2, diagonal) };
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {

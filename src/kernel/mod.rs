@@ -121,7 +121,8 @@ impl Network {
     /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. Returns the first row
     /// whose value is not finite.
     ///
-    /// The whole column is compiled for AVX2 + FMA where the CPU has them (chosen at run time), so
+    /// The whole column is compiled for AVX-512 or AVX2 + FMA where the CPU has them (chosen at run
+    /// time; `mul_add` is exactly rounded everywhere, so every path gives the same bits), so
     /// the Dense stages and the lane duals inline into one vectorized loop; the portable build runs
     /// the same IEEE operations.
     #[allow(clippy::too_many_arguments)]
