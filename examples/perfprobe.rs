@@ -131,11 +131,94 @@ fn run(a: &[String]) -> Result<Vec<f64>, String> {
             });
             err.map_or(Ok(runs), |e| Err(fail(e)))
         }
+        Some("roofline") => roofline(arg(a, 2)?),
         _ => Err(
-            "usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N M REPS | predict_t N M REPS"
+            "usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N M REPS | predict_t N M REPS | roofline N"
                 .into(),
         ),
     }
+}
+
+/// Σ √(1.5v)/(v + 0.5): one square root and one division per element, in 8 independent sums so
+/// that the loop is bound by their throughput, not by the additions' latency.
+#[inline(always)]
+fn sqrt_div(block: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    for c in block.chunks_exact(8) {
+        for l in 0..8 {
+            acc[l] += (c[l] * 1.5).sqrt() / (c[l] + 0.5);
+        }
+    }
+    acc.iter().sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sqrt_div_avx512(block: &[f64]) -> f64 {
+    sqrt_div(block)
+}
+
+/// The ceilings of a Gram matrix of n points (d = 100), each the best of 5, in seconds, as
+/// `runs`: [divider: one square root and one division per element over n²/2 elements on all
+/// cores, the input Gram x·xᵀ/d (upper blocks, as the kernels compute it), writing two fresh
+/// n × n outputs on all cores].
+fn roofline(n: usize) -> Result<Vec<f64>, String> {
+    use nalgebra::DMatrixViewMut;
+    use rayon::prelude::*;
+    let best = |f: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    // sqrt and division throughput: vectorized loops over L1-resident blocks.
+    let elems = n * n / 2;
+    let block: Vec<f64> = (0..4096).map(|i| 1.0 + i as f64 * 1e-3).collect();
+    let divider = best(&mut || {
+        let blocks = elems / block.len();
+        let s: f64 = (0..blocks)
+            .into_par_iter()
+            .map(|_| {
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F.
+                    return unsafe { sqrt_div_avx512(&block) };
+                }
+                sqrt_div(&block)
+            })
+            .sum();
+        black_box(s);
+    });
+    let x = normal(n, 100, 1);
+    let mut out = DMatrix::<f64>::zeros(n, n);
+    let gemm = best(&mut || {
+        let xt = x.transpose();
+        out.as_mut_slice()
+            .par_chunks_mut(n * 16)
+            .enumerate()
+            .for_each(|(b, chunk)| {
+                let nc = chunk.len() / n;
+                let rows = ((b + 1) * 16).min(n);
+                let mut view = DMatrixViewMut::from_slice(chunk, n, nc);
+                view.rows_mut(0, rows)
+                    .gemm(0.01, &x.rows(0, rows), &xt.columns(b * 16, nc), 0.0);
+            });
+        black_box(&out);
+    });
+    let write = best(&mut || {
+        let mut a = DMatrix::<f64>::zeros(n, n);
+        let mut b = DMatrix::<f64>::zeros(n, n);
+        for m in [&mut a, &mut b] {
+            m.as_mut_slice()
+                .par_chunks_mut(1 << 16)
+                .for_each(|c| c.fill(1.0));
+        }
+        black_box((&a, &b));
+    });
+    Ok(vec![divider, gemm, write])
 }
 
 fn main() {
