@@ -69,12 +69,11 @@ pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par
     gemm_sym(out, view(a), alpha, Accum::Replace, par);
 }
 
-/// out ← c − aᵀa for an n × m `a`: the m × m Schur complement of a covariance, computed as one
-/// symmetric product (half the flops of a general one), exactly symmetric.
-pub(crate) fn sub_ata(c: &DMatrix<f64>, a: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut out = c.clone();
-    gemm_sym(&mut out, view(a).transpose(), -1.0, Accum::Add, Par::Global);
-    out
+/// out ← out + alpha · aᵀa for an n × m `a` and a symmetric m × m `out`, as one symmetric product
+/// (half the flops of a general one) on the lower triangle, mirrored: the result is exactly
+/// symmetric.
+pub(crate) fn add_ata(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64) {
+    gemm_sym(out, view(a).transpose(), alpha, Accum::Add, Par::Global);
 }
 
 /// aᵀ·b for a product known to be symmetric (aᵀ K a with b = K a and K symmetric): the lower

@@ -4,7 +4,7 @@
 use super::solve::{Fallback, KernelSolver, Regularization, SolverParams};
 use crate::error::invalid;
 use crate::linalg::{
-    check_finite_matrix, check_shape, check_square, ensure_memory, mul, shape_error, sub_ata,
+    add_ata, check_finite_matrix, check_shape, check_square, ensure_memory, mul, shape_error,
     sym_tr_mul, symmetrize, tr_mul,
 };
 use crate::{Kernel, KernelKind, Result};
@@ -380,7 +380,8 @@ impl GpInference {
                     self.nngp.half_solve(&self.y),
                 ) {
                     let mean = tr_mul(&v, &w);
-                    let covariance = sub_ata(&test.nngp_test_test, &v);
+                    let mut covariance = test.nngp_test_test.clone();
+                    add_ata(&mut covariance, &v, -1.0);
                     return Ok(Gaussian { mean, covariance });
                 }
                 let s = self.nngp.solve_unchecked(&sigma_dt);
@@ -402,6 +403,14 @@ impl GpInference {
                     })?;
                     let mut c = tt - mul(&test.ntk_test_train, &b);
                     symmetrize(&mut c);
+                    c
+                } else if let Some(u) = self.nngp.factor_t_mul(&b) {
+                    // With Σ_reg = LLᵀ = Σ_dd + λ_Σ I: BᵀΣ_dd B = (LᵀB)ᵀ(LᵀB) − λ_Σ BᵀB, a
+                    // triangular product instead of a full n × n one.
+                    let t2 = mul(&test.nngp_test_train, &b);
+                    let mut c = &test.nngp_test_test - &t2 - t2.transpose();
+                    add_ata(&mut c, &u, 1.0);
+                    add_ata(&mut c, &b, -self.nngp.diag_reg());
                     c
                 } else {
                     ntk_cov(

@@ -346,6 +346,31 @@ impl KernelSolver {
         }
     }
 
+    /// LᵀB for the Cholesky factor K_reg = LLᵀ (a triangular product, half the work of K_reg·B), or
+    /// `None` with the pseudo-inverse fallback. Then Bᵀ(K_reg)B = (LᵀB)ᵀ(LᵀB).
+    pub(crate) fn factor_t_mul(&self, b: &DMatrix<f64>) -> Option<DMatrix<f64>> {
+        use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+        match &self.factor {
+            Factor::Cholesky(llt) => {
+                let (r, c) = b.shape();
+                let mut out = DMatrix::zeros(r, c);
+                matmul(
+                    MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, c),
+                    BlockStructure::Rectangular,
+                    faer::Accum::Replace,
+                    llt.L().transpose(),
+                    BlockStructure::TriangularUpper,
+                    crate::linalg::view(b),
+                    BlockStructure::Rectangular,
+                    1.0,
+                    faer::get_global_parallelism(),
+                );
+                Some(out)
+            }
+            Factor::Pinv { .. } => None,
+        }
+    }
+
     /// log |det K_reg| (for the pseudo-inverse: Σ log|λᵢ| over the kept eigenvalues, the
     /// pseudo-determinant).
     pub fn log_det(&self) -> f64 {
