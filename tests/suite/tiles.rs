@@ -289,6 +289,34 @@ fn cli_tiles_match_the_library() {
         None
     );
 
+    // One kernel as JSON: its key alone, with the variances.
+    let out = ntk_cmd(&[
+        &"kernel",
+        &"--spec",
+        &spec,
+        &"--x1",
+        &x_path,
+        &"--rows",
+        &"3..8",
+        &"--kernel",
+        &"nngp",
+    ]);
+    assert_success(&out);
+    let json = stdout(&out);
+    assert!(!json.contains("\"ntk\""), "{json}");
+    assert_eq!(
+        bits(&exact_numbers(&json, "nngp")),
+        bits(&row_major(full.nngp.view((3, 0), (5, 23))))
+    );
+    assert_eq!(
+        bits(&exact_numbers(&json, "cov1")),
+        bits(&full.cov1.as_slice()[3..8])
+    );
+    assert_eq!(
+        bits(&exact_numbers(&json, "cov2")),
+        bits(full.cov1.as_slice())
+    );
+
     // Both kernels as .npz, with a second point set (a tile of the cross matrix).
     let x2 = points_with_duplicates(9, 4, 9);
     let x2_path = dir.file("x2.npy", ntk::io::to_npy(&x2));

@@ -4,7 +4,8 @@
 use crate::io::{Output, Rows, Span, ToNpy, Values, read_network, read_points, write_output};
 use crate::{Failure, synopsis};
 use nalgebra::DMatrix;
-use ntk::{KernelKind, KernelMatrices};
+use nalgebra::DVector;
+use ntk::{Kernel, KernelKind, KernelMatrices};
 use serde::Serialize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -177,6 +178,19 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         ntk::kernel::check_tile_range("--rows", &rows, n1)?;
         ntk::kernel::check_tile_range("--cols", &cols, n2)?;
     }
+    let kind = args.kernel.map(|k| match k {
+        KernelArg::Nngp => KernelKind::Nngp,
+        KernelArg::Ntk => KernelKind::Ntk,
+    });
+    if let (None, true, Some(kind)) = (&x2, tile, kind) {
+        // One kernel of a Gram tile: the other is never allocated (a cluster task's memory is
+        // the points and one tile).
+        let m = net.gram_tile_kind(&x1, rows.clone(), cols.clone(), kind)?;
+        let part = |r: &Range<usize>| x1.rows(r.start, r.len()).into_owned();
+        let (cov1, cov2) = (net.diagonal(&part(&rows))?, net.diagonal(&part(&cols))?);
+        let covs = (&cov1.nngp, &cov2.nngp);
+        return write(args, kind, &m, covs, Some((rows, cols)));
+    }
     let bar = progress_bar(match (&x2, tile) {
         (None, false) => (n1 * (n1 + 1) / 2) as u64,
         _ => (rows.len() * cols.len()) as u64,
@@ -186,7 +200,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         (None, true) => {
             net.gram_tile_with_progress(&x1, rows.clone(), cols.clone(), &|k| bar.inc(k))
         }
-        (Some(x2), _) => {
+        (Some(x2), false) => net.cross_with_progress(&x1, x2, &|k| bar.inc(k)),
+        (Some(x2), true) => {
             // A tile of a cross matrix is the cross matrix of the two slices, bit for bit.
             let part = |x: &DMatrix<f64>, r: &Range<usize>| x.rows(r.start, r.len()).into_owned();
             let (a, b) = (part(&x1, &rows), part(x2, &cols));
@@ -195,25 +210,48 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     bar.finish_and_clear();
     let k = k?;
-    if let (Some(path), Some(kind)) = (npy_out, args.kernel) {
-        let m = match kind {
-            KernelArg::Nngp => &k.nngp,
-            KernelArg::Ntk => &k.ntk,
-        };
+    let ranges = tile.then_some((rows, cols));
+    match kind {
+        Some(kind) => {
+            let m = match kind {
+                KernelKind::Nngp => &k.nngp,
+                KernelKind::Ntk => &k.ntk,
+            };
+            write(args, kind, m, (&k.cov1, &k.cov2), ranges)
+        }
+        None => {
+            let output = KernelOutput {
+                nngp: Some(Rows(&k.nngp)),
+                ntk: Some(Rows(&k.ntk)),
+                cov1: Values(k.cov1.as_slice().to_vec()),
+                cov2: Values(k.cov2.as_slice().to_vec()),
+                rows: ranges.as_ref().map(|(r, _)| Span(r.start, r.end)),
+                cols: ranges.as_ref().map(|(_, c)| Span(c.start, c.end)),
+            };
+            Ok(write_output(args.out.as_deref(), &output)?)
+        }
+    }
+}
+
+/// Writes the one kernel `m` of `--kernel`: a bare `.npy` array, or the output with that kernel's
+/// key alone and the variances `cov1`, `cov2`.
+fn write(
+    args: &Args,
+    kind: KernelKind,
+    m: &DMatrix<f64>,
+    (cov1, cov2): (&DVector<f64>, &DVector<f64>),
+    ranges: Option<(Range<usize>, Range<usize>)>,
+) -> Result<(), Failure> {
+    if let Some(path) = args.out.as_deref().filter(|p| is_npy(p)) {
         return Ok(ntk::io::save_npy(path, m)?);
     }
-    let want = |kind: KernelKind| match args.kernel {
-        None => true,
-        Some(KernelArg::Nngp) => kind == KernelKind::Nngp,
-        Some(KernelArg::Ntk) => kind == KernelKind::Ntk,
-    };
     let output = KernelOutput {
-        nngp: want(KernelKind::Nngp).then_some(Rows(&k.nngp)),
-        ntk: want(KernelKind::Ntk).then_some(Rows(&k.ntk)),
-        cov1: Values(k.cov1.as_slice().to_vec()),
-        cov2: Values(k.cov2.as_slice().to_vec()),
-        rows: tile.then_some(Span(rows.start, rows.end)),
-        cols: tile.then_some(Span(cols.start, cols.end)),
+        nngp: (kind == KernelKind::Nngp).then_some(Rows(m)),
+        ntk: (kind == KernelKind::Ntk).then_some(Rows(m)),
+        cov1: Values(cov1.as_slice().to_vec()),
+        cov2: Values(cov2.as_slice().to_vec()),
+        rows: ranges.as_ref().map(|(r, _)| Span(r.start, r.end)),
+        cols: ranges.as_ref().map(|(_, c)| Span(c.start, c.end)),
     };
     Ok(write_output(args.out.as_deref(), &output)?)
 }
