@@ -191,9 +191,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let covs = (&cov1.nngp, &cov2.nngp);
         return write(args, kind, &m, covs, Some((rows, cols)));
     }
+    // Saturating: a header may declare 2⁶⁴ − 1 points of no features, which `gram` then rejects.
+    let (n1, entries) = (n1 as u64, rows.len() as u64);
     let bar = progress_bar(match (&x2, tile) {
-        (None, false) => (n1 * (n1 + 1) / 2) as u64,
-        _ => (rows.len() * cols.len()) as u64,
+        (None, false) => n1.saturating_mul(n1.saturating_add(1)) / 2,
+        _ => entries.saturating_mul(cols.len() as u64),
     });
     let k: ntk::Result<KernelMatrices> = match (&x2, tile) {
         (None, false) => net.gram_with_progress(&x1, &|k| bar.inc(k)),
