@@ -7,7 +7,7 @@
 //! upper triangle, columns in parallel, and mirror it.
 
 use super::{
-    KernelDiagonal, KernelEntry, KernelKind, KernelMatrices, Progress, chunks, mirror_upper,
+    Block, KernelDiagonal, KernelEntry, KernelKind, KernelMatrices, Progress, chunks, mirror_upper,
     output_matrix,
 };
 use crate::layers::{ImagePlan, Scratch};
@@ -225,7 +225,7 @@ pub(super) fn block(
     (pc, c_off, cols): (&Points, usize, Range<usize>),
     want: Option<KernelKind>,
     progress: Progress,
-) -> Result<(Option<DMatrix<f64>>, Option<DMatrix<f64>>)> {
+) -> Result<Block> {
     let (m, nc) = (rows.len(), cols.len());
     let alloc = |kind| match want {
         Some(k) if k != kind => Ok(None),

@@ -315,6 +315,9 @@ struct Side<'a> {
     range: Range<usize>,
 }
 
+/// The kernels of a block: Σ and Θ, each `None` when it was not asked for.
+pub(crate) type Block = (Option<DMatrix<f64>>, Option<DMatrix<f64>>);
+
 /// `Some` chunks of `len` values of `buf`, or `count` `None`s: the outputs a block was not asked for.
 fn chunks(buf: Option<&mut [f64]>, len: usize, count: usize) -> Vec<Option<&mut [f64]>> {
     match buf {

@@ -11,7 +11,9 @@
 //! agree with the full matrix, including duplicated rows (which take the variance, as in `gram`).
 
 use super::image::{self, Points};
-use super::{FcPoints, KernelKind, KernelMatrices, Progress, Side, check_points, output_matrix};
+use super::{
+    Block, FcPoints, KernelKind, KernelMatrices, Progress, Side, check_points, output_matrix,
+};
 use crate::layers::Compiled;
 use crate::network::Network;
 use crate::{Error, Result};
@@ -154,7 +156,6 @@ impl Network {
     }
 
     /// The checked tile: both kernels (`want` = `None`) or one, and the two sides' variances.
-    #[allow(clippy::type_complexity)]
     fn tile(
         &self,
         x: &DMatrix<f64>,
@@ -162,11 +163,7 @@ impl Network {
         cols: Range<usize>,
         want: Option<KernelKind>,
         progress: Progress,
-    ) -> Result<(
-        (Option<DMatrix<f64>>, Option<DMatrix<f64>>),
-        DVector<f64>,
-        DVector<f64>,
-    )> {
+    ) -> Result<(Block, DVector<f64>, DVector<f64>)> {
         check_tile_range("rows", &rows, x.nrows())?;
         check_tile_range("cols", &cols, x.nrows())?;
         check_points("x", x)?;
@@ -212,14 +209,13 @@ impl Network {
     /// scratch), from tables of that set that cover `rows` and `cols` (they may be the same
     /// tables, e.g. all n points with `cols` = 0..n for a block of rows of K·v). Bit-identical to
     /// the same entries of [`Kernel::gram`](crate::Kernel::gram); ranges are not checked here.
-    #[allow(clippy::type_complexity)]
     pub(crate) fn gram_block(
         &self,
         (tr, rows): (&GramTables, Range<usize>),
         (tc, cols): (&GramTables, Range<usize>),
         want: Option<KernelKind>,
         progress: Progress,
-    ) -> Result<(Option<DMatrix<f64>>, Option<DMatrix<f64>>)> {
+    ) -> Result<Block> {
         match (self.compiled(), &tr.points, &tc.points) {
             (Compiled::FullyConnected(plan), PointTables::Fc(pr), PointTables::Fc(pc)) => {
                 let rs = Side {
@@ -253,7 +249,6 @@ impl Network {
     /// [`Network::gram_block`] of a fully connected network: the entries above the diagonal as
     /// the Gram matrix computes them, those below as the transposed block computes them, and the
     /// diagonal from the point tables.
-    #[allow(clippy::type_complexity)]
     fn fc_tile(
         &self,
         plan: &crate::layers::Plan,
@@ -261,7 +256,7 @@ impl Network {
         cols: Side,
         want: Option<KernelKind>,
         progress: Progress,
-    ) -> Result<(Option<DMatrix<f64>>, Option<DMatrix<f64>>)> {
+    ) -> Result<Block> {
         let (r, c) = (rows.range.clone(), cols.range.clone());
         let alloc = |kind, n1, n2| match want {
             Some(k) if k != kind => Ok(None),
@@ -320,7 +315,6 @@ impl Network {
 }
 
 /// The storage of the kernels a block computes.
-#[allow(clippy::type_complexity)]
 fn slices<'a>(
     k: &'a mut Option<DMatrix<f64>>,
     t: &'a mut Option<DMatrix<f64>>,
