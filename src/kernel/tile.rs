@@ -148,7 +148,19 @@ impl Network {
         cols: Range<usize>,
         kind: KernelKind,
     ) -> Result<DMatrix<f64>> {
-        let ((nngp, ntk), _, _) = self.tile(x, rows, cols, Some(kind), &|_| {})?;
+        self.gram_tile_kind_with_progress(x, rows, cols, kind, &|_| {})
+    }
+
+    /// [`Network::gram_tile_kind`], reporting progress as [`Network::gram_tile_with_progress`].
+    pub fn gram_tile_kind_with_progress(
+        &self,
+        x: &DMatrix<f64>,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        kind: KernelKind,
+        progress: Progress,
+    ) -> Result<DMatrix<f64>> {
+        let ((nngp, ntk), _, _) = self.tile(x, rows, cols, Some(kind), progress)?;
         Ok(match kind {
             KernelKind::Nngp => nngp.expect("the NNGP was asked for"),
             KernelKind::Ntk => ntk.expect("the NTK was asked for"),

@@ -103,6 +103,22 @@ fn assert_tiles_reassemble(net: &Network, x: &DMatrix<f64>, seed: u64, what: &st
             "{what} NNGP only"
         );
     }
+    assert_progress_counts_entries(net, x);
+}
+
+/// `gram_tile_with_progress` counts every entry of the tile once.
+fn assert_progress_counts_entries(net: &Network, x: &DMatrix<f64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let n = x.nrows();
+    for (rows, cols) in [(1..n, 0..n - 1), (0..2, 3..n), (4..n, 0..3)] {
+        let done = AtomicU64::new(0);
+        let expect = (rows.len() * cols.len()) as u64;
+        net.gram_tile_with_progress(x, rows, cols, &|k| {
+            done.fetch_add(k, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(done.into_inner(), expect);
+    }
 }
 
 /// n ≥ 9 points with duplicated rows (so `gram` takes the variance for those pairs) and a zero row.

@@ -182,21 +182,24 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         KernelArg::Nngp => KernelKind::Nngp,
         KernelArg::Ntk => KernelKind::Ntk,
     });
-    if let (None, true, Some(kind)) = (&x2, tile, kind) {
-        // One kernel of a Gram tile: the other is never allocated (a cluster task's memory is
-        // the points and one tile).
-        let m = net.gram_tile_kind(&x1, rows.clone(), cols.clone(), kind)?;
-        let part = |r: &Range<usize>| x1.rows(r.start, r.len()).into_owned();
-        let (cov1, cov2) = (net.diagonal(&part(&rows))?, net.diagonal(&part(&cols))?);
-        let covs = (&cov1.nngp, &cov2.nngp);
-        return write(args, kind, &m, covs, Some((rows, cols)));
-    }
     // Saturating: a header may declare 2⁶⁴ − 1 points of no features, which `gram` then rejects.
     let (n1, entries) = (n1 as u64, rows.len() as u64);
     let bar = progress_bar(match (&x2, tile) {
         (None, false) => n1.saturating_mul(n1.saturating_add(1)) / 2,
         _ => entries.saturating_mul(cols.len() as u64),
     });
+    if let (None, true, Some(kind)) = (&x2, tile, kind) {
+        // One kernel of a Gram tile: the other is never allocated (a cluster task's memory is
+        // the points and one tile).
+        let (r, c) = (rows.clone(), cols.clone());
+        let m = net.gram_tile_kind_with_progress(&x1, r, c, kind, &|k| bar.inc(k));
+        bar.finish_and_clear();
+        let m = m?;
+        let part = |r: &Range<usize>| x1.rows(r.start, r.len()).into_owned();
+        let (cov1, cov2) = (net.diagonal(&part(&rows))?, net.diagonal(&part(&cols))?);
+        let covs = (&cov1.nngp, &cov2.nngp);
+        return write(args, kind, &m, covs, Some((rows, cols)));
+    }
     let k: ntk::Result<KernelMatrices> = match (&x2, tile) {
         (None, false) => net.gram_with_progress(&x1, &|k| bar.inc(k)),
         (None, true) => {
