@@ -25,9 +25,9 @@
 
 use crate::{Error, Result};
 use nalgebra::{Complex, DMatrix};
-use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, WriterBuilder};
+use npyz::{DType, NpyHeader, Order, TypeChar, WriterBuilder};
 use std::fs::File;
-use std::io::{BufWriter, Seek, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// Reads points from `path`, one per row, with the shape of one point: a `.npy` array of any
@@ -35,18 +35,40 @@ use std::path::Path;
 /// flattened in C order (channels last for (n, H, W, C) images) and the shape (…); CSV gives its
 /// rows and `[columns]`.
 pub fn read_points(path: &Path) -> Result<(DMatrix<f64>, Vec<usize>)> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
     let name = path.display().to_string();
     if path.extension().and_then(|e| e.to_str()) == Some("npy") {
-        parse_npy_points(&bytes, &name)
-    } else {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::Io(format!("{name}: a CSV file must be UTF-8 text")))?;
-        let x = parse_csv(&text, &name)?;
-        let d = x.ncols();
-        Ok((x, vec![d]))
+        return read_npy_points(path, &name);
     }
+    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {name}: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::Io(format!("{name}: a CSV file must be UTF-8 text")))?;
+    let x = parse_csv(&text, &name)?;
+    let d = x.ncols();
+    Ok((x, vec![d]))
+}
+
+/// The most header bytes [`read_points`] reads before the data (numpy writes headers of a few
+/// hundred bytes; version 1 headers cannot exceed 64 KiB).
+const NPY_HEADER_MAX: u64 = 1 << 20;
+
+/// [`parse_npy_points`] on a file, streamed: the header is read first, then the data are decoded
+/// block by block (1 MiB) straight into the matrix, so the peak memory is the matrix itself plus
+/// the buffer — not the file's bytes, the decoded values and the matrix (three copies).
+fn read_npy_points(path: &Path, name: &str) -> Result<(DMatrix<f64>, Vec<usize>)> {
+    let fail = |e: std::io::Error| Error::Io(format!("cannot read {name}: {e}"));
+    let mut file = File::open(path).map_err(fail)?;
+    let len = file.metadata().map_err(fail)?.len();
+    let mut head = Vec::new();
+    (&mut file)
+        .take(NPY_HEADER_MAX)
+        .read_to_end(&mut head)
+        .map_err(fail)?;
+    let (layout, header_len) = npy_layout(&head, name)?;
+    layout.check_data_len(len - header_len as u64, name)?;
+    file.seek(SeekFrom::Start(header_len as u64))
+        .map_err(fail)?;
+    let x = layout.decode(file, name)?;
+    Ok((x, layout.shape))
 }
 
 /// Reads a matrix from `path`: `.npy` (float64, 2-D, either memory order) or CSV otherwise.
@@ -156,14 +178,39 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> Result<DMatrix<f64>> {
 /// Parses a `.npy` file of shape (n, s₁, …, s_k), k ≥ 1, float64 in either memory order, into n
 /// rows of s₁·…·s_k values in C order (the last axis fastest), and the shape (s₁, …, s_k).
 pub fn parse_npy_points(bytes: &[u8], name: &str) -> Result<(DMatrix<f64>, Vec<usize>)> {
-    let bad = |why: String| Error::Io(format!("{name}: not a supported .npy file: {why}"));
+    let (layout, header_len) = npy_layout(bytes, name)?;
+    let data = &bytes[header_len..];
+    layout.check_data_len(data.len() as u64, name)?;
+    let x = layout.decode(data, name)?;
+    Ok((x, layout.shape))
+}
+
+/// What the header of a float64 `.npy` file of points declares.
+struct NpyLayout {
+    /// Points (the first axis).
+    n: usize,
+    /// The shape of one point.
+    shape: Vec<usize>,
+    /// Values per point.
+    d: usize,
+    order: Order,
+    big_endian: bool,
+}
+
+/// The error of a `.npy` file that cannot be read, naming the file.
+fn bad_npy(name: &str, why: impl std::fmt::Display) -> Error {
+    Error::Io(format!("{name}: not a supported .npy file: {why}"))
+}
+
+/// Parses and checks the header at the start of `bytes`: the layout and the header's length in
+/// bytes (where the data start).
+fn npy_layout(bytes: &[u8], name: &str) -> Result<(NpyLayout, usize)> {
+    let bad = |why: String| bad_npy(name, why);
     if declared_size_overflows(bytes) {
         return Err(bad(
             "its header declares dimensions whose product exceeds 2^64 (damaged header)".into(),
         ));
     }
-    // Parse the header alone first: the reader is then left at the data, whose length can be
-    // checked against the shape before anything is decoded or allocated.
     let mut data = bytes;
     let header = NpyHeader::from_reader(&mut data).map_err(|e| {
         bad(match e.kind() {
@@ -173,6 +220,7 @@ pub fn parse_npy_points(bytes: &[u8], name: &str) -> Result<(DMatrix<f64>, Vec<u
             _ => e.to_string(),
         })
     })?;
+    let header_len = bytes.len() - data.len();
     let dims = header.shape();
     if dims.len() < 2 {
         return Err(Error::ShapeMismatch {
@@ -182,14 +230,17 @@ pub fn parse_npy_points(bytes: &[u8], name: &str) -> Result<(DMatrix<f64>, Vec<u
             found: format!("{}-D array", dims.len()),
         });
     }
-    let float64 = matches!(header.dtype(), DType::Plain(ref t)
-        if t.type_char() == TypeChar::Float && t.size_field() == 8);
-    if !float64 {
-        return Err(bad(format!(
-            "dtype {} (float64 `<f8` required; convert with x.astype(np.float64))",
-            header.dtype().descr()
-        )));
-    }
+    let big_endian = match header.dtype() {
+        DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 8 => {
+            t.endianness() == npyz::Endianness::Big
+        }
+        other => {
+            return Err(bad(format!(
+                "dtype {} (float64 `<f8` required; convert with x.astype(np.float64))",
+                other.descr()
+            )));
+        }
+    };
     let too_large = || bad(format!("the shape {dims:?} does not fit in memory"));
     let n = usize::try_from(dims[0]).map_err(|_| too_large())?;
     let shape: Vec<usize> = dims[1..]
@@ -200,44 +251,107 @@ pub fn parse_npy_points(bytes: &[u8], name: &str) -> Result<(DMatrix<f64>, Vec<u
         .iter()
         .try_fold(1usize, |a, &s| a.checked_mul(s))
         .ok_or_else(too_large)?;
-    let need = n.checked_mul(d).and_then(|m| m.checked_mul(8));
-    if need != Some(data.len()) {
-        return Err(bad(format!(
-            "the shape ({n}, {d}) needs {} bytes of data, the file holds {} (truncated or damaged)",
-            need.map_or_else(|| "more than 2^64".to_string(), |b| b.to_string()),
-            data.len()
-        )));
+    let layout = NpyLayout {
+        n,
+        shape,
+        d,
+        order: header.order(),
+        big_endian,
+    };
+    Ok((layout, header_len))
+}
+
+impl NpyLayout {
+    /// Fails unless the data after the header are exactly the n·d values the shape declares.
+    fn check_data_len(&self, have: u64, name: &str) -> Result<()> {
+        let need = self.n.checked_mul(self.d).and_then(|m| m.checked_mul(8));
+        if need.map(|b| b as u64) == Some(have) {
+            return Ok(());
+        }
+        Err(bad_npy(
+            name,
+            format!(
+                "the shape ({}, {}) needs {} bytes of data, the file holds {have} (truncated or \
+                 damaged)",
+                self.n,
+                self.d,
+                need.map_or_else(|| "more than 2^64".to_string(), |b| b.to_string()),
+            ),
+        ))
     }
-    let order = header.order();
-    let values: Vec<f64> = NpyFile::with_header(header, data)
-        .into_vec()
-        .map_err(|e| bad(e.to_string()))?;
-    let x = match order {
-        Order::C => DMatrix::from_row_slice(n, d, &values),
-        Order::Fortran if shape.len() == 1 => DMatrix::from_vec(n, d, values),
-        Order::Fortran => {
-            // Entry (i, s₁, …, s_k) is at i + n·(s₁ + S₁·(s₂ + …)): the first axis fastest.
-            let mut x = DMatrix::zeros(n, d);
-            for m in 0..d {
-                // m in C order over the point's axes → the Fortran offset of that element.
-                let (mut rest, mut f, mut stride) = (m, 0, 1);
-                let mut idx = vec![0; shape.len()];
-                for (a, &s) in shape.iter().enumerate().rev() {
-                    idx[a] = rest % s;
-                    rest /= s;
+
+    /// Decodes the n·d values from `data` (already checked for length) into n rows of d values
+    /// in C order over a point's axes, 1 MiB at a time, each value written once into place.
+    fn decode(&self, mut data: impl Read, name: &str) -> Result<DMatrix<f64>> {
+        let (n, d) = (self.n, self.d);
+        let mut x = crate::linalg::alloc_matrix(n, d, "matrix of points")?;
+        // Fortran order runs over (point, s₁, …, s_k) with the first axis fastest: its value
+        // (i, f) goes to column `column[f]` of row i, where f is the Fortran offset of the
+        // point's element and `column[f]` its C-order offset (channels last).
+        let column: Vec<usize> = match self.order {
+            Order::C => Vec::new(),
+            Order::Fortran => {
+                let mut column = vec![0; d];
+                for (m, slot) in (0..d).map(|m| (m, self.fortran_offset(m))) {
+                    column[slot] = m;
                 }
-                for (a, &s) in shape.iter().enumerate() {
-                    f += idx[a] * stride;
-                    stride *= s;
-                }
-                for i in 0..n {
-                    x[(i, m)] = values[i + n * f];
+                column
+            }
+        };
+        let dst = x.as_mut_slice();
+        let mut buf = vec![0u8; (1 << 20).min(n.saturating_mul(d).saturating_mul(8))];
+        let mut left = n * d;
+        // The position of the next value: (row, column) in C order, (row, f) in Fortran order.
+        let (mut i, mut k) = (0usize, 0usize);
+        while left > 0 {
+            let count = (buf.len() / 8).min(left);
+            data.read_exact(&mut buf[..count * 8])
+                .map_err(|e| bad_npy(name, format!("reading the data: {e}")))?;
+            for chunk in buf[..count * 8].chunks_exact(8) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(chunk);
+                let v = if self.big_endian {
+                    f64::from_be_bytes(b)
+                } else {
+                    f64::from_le_bytes(b)
+                };
+                match self.order {
+                    Order::C => {
+                        dst[i + n * k] = v;
+                        k += 1;
+                        if k == d {
+                            (i, k) = (i + 1, 0);
+                        }
+                    }
+                    Order::Fortran => {
+                        dst[i + n * column[k]] = v;
+                        i += 1;
+                        if i == n {
+                            (i, k) = (0, k + 1);
+                        }
+                    }
                 }
             }
-            x
+            left -= count;
         }
-    };
-    Ok((x, shape))
+        Ok(x)
+    }
+
+    /// The Fortran-order offset, within one point, of the element at C-order offset `m`.
+    fn fortran_offset(&self, m: usize) -> usize {
+        let mut idx = vec![0; self.shape.len()];
+        let mut rest = m;
+        for (a, &s) in self.shape.iter().enumerate().rev() {
+            idx[a] = rest % s;
+            rest /= s;
+        }
+        let (mut f, mut stride) = (0, 1);
+        for (a, &s) in self.shape.iter().enumerate() {
+            f += idx[a] * stride;
+            stride *= s;
+        }
+        f
+    }
 }
 
 /// Whether the dimensions of the `shape` in a `.npy` header multiply to 2^64 or more, leaving out
@@ -298,6 +412,31 @@ pub fn to_npy(x: &DMatrix<f64>) -> Vec<u8> {
     write_npy(&mut bytes, &NpyArray::from_matrix(x), "a .npy buffer")
         .expect("a matrix encodes into memory");
     bytes
+}
+
+/// Writes a matrix to the `.npy` file `path` (float64 `<f8`, C order, as `np.save` writes it),
+/// row by row through a buffer: unlike [`to_npy`] or an [`NpyArray`], no copy of the matrix is
+/// made, so a large kernel tile is written in the memory it already takes.
+///
+/// ```no_run
+/// let k = nalgebra::DMatrix::from_fn(3, 2, |i, j| (i * 2 + j) as f64);
+/// ntk::io::save_npy(std::path::Path::new("tile.npy"), &k)?;
+/// # Ok::<(), ntk::Error>(())
+/// ```
+pub fn save_npy(path: &Path, m: &DMatrix<f64>) -> Result<()> {
+    let fail = |e: std::io::Error| Error::Io(format!("cannot write {}: {e}", path.display()));
+    let mut w = BufWriter::new(File::create(path).map_err(fail)?);
+    let mut out = npyz::WriteOptions::<f64>::new()
+        .default_dtype()
+        .shape(&[m.nrows() as u64, m.ncols() as u64])
+        .writer(&mut w)
+        .begin_nd()
+        .map_err(fail)?;
+    for row in m.row_iter() {
+        out.extend(row.iter().copied()).map_err(fail)?;
+    }
+    out.finish().map_err(fail)?;
+    w.flush().map_err(fail)
 }
 
 /// The values of an [`NpyArray`], in C (row-major) order.
@@ -480,6 +619,7 @@ impl<W: Write + Seek> NpzWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use npyz::NpyFile;
 
     /// A `.npy` file's bytes with the given header dictionary and data.
     fn npy(dict: &str, data: &[u8]) -> Vec<u8> {

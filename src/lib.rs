@@ -115,4 +115,6 @@ mod doc_pages {
     struct Completion;
     #[doc = include_str!("../docs/infinite_depth.md")]
     struct InfiniteDepth;
+    #[doc = include_str!("../docs/scaling.md")]
+    struct Scaling;
 }

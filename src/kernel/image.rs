@@ -6,12 +6,16 @@
 //! are the only large allocations, and no n² P² tensor ever exists. Gram matrices compute the
 //! upper triangle, columns in parallel, and mirror it.
 
-use super::{KernelDiagonal, KernelEntry, KernelMatrices, Progress, mirror_upper, output_matrix};
+use super::{
+    Block, KernelDiagonal, KernelEntry, KernelKind, KernelMatrices, Progress, chunks, mirror_upper,
+    output_matrix,
+};
 use crate::layers::{ImagePlan, Scratch};
 use crate::network::Network;
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Points as contiguous rows (the kernels read one input at a time).
 fn rows(x: &DMatrix<f64>) -> Vec<f64> {
@@ -20,12 +24,12 @@ fn rows(x: &DMatrix<f64>) -> Vec<f64> {
 
 /// Every point's variance table (`table_len` values per point, contiguous) and its diagonal
 /// kernel values.
-struct Points {
+pub(super) struct Points {
     data: Vec<f64>,
     d: usize,
     tables: DMatrix<f64>,
-    nngp: DVector<f64>,
-    ntk: DVector<f64>,
+    pub(super) nngp: DVector<f64>,
+    pub(super) ntk: DVector<f64>,
 }
 
 impl Points {
@@ -38,7 +42,7 @@ impl Points {
     }
 }
 
-fn points(net: &Network, plan: &ImagePlan, x: &DMatrix<f64>) -> Result<Points> {
+pub(super) fn points(net: &Network, plan: &ImagePlan, x: &DMatrix<f64>) -> Result<Points> {
     let (n, d) = x.shape();
     let data = rows(x);
     let l = plan.table_len.max(1);
@@ -208,4 +212,66 @@ fn column(
         tcol[i] = t;
     }
     (0..rows).find(|&i| !(kcol[i].is_finite() && tcol[i].is_finite()))
+}
+
+/// The block `rows` × `cols` of the Gram matrix, as [`gram`] computes each entry: (i, j) with
+/// i < j from the pair (xᵢ, xⱼ), i > j from the pair (xⱼ, xᵢ) (the mirrored entry), i = j the
+/// diagonal. The points of `rows` are those of `pr` from index `r_off` on, likewise `cols`; only
+/// the kernels of `want` (both for `None`) are allocated.
+pub(super) fn block(
+    net: &Network,
+    plan: &ImagePlan,
+    (pr, r_off, rows): (&Points, usize, Range<usize>),
+    (pc, c_off, cols): (&Points, usize, Range<usize>),
+    want: Option<KernelKind>,
+    progress: Progress,
+) -> Result<Block> {
+    let (m, nc) = (rows.len(), cols.len());
+    let alloc = |kind| match want {
+        Some(k) if k != kind => Ok(None),
+        _ => output_matrix(m, nc).map(Some),
+    };
+    let (mut nngp, mut ntk) = (alloc(KernelKind::Nngp)?, alloc(KernelKind::Ntk)?);
+    if m > 0 && nc > 0 {
+        let kout = chunks(nngp.as_mut().map(|k| k.as_mut_slice()), m, nc);
+        let tout = chunks(ntk.as_mut().map(|t| t.as_mut_slice()), m, nc);
+        let bad = kout
+            .into_par_iter()
+            .zip(tout)
+            .enumerate()
+            .map_init(
+                || plan.scratch(),
+                |sc, (c, (mut kc, mut tc))| {
+                    let j = cols.start + c;
+                    let col = pc.row(j - c_off);
+                    for (r, i) in rows.clone().enumerate() {
+                        let row = pr.row(i - r_off);
+                        let (first, second) = if i <= j { (row, col) } else { (col, row) };
+                        let (s, t) = if i == j {
+                            (pc.nngp[j - c_off], pc.ntk[j - c_off])
+                        } else {
+                            // Unchecked, as in `column`; a non-finite value is located below.
+                            plan.pair(first, second, sc, false)
+                                .unwrap_or((f64::NAN, f64::NAN))
+                        };
+                        if !(s.is_finite() && t.is_finite()) {
+                            return Some(locate(net, plan, first, second));
+                        }
+                        if let Some(kc) = kc.as_deref_mut() {
+                            kc[r] = s;
+                        }
+                        if let Some(tc) = tc.as_deref_mut() {
+                            tc[r] = t;
+                        }
+                    }
+                    progress(m as u64);
+                    None
+                },
+            )
+            .find_map_any(|bad| bad);
+        if let Some(e) = bad {
+            return Err(e);
+        }
+    }
+    Ok((nngp, ntk))
 }

@@ -34,16 +34,22 @@
 //! assert!((k.nngp[(0, 0)] - 2.0).abs() < 1e-14 && (k.ntk[(0, 0)] - 4.0).abs() < 1e-14);
 //! ```
 
+mod dots;
 mod image;
 pub mod pixels;
+mod tile;
+
+pub use tile::check_tile_range;
 
 use crate::activation::LANES;
 use crate::layers::{CHUNK, Compiled, Plan};
 use crate::network::Network;
 use crate::real::Real;
 use crate::{Error, Result};
-use nalgebra::{DMatrix, DMatrixViewMut, DVector};
+use dots::{ColPanels, RowPanels};
+use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// NNGP and NTK between two points, with the two points' NNGP variances.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,13 +124,17 @@ const BLOCK: usize = 16;
 
 impl Network {
     /// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
-    /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. Returns the first row
-    /// whose value is not finite.
+    /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. `table` is the rows'
+    /// slot-major variance table (`stride` per slot, row 0 of the column at index `start`), `s2j`
+    /// the column point's. Returns the first row whose value is not finite.
     ///
-    /// The whole column is compiled for AVX-512 or AVX2 + FMA where the CPU has them (chosen at run
-    /// time; `mul_add` is exactly rounded everywhere, so every path gives the same bits), so
-    /// the Dense stages and the lane duals inline into one vectorized loop; the portable build runs
-    /// the same IEEE operations.
+    /// The rows run in chunks of [`CHUNK`] through each stage in turn ([`Plan::chunk`]), the last
+    /// chunk padded to whole lanes: a lane's arithmetic does not depend on the other lanes, so each
+    /// entry gets the same bits wherever it falls in a column, which makes tiles of a Gram matrix
+    /// bit-identical to the whole. The column is compiled for AVX-512 or AVX2 + FMA where the CPU
+    /// has them (chosen at run time), so the Dense stages and the lane duals inline into one
+    /// vectorized loop; every path performs the same IEEE operations (`mul_add` is exactly rounded
+    /// everywhere).
     #[allow(clippy::too_many_arguments)]
     fn column(
         &self,
@@ -133,21 +143,21 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        s1: (&[f64], usize),
+        table: (&[f64], usize, usize),
         s2j: &[f64],
     ) -> Option<usize> {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has the features `column_avx512` is compiled for.
-            return unsafe { self.column_avx512(plan, kcol, tcol, rows, d, s1, s2j) };
+            return unsafe { self.column_avx512(plan, kcol, tcol, rows, d, table, s2j) };
         }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has the features `column_avx2` is compiled for.
-            return unsafe { self.column_avx2(plan, kcol, tcol, rows, d, s1, s2j) };
+            return unsafe { self.column_avx2(plan, kcol, tcol, rows, d, table, s2j) };
         }
-        self.column_body(plan, kcol, tcol, rows, d, s1, s2j)
+        self.column_body(plan, kcol, tcol, rows, d, table, s2j)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -160,10 +170,10 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        s1: (&[f64], usize),
+        table: (&[f64], usize, usize),
         s2j: &[f64],
     ) -> Option<usize> {
-        self.column_body(plan, kcol, tcol, rows, d, s1, s2j)
+        self.column_body(plan, kcol, tcol, rows, d, table, s2j)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -176,10 +186,10 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        s1: (&[f64], usize),
+        table: (&[f64], usize, usize),
         s2j: &[f64],
     ) -> Option<usize> {
-        self.column_body(plan, kcol, tcol, rows, d, s1, s2j)
+        self.column_body(plan, kcol, tcol, rows, d, table, s2j)
     }
 
     #[inline(always)]
@@ -191,13 +201,13 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        table: (&[f64], usize),
+        (table, stride, row0): (&[f64], usize, usize),
         s2j: &[f64],
     ) -> Option<usize> {
-        let (table, stride) = table;
         let mut pad = ([0.0; CHUNK], [0.0; CHUNK]);
         for start in (0..rows).step_by(CHUNK) {
             let len = (rows - start).min(CHUNK);
+            let at = (table, stride, row0 + start);
             if len == CHUNK {
                 let c = (&mut kcol[start..start + CHUNK])
                     .try_into()
@@ -205,20 +215,14 @@ impl Network {
                 let t = (&mut tcol[start..start + CHUNK])
                     .try_into()
                     .expect("CHUNK rows");
-                plan.chunk((c, t), CHUNK, d, (table, stride, start), s2j);
+                plan.chunk((c, t), CHUNK, d, at, s2j);
             } else {
                 // The short last chunk is padded to whole lanes with c = 0 (against the table's
                 // padding variance 1), computed with the others, and dropped.
                 let lanes = len.next_multiple_of(LANES);
                 pad.0[..len].copy_from_slice(&kcol[start..start + len]);
                 pad.0[len..lanes].fill(0.0);
-                plan.chunk(
-                    (&mut pad.0, &mut pad.1),
-                    lanes,
-                    d,
-                    (table, stride, start),
-                    s2j,
-                );
+                plan.chunk((&mut pad.0, &mut pad.1), lanes, d, at, s2j);
                 kcol[start..start + len].copy_from_slice(&pad.0[..len]);
                 tcol[start..start + len].copy_from_slice(&pad.1[..len]);
             }
@@ -260,46 +264,45 @@ impl Network {
         Ok((k, t, v1, v2))
     }
 
-    /// Per-point variances of every activation layer (n × slots, row-major) and the diagonals.
-    fn point_table(
+    /// The per-point tables of the points `range` (rows of `x`).
+    pub(crate) fn fc_points(
         &self,
         plan: &Plan,
         x: &DMatrix<f64>,
-    ) -> Result<(Vec<f64>, DVector<f64>, DVector<f64>)> {
-        let (n, d) = x.shape();
-        let ns = plan.n_slots();
-        let mut slots = vec![0.0; n * ns.max(1)];
+        range: Range<usize>,
+    ) -> Result<FcPoints> {
+        let d = x.ncols();
+        let ns = plan.n_slots().max(1);
+        let mut slots = vec![0.0; range.len() * ns];
+        let q: Vec<f64> = range
+            .clone()
+            .map(|i| x.row(i).norm_squared() / d as f64)
+            .collect();
         let rows: Vec<Result<(f64, f64)>> = slots
-            .par_chunks_mut(ns.max(1))
-            .enumerate()
-            .map(|(i, s)| {
-                let q0 = x.row(i).norm_squared() / d as f64;
-                plan.point(q0, d, &mut s[..ns])
+            .par_chunks_mut(ns)
+            .zip(&q)
+            .map(|(s, &q0)| {
+                plan.point(q0, d, &mut s[..plan.n_slots()])
                     .map_err(|(layer, v)| self.overflow(layer, v))
             })
             .collect();
-        let mut var = DVector::zeros(n);
-        let mut ntk = DVector::zeros(n);
+        let mut var = DVector::zeros(range.len());
+        let mut ntk = DVector::zeros(range.len());
         for (i, r) in rows.into_iter().enumerate() {
-            let (v, t) = r?;
-            var[i] = v;
-            ntk[i] = t;
+            (var[i], ntk[i]) = r?;
         }
-        Ok((slots, var, ntk))
-    }
-
-    /// The variance tables of [`Network::point_table`] slot-major, for the kernels' row chunks: slot
-    /// k of row i at `k * stride + i`, with `stride` ≥ n a multiple of [`CHUNK`] and padding
-    /// variance 1 (a benign value for the padding rows of a short chunk).
-    fn slot_major(slots: &[f64], n: usize, ns: usize) -> (Vec<f64>, usize) {
-        let stride = n.next_multiple_of(CHUNK).max(CHUNK);
-        let mut table = vec![1.0; stride * ns];
-        for (i, row) in slots.chunks_exact(ns).take(n).enumerate() {
-            for (k, &v) in row.iter().enumerate() {
-                table[k * stride + i] = v;
-            }
-        }
-        (table, stride)
+        let (by_slot, stride) = slot_major(&slots, range.len(), ns);
+        Ok(FcPoints {
+            start: range.start,
+            ns,
+            slots,
+            by_slot,
+            stride,
+            var,
+            ntk,
+            q,
+            hash: row_hashes(x, range),
+        })
     }
 
     fn first_nonfinite_layer(
@@ -332,36 +335,80 @@ fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
     crate::linalg::check_finite_matrix(x, what)
 }
 
-/// x1·x2ᵀ/d into `out` (n1 × n2, column-major), column blocks in parallel. With `upper` (x1 = x2) only
-/// the rows a block of columns needs for the upper triangle are computed.
-fn input_gram(x1: &DMatrix<f64>, x2: &DMatrix<f64>, out: &mut DMatrix<f64>, upper: bool) {
-    let (n1, d) = x1.shape();
-    let x2t = x2.transpose();
-    let scale = 1.0 / d as f64;
-    if n1 == 0 {
-        return;
+/// `slots` (`ns` per point, n points) slot-major with a stride that is a multiple of [`CHUNK`],
+/// padded with variance 1 (see [`FcPoints`]).
+fn slot_major(slots: &[f64], n: usize, ns: usize) -> (Vec<f64>, usize) {
+    let stride = n.next_multiple_of(CHUNK).max(CHUNK);
+    let mut table = vec![1.0; stride * ns];
+    for (i, row) in slots.chunks_exact(ns).take(n).enumerate() {
+        for (k, &v) in row.iter().enumerate() {
+            table[k * stride + i] = v;
+        }
     }
-    out.as_mut_slice()
-        .par_chunks_mut(n1 * BLOCK)
-        .enumerate()
-        .for_each(|(b, chunk)| {
-            let nc = chunk.len() / n1;
-            let rows = if upper { ((b + 1) * BLOCK).min(n1) } else { n1 };
-            let mut view = DMatrixViewMut::from_slice(chunk, n1, nc);
-            view.rows_mut(0, rows)
-                .gemm(scale, &x1.rows(0, rows), &x2t.columns(b * BLOCK, nc), 0.0);
-        });
+    (table, stride)
 }
 
-/// A hash of each row's bit pattern, to find identical rows cheaply.
-fn row_hashes(x: &DMatrix<f64>) -> Vec<u64> {
-    x.row_iter()
-        .map(|r| {
-            r.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+/// A hash of the bit pattern of each row in `range`, to find identical rows cheaply.
+fn row_hashes(x: &DMatrix<f64>, range: Range<usize>) -> Vec<u64> {
+    range
+        .map(|i| {
+            x.row(i).iter().fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
                 (h ^ v.to_bits()).wrapping_mul(0x0000_0100_0000_01b3)
             })
         })
         .collect()
+}
+
+/// The per-point tables of fully connected kernels for the points `start..start + len` of a set,
+/// computed once in O(len · depth) and shared by every block that involves them.
+pub(crate) struct FcPoints {
+    /// The first point.
+    start: usize,
+    /// Values per point in `slots` (the activation layers, at least 1).
+    ns: usize,
+    /// Each point's input variance at every activation layer, `ns` per point.
+    slots: Vec<f64>,
+    /// The same values slot-major, for the kernels' row chunks: slot k of point `start + i` at
+    /// `k * stride + i`; `stride` ≥ the number of points is a multiple of [`CHUNK`], and the padding
+    /// holds the benign variance 1.
+    by_slot: Vec<f64>,
+    stride: usize,
+    /// Σ(x, x).
+    var: DVector<f64>,
+    /// Θ(x, x).
+    ntk: DVector<f64>,
+    /// ‖x‖²/d, the input covariance of a point with an identical one.
+    q: Vec<f64>,
+    /// Hashes of the rows' bits.
+    hash: Vec<u64>,
+}
+
+impl FcPoints {
+    /// The variance table of point `i` (an index into the whole set).
+    fn table(&self, i: usize) -> &[f64] {
+        let k = i - self.start;
+        &self.slots[k * self.ns..(k + 1) * self.ns]
+    }
+}
+
+/// One side of a block of a fully connected kernel: the points `range` of `x`, whose tables `p`
+/// hold (they may hold more).
+#[derive(Clone)]
+struct Side<'a> {
+    x: &'a DMatrix<f64>,
+    p: &'a FcPoints,
+    range: Range<usize>,
+}
+
+/// The kernels of a block: Σ and Θ, each `None` when it was not asked for.
+pub(crate) type Block = (Option<DMatrix<f64>>, Option<DMatrix<f64>>);
+
+/// `Some` chunks of `len` values of `buf`, or `count` `None`s: the outputs a block was not asked for.
+fn chunks(buf: Option<&mut [f64]>, len: usize, count: usize) -> Vec<Option<&mut [f64]>> {
+    match buf {
+        Some(b) => b.chunks_mut(len).map(Some).collect(),
+        None => (0..count).map(|_| None).collect(),
+    }
 }
 
 /// A raw pointer that may cross threads; used only to mirror disjoint triangles.
@@ -441,8 +488,11 @@ impl Kernel for Network {
         self.check_input_dim("x", x.ncols())?;
         match self.compiled() {
             Compiled::FullyConnected(plan) => {
-                let (_, nngp, ntk) = self.point_table(plan, x)?;
-                Ok(KernelDiagonal { nngp, ntk })
+                let p = self.fc_points(plan, x, 0..x.nrows())?;
+                Ok(KernelDiagonal {
+                    nngp: p.var,
+                    ntk: p.ntk,
+                })
             }
             Compiled::Image(plan) => image::diagonal(self, plan, x),
         }
@@ -488,7 +538,8 @@ impl Network {
     }
 
     /// [`Kernel::gram`], reporting progress: `progress(k)` is called, from the worker threads, each
-    /// time k more of the n(n + 1)/2 entries of the upper triangle are done (a column at a time).
+    /// time k more of the n(n + 1)/2 entries of the upper triangle are done (a column at a time;
+    /// for fully connected networks the n diagonal entries come last, at once).
     pub fn gram_with_progress(
         &self,
         x: &DMatrix<f64>,
@@ -544,114 +595,145 @@ impl Network {
         x2: &DMatrix<f64>,
         progress: Progress,
     ) -> Result<KernelMatrices> {
-        let (n1, d) = x1.shape();
-        let n2 = x2.nrows();
-        let ns = plan.n_slots().max(1);
-        let (s1, cov1, _) = self.point_table(plan, x1)?;
-        let (s2, cov2, _) = self.point_table(plan, x2)?;
-        let (t1, stride1) = Self::slot_major(&s1, n1, ns);
-        // A row of x1 identical to a row of x2 must get the diagonal values exactly (see
-        // `layers::Pair`), but the GEMM's x·x'/d and the row norm ‖x‖²/d round differently; the input
-        // variance is used for such pairs. Row hashes keep the check O(1) per entry.
-        let (h1, h2) = (row_hashes(x1), row_hashes(x2));
-        let q1: Vec<f64> = x1.row_iter().map(|r| r.norm_squared() / d as f64).collect();
+        let (n1, n2) = (x1.nrows(), x2.nrows());
+        let p1 = self.fc_points(plan, x1, 0..n1)?;
+        let p2 = self.fc_points(plan, x2, 0..n2)?;
         let mut nngp = output_matrix(n1, n2)?;
         let mut ntk = output_matrix(n1, n2)?;
-        if n1 > 0 && n2 > 0 {
-            input_gram(x1, x2, &mut nngp, false);
-            let bad = nngp
-                .as_mut_slice()
-                .par_chunks_mut(n1)
-                .zip(ntk.as_mut_slice().par_chunks_mut(n1))
-                .enumerate()
-                .with_min_len(BLOCK)
-                .map(|(j, (kcol, tcol))| {
-                    let s2j = &s2[j * ns..(j + 1) * ns];
-                    // Identical rows: exact diagonal values (see `layers::Pair`). The GEMM's
-                    // x·x'/d rounds differently from ‖x‖²/d, so the variance is used instead.
-                    for i in 0..n1 {
-                        if h1[i] == h2[j] && x1.row(i) == x2.row(j) {
-                            kcol[i] = q1[i];
-                        }
-                    }
-                    let bad = self
-                        .column(plan, kcol, tcol, n1, d, (&t1, stride1), s2j)
-                        .map(|i| (i, j));
-                    progress(n1 as u64);
-                    bad
-                })
-                .reduce(|| None, |a, b| a.or(b));
-            if let Some((i, j)) = bad {
-                let c0 = x1.row(i).dot(&x2.row(j)) / d as f64;
-                return Err(self.first_nonfinite_layer(
-                    plan,
-                    c0,
-                    d,
-                    &s1[i * ns..(i + 1) * ns],
-                    &s2[j * ns..(j + 1) * ns],
-                ));
-            }
-        }
+        let rows = Side {
+            x: x1,
+            p: &p1,
+            range: 0..n1,
+        };
+        let cols = Side {
+            x: x2,
+            p: &p2,
+            range: 0..n2,
+        };
+        let outputs = (Some(nngp.as_mut_slice()), Some(ntk.as_mut_slice()));
+        self.fc_block(plan, rows, cols, false, outputs, progress)?;
         Ok(KernelMatrices {
             nngp,
             ntk,
-            cov1,
-            cov2,
+            cov1: p1.var,
+            cov2: p2.var,
         })
     }
 
     fn fc_gram(&self, plan: &Plan, x: &DMatrix<f64>, progress: Progress) -> Result<KernelMatrices> {
-        let (n, d) = x.shape();
-        let ns = plan.n_slots().max(1);
-        let (s, var, ntk_diag) = self.point_table(plan, x)?;
-        let (table, stride) = Self::slot_major(&s, n, ns);
-        let h = row_hashes(x);
-        let q: Vec<f64> = x.row_iter().map(|r| r.norm_squared() / d as f64).collect();
+        let n = x.nrows();
+        let p = self.fc_points(plan, x, 0..n)?;
         let mut nngp = output_matrix(n, n)?;
         let mut ntk = output_matrix(n, n)?;
-        if n > 0 {
-            input_gram(x, x, &mut nngp, true);
-            let bad = nngp
-                .as_mut_slice()
-                .par_chunks_mut(n)
-                .zip(ntk.as_mut_slice().par_chunks_mut(n))
-                .enumerate()
-                .with_min_len(4)
-                .map(|(j, (kcol, tcol))| {
-                    let sj = &s[j * ns..(j + 1) * ns];
-                    // Duplicated rows: exact diagonal values, as in `cross`.
-                    for i in 0..j {
-                        if h[i] == h[j] && x.row(i) == x.row(j) {
-                            kcol[i] = q[i];
-                        }
-                    }
-                    let bad = self
-                        .column(plan, kcol, tcol, j, d, (&table, stride), sj)
-                        .map(|i| (i, j));
-                    kcol[j] = var[j];
-                    tcol[j] = ntk_diag[j];
-                    progress(j as u64 + 1);
-                    bad
-                })
-                .reduce(|| None, |a, b| a.or(b));
-            if let Some((i, j)) = bad {
-                let c0 = x.row(i).dot(&x.row(j)) / d as f64;
-                return Err(self.first_nonfinite_layer(
-                    plan,
-                    c0,
-                    d,
-                    &s[i * ns..(i + 1) * ns],
-                    &s[j * ns..(j + 1) * ns],
-                ));
-            }
-            mirror_upper(&mut nngp);
-            mirror_upper(&mut ntk);
-        }
+        let side = Side {
+            x,
+            p: &p,
+            range: 0..n,
+        };
+        let outputs = (Some(nngp.as_mut_slice()), Some(ntk.as_mut_slice()));
+        self.fc_block(plan, side.clone(), side, true, outputs, progress)?;
+        progress(n as u64);
+        nngp.set_diagonal(&p.var);
+        ntk.set_diagonal(&p.ntk);
+        mirror_upper(&mut nngp);
+        mirror_upper(&mut ntk);
         Ok(KernelMatrices {
             nngp,
             ntk,
-            cov2: var.clone(),
-            cov1: var,
+            cov2: p.var.clone(),
+            cov1: p.var,
         })
+    }
+
+    /// The block `rows` × `cols` of a fully connected kernel into column-major |rows| × |cols|
+    /// buffers (Σ, Θ; `None` for one not wanted, whose values then go to per-chunk scratch),
+    /// columns in parallel [`BLOCK`] at a time.
+    ///
+    /// With `upper` both sides are points of one set and only the entries i < j (indices in that
+    /// set) are computed, as the Gram matrix computes them; the other entries may hold partial
+    /// values. Without it every entry is computed, as `cross` does. Each entry's covariance
+    /// ([`dots`]) and recursion ([`Network::column`]) take the same operations wherever the entry
+    /// lies, so any block holds exactly the bits of the whole matrix.
+    fn fc_block(
+        &self,
+        plan: &Plan,
+        rows: Side,
+        cols: Side,
+        upper: bool,
+        (kout, tout): (Option<&mut [f64]>, Option<&mut [f64]>),
+        progress: Progress,
+    ) -> Result<()> {
+        let (m, nc) = (rows.range.len(), cols.range.len());
+        if m == 0 || nc == 0 {
+            return Ok(());
+        }
+        let d = rows.x.ncols();
+        let scale = 1.0 / d as f64;
+        let r0 = rows.range.start;
+        let s1 = (&rows.p.by_slot[..], rows.p.stride, r0 - rows.p.start);
+        // The rows of column j the block computes.
+        let rows_of = |j: usize| {
+            if upper {
+                j.saturating_sub(r0).min(m)
+            } else {
+                m
+            }
+        };
+        let a = RowPanels::new(rows.x, rows.range.clone());
+        let count = nc.div_ceil(BLOCK);
+        let bad = chunks(kout, m * BLOCK, count)
+            .into_par_iter()
+            .zip(chunks(tout, m * BLOCK, count))
+            .enumerate()
+            .map(|(b, (kc, tc))| {
+                let c0 = cols.range.start + b * BLOCK;
+                let c1 = (c0 + BLOCK).min(cols.range.end);
+                let (mut ks, mut ts): (Vec<f64>, Vec<f64>);
+                let kc: &mut [f64] = match kc {
+                    Some(c) => c,
+                    None => {
+                        ks = vec![0.0; m * (c1 - c0)];
+                        &mut ks
+                    }
+                };
+                let tc: &mut [f64] = match tc {
+                    Some(c) => c,
+                    None => {
+                        ts = vec![0.0; m * (c1 - c0)];
+                        &mut ts
+                    }
+                };
+                let mr = rows_of(c1 - 1);
+                if mr > 0 {
+                    dots::covariances(&a, mr, &ColPanels::new(cols.x, c0..c1), scale, kc, m);
+                }
+                let mut bad = None;
+                for (w, j) in (c0..c1).enumerate() {
+                    let mj = rows_of(j);
+                    let kcol = &mut kc[w * m..w * m + mj];
+                    let tcol = &mut tc[w * m..w * m + mj];
+                    let (pj, hj) = (j - cols.p.start, cols.p.hash[j - cols.p.start]);
+                    // Identical rows: exact diagonal values (see `layers::Pair`). The sum
+                    // x·x'/d rounds differently from ‖x‖²/d, so the variance is used instead.
+                    for (r, c) in kcol.iter_mut().enumerate() {
+                        let pi = r0 + r - rows.p.start;
+                        if rows.p.hash[pi] == hj && rows.x.row(r0 + r) == cols.x.row(j) {
+                            *c = rows.p.q[pi];
+                        }
+                    }
+                    let col_bad = self.column(plan, kcol, tcol, mj, d, s1, cols.p.table(j));
+                    bad = bad.or(col_bad.map(|r| (r0 + r, pj + cols.p.start)));
+                    progress(mj as u64);
+                }
+                bad
+            })
+            .reduce(|| None, |a, b| a.or(b));
+        match bad {
+            None => Ok(()),
+            Some((i, j)) => {
+                let c0 = rows.x.row(i).dot(&cols.x.row(j)) / d as f64;
+                Err(self.first_nonfinite_layer(plan, c0, d, rows.p.table(i), cols.p.table(j)))
+            }
+        }
     }
 }

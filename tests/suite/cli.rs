@@ -26,10 +26,10 @@ const POINTS_CSV: &str =
     "1.0, 2.0, 3.0\n0.1, -0.7, 0.3333333333333333\n\n-2.5, 1e-3, 0.2\n0, 0, 1\n";
 
 /// A directory of its own per test, removed when the test ends.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(test: &str) -> TempDir {
+    pub(crate) fn new(test: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("ntk-cli-{}-{n}-{test}", std::process::id()));
@@ -38,7 +38,7 @@ impl TempDir {
     }
 
     /// Writes `contents` to `name` in the directory and returns its path.
-    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, contents).expect("temp file can be written");
         path
@@ -51,22 +51,22 @@ impl Drop for TempDir {
     }
 }
 
-fn ntk_cmd(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+pub(crate) fn ntk_cmd(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ntk"))
         .args(args.iter().map(|a| a.as_ref()))
         .output()
         .expect("the ntk binary runs")
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
 }
 
-fn assert_success(out: &Output) {
+pub(crate) fn assert_success(out: &Output) {
     assert!(
         out.status.success(),
         "ntk failed with {:?}: {}",
@@ -78,7 +78,7 @@ fn assert_success(out: &Output) {
 
 /// Asserts a clean failure: the exit code, `error: ` on stderr mentioning every needle, no output
 /// and no panic.
-fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
+pub(crate) fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
     assert!(err.starts_with("error: "), "stderr: {err}");
@@ -90,7 +90,7 @@ fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
 }
 
 /// The numbers of the array under `"key"` in document order, parsed exactly.
-fn exact_numbers(json: &str, key: &str) -> Vec<f64> {
+pub(crate) fn exact_numbers(json: &str, key: &str) -> Vec<f64> {
     let start = json
         .find(&format!("\"{key}\""))
         .unwrap_or_else(|| panic!("no key {key}"));
@@ -872,19 +872,19 @@ fn jacobian_errors() {
 /// One array of an `.npz` file: its shape and its values in C order, as the `npyz` and `zip` crates
 /// read them back (independently of `ntk::io`'s writer).
 #[derive(Debug)]
-enum NpzArray {
+pub(crate) enum NpzArray {
     F64(Vec<u64>, Vec<f64>),
     C128(Vec<u64>, Vec<nalgebra::Complex<f64>>),
 }
 
 impl NpzArray {
-    fn shape(&self) -> &[u64] {
+    pub(crate) fn shape(&self) -> &[u64] {
         match self {
             NpzArray::F64(shape, _) | NpzArray::C128(shape, _) => shape,
         }
     }
 
-    fn f64_bits(&self) -> Vec<u64> {
+    pub(crate) fn f64_bits(&self) -> Vec<u64> {
         match self {
             NpzArray::F64(_, v) => bits_of(v),
             NpzArray::C128(..) => panic!("a float64 array expected, found complex128"),
@@ -894,7 +894,7 @@ impl NpzArray {
 
 /// The arrays of the `.npz` file at `path` by name, in the archive's order. Each member must be a
 /// C-order `.npy` of float64 or complex128, as numpy's `np.savez` writes them.
-fn read_npz(path: &std::path::Path) -> Vec<(String, NpzArray)> {
+pub(crate) fn read_npz(path: &std::path::Path) -> Vec<(String, NpzArray)> {
     let file = std::fs::File::open(path).expect("the .npz file exists");
     let mut archive = zip::ZipArchive::new(file).expect("the .npz file is a zip archive");
     (0..archive.len())

@@ -20,3 +20,4 @@ mod predictions;
 mod properties;
 mod quadratic;
 mod reference;
+mod tiles;

@@ -236,6 +236,21 @@ impl ToNpy for Values {
     }
 }
 
+/// A half-open range of points a..b: JSON `[a, b]` (integers); `.npz` a float64 array `[a, b]`.
+pub struct Span(pub usize, pub usize);
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [self.0 as u64, self.1 as u64].serialize(s)
+    }
+}
+
+impl ToNpy for Span {
+    fn to_npy(&self) -> ntk::Result<NpyArray> {
+        NpyArray::float64(vec![2], vec![self.0 as f64, self.1 as f64])
+    }
+}
+
 /// A count: JSON an integer; `.npz` a 0-d float64 array.
 pub struct Count(pub usize);
 

@@ -41,6 +41,7 @@ macro_rules! synopsis {
         "\
 Synopsis:
   ntk kernel --spec NET.json --x1 A.csv [--x2 B.csv] [--out OUT.json|OUT.npz]
+             [--rows a..b] [--cols c..d] [--kernel nngp|ntk [--out OUT.npy]]
   ntk predict --spec NET.json --train-x X.csv --train-y Y.csv --test-x T.csv
               [--kernel nngp|ntk|ntkgp] [--time t]... [--learning-rate η]
               [--diag-reg λ] [--diag-reg-absolute] [--cov] [--out OUT.json|OUT.npz]
