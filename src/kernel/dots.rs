@@ -6,17 +6,19 @@
 //! more features than its k-block (256 for matrixmultiply's f64 kernels) its full micro-tiles add
 //! the partial sums with a fused multiply-add and its edge tiles with a product and a sum, and
 //! nalgebra switches to a matrix-vector loop when a side has 5 or fewer rows. Here every pair is
-//! summed the same way: one accumulator, k = 0, 1, …, d − 1, a product then a sum (Rust never fuses
-//! them), then one multiplication by 1/d. The micro-kernel runs [`MR`] × [`NR`] pairs at a time
-//! only to keep the accumulators in vector registers; each lane performs the scalar sequence
-//! above, so the grouping (and padding) never changes a bit.
+//! summed the same way: one accumulator, k = 0, 1, …, d − 1, each step a fused multiply-add
+//! (`mul_add`, exactly rounded on every instruction set, in software where the CPU has no FMA), then
+//! one multiplication by 1/d. The micro-kernel runs [`MR`] × [`NR`] pairs at a time only to keep the
+//! accumulators in vector registers; each lane performs the scalar sequence above, so the grouping
+//! (and padding) never changes a bit.
 
 use nalgebra::DMatrix;
 use std::ops::Range;
 
-/// Rows of a micro-tile.
-const MR: usize = 4;
-/// Columns of a micro-tile (one AVX2 register holds 4 of them).
+/// Rows of a micro-tile: 8 accumulators of 8 lanes, enough independent multiply-add chains to
+/// cover their latency (4 cycles, 2 per cycle).
+const MR: usize = 8;
+/// Columns of a micro-tile (one AVX-512 register, two AVX2 registers).
 const NR: usize = 8;
 
 /// Points packed for the micro-kernel: groups of `W` consecutive points, each group stored
@@ -74,16 +76,35 @@ pub(super) fn covariances(
 ) {
     debug_assert!(rows <= a.len() && a.d == b.d);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has the feature `covariances_avx2` is compiled for.
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has the feature `covariances_avx512` is compiled for.
+        return unsafe { covariances_avx512(a, rows, b, scale, out, ld) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the features `covariances_avx2` is compiled for.
         return unsafe { covariances_avx2(a, rows, b, scale, out, ld) };
     }
     covariances_portable(a, rows, b, scale, out, ld)
 }
 
-/// [`covariances`] compiled for AVX2 (wider registers; no FMA, so the same IEEE operations).
+/// [`covariances`] compiled for AVX-512 (the same IEEE operations).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn covariances_avx512(
+    a: &RowPanels,
+    rows: usize,
+    b: &ColPanels,
+    scale: f64,
+    out: &mut [f64],
+    ld: usize,
+) {
+    covariances_portable(a, rows, b, scale, out, ld)
+}
+
+/// [`covariances`] compiled for AVX2 + FMA (the same IEEE operations).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn covariances_avx2(
     a: &RowPanels,
     rows: usize,
@@ -129,7 +150,7 @@ fn micro(d: usize, a: &[f64], b: &[f64]) -> [[f64; MR]; NR] {
     for (ak, bk) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(d) {
         for r in 0..MR {
             for w in 0..NR {
-                acc[r][w] += ak[r] * bk[w];
+                acc[r][w] = ak[r].mul_add(bk[w], acc[r][w]);
             }
         }
     }
