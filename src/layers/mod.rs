@@ -204,13 +204,9 @@ impl Plan {
                         )));
                     }
                     prev_affine = false;
-                    stages.push(Stage::Activation(ActivationStage::compile(
-                        k,
-                        a,
-                        n_slots,
-                        quadrature_nodes,
-                    )?));
-                    n_slots += 1;
+                    let stage = ActivationStage::compile(k, a, n_slots, quadrature_nodes)?;
+                    n_slots += stage.width();
+                    stages.push(Stage::Activation(stage));
                 }
                 other => {
                     return Err(crate::Error::InvalidNetwork(format!(
@@ -228,7 +224,8 @@ impl Plan {
         &self.stages
     }
 
-    /// The number of activation layers: the length of a point's variance table.
+    /// The length of a point's variance table: one value per activation layer, and a quadrature
+    /// dual's series table after its variance.
     pub(crate) fn n_slots(&self) -> usize {
         self.n_slots
     }

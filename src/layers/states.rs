@@ -1,7 +1,7 @@
 //! The kernel states of fully connected networks: one point, one pair, and [`LANES`] pairs.
 
 use super::{ActivationStage, DenseStage, FullyConnected, KernelState};
-use crate::activation::{DualActivation, LANES};
+use crate::activation::{Dual, LANES};
 use crate::real::Real;
 
 /// One point x: its variance q = Σ(x, x) and Θ(x, x), from q = ‖x‖²/d. Each activation records its
@@ -31,8 +31,7 @@ impl<F: Real> FullyConnected for Point<'_, F> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        self.slots[a.slot] = self.q;
-        let (t, dot) = a.dual.dual_diag(self.q);
+        let (t, dot) = a.point(self.q, self.slots);
         self.q = t;
         self.ntk = self.ntk * dot;
     }
@@ -75,16 +74,8 @@ impl<F: Real> FullyConnected for Pair<'_, F> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        let (q1, q2) = (self.s1[a.slot], self.s2[a.slot]);
-        // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal to the
-        // variance. The general formula's rounding would break c = q, and in the chaotic phase
-        // (χ₁ > 1) that ulp grows until Σ(x, x) collapses to the off-diagonal limit after a few
-        // hundred layers.
-        let (t, dot) = if self.c == q1 && self.c == q2 {
-            a.dual.dual_diag(self.c)
-        } else {
-            a.dual.dual(self.c, q1, q2)
-        };
+        // Identical points take the diagonal formulas (see `ActivationStage::pair`).
+        let (t, dot) = a.pair(self.c, self.s1, self.s2);
         self.c = t;
         self.ntk = self.ntk * dot;
     }
@@ -135,6 +126,18 @@ impl FullyConnected for Lanes<'_> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
+        if let Dual::Quadrature(d) = &a.dual {
+            // The Mehler series from the row and column tables, entry by entry (the same
+            // function as `Pair`, so `entry` and `gram` agree to the bit).
+            let (t2, q2) = (&self.s2[a.slot + 1..], self.s2[a.slot]);
+            for l in 0..LANES {
+                let row = &self.s1[l * self.ns + a.slot..];
+                let (t, dot) = d.from_tables(self.c[l], row[0], q2, &row[1..], t2);
+                self.c[l] = t;
+                self.ntk[l] *= dot;
+            }
+            return;
+        }
         let q1: [f64; LANES] = std::array::from_fn(|l| self.s1[l * self.ns + a.slot]);
         a.dual
             .apply_lanes(&mut self.c, &mut self.ntk, &q1, self.s2[a.slot]);
