@@ -19,4 +19,5 @@ mod paper;
 mod predictions;
 mod properties;
 mod quadratic;
+mod quadrature_fast;
 mod reference;
