@@ -179,43 +179,12 @@ impl SeriesRule {
         } else {
             // Per-node partial sums, reduced once at the end, so that the loop over a block of
             // nodes has no dependency between nodes (it vectorizes).
-            let mut acc = Box::new([[[0.0; BLOCK]; TERMS]; 2]);
+            let mut acc: Box<Sums> = Box::new([[[0.0; BLOCK]; TERMS]; 2]);
             let (mut ma, mut mb) = (0.0, 0.0);
             // Nodes z, weights of the even and odd parts of φ and φ'.
             let mut blk = [[0.0; BLOCK]; 5];
             let mut n = 0;
-            let flush = |blk: &[[f64; BLOCK]; 5], acc: &mut [[[f64; BLOCK]; TERMS]; 2]| {
-                let [z, fe, fo, de, dd] = blk;
-                let mut p0 = [1.0; BLOCK];
-                let mut p1 = *z;
-                for i in 0..BLOCK {
-                    acc[0][0][i] += fe[i];
-                    acc[1][0][i] += de[i];
-                    acc[0][1][i] += fo[i] * z[i];
-                    acc[1][1][i] += dd[i] * z[i];
-                }
-                let mut k = 1;
-                while k + 2 < TERMS {
-                    let (i1, r1, i2, r2) = (
-                        self.inv[k],
-                        self.ratio[k],
-                        self.inv[k + 1],
-                        self.ratio[k + 1],
-                    );
-                    for i in 0..BLOCK {
-                        // Even ψₖ take the even part of φ(√q z), odd ones the odd part.
-                        let e = z[i] * p1[i] * i1 - r1 * p0[i];
-                        let o = z[i] * e * i2 - r2 * p1[i];
-                        acc[0][k + 1][i] += fe[i] * e;
-                        acc[1][k + 1][i] += de[i] * e;
-                        acc[0][k + 2][i] += fo[i] * o;
-                        acc[1][k + 2][i] += dd[i] * o;
-                        p0[i] = e;
-                        p1[i] = o;
-                    }
-                    k += 2;
-                }
-            };
+            let flush = |blk: &[[f64; BLOCK]; 5], acc: &mut Sums| accumulate(self, blk, acc);
             self.for_each_node(s, kinks, |z, w| {
                 let ((fp, dp), (fm, dm)) = (fd(s * z), fd(-s * z));
                 ma += w * (fp * fp + fm * fm);
@@ -267,6 +236,61 @@ impl SeriesRule {
     pub(crate) fn coefficient(table: &[f64], k: usize) -> (f64, f64) {
         let at = HEADER + (k / CHUNK) * STRIDE + k % CHUNK;
         (table[at], table[at + CHUNK])
+    }
+}
+
+/// Per-node partial sums of aₖ and bₖ.
+type Sums = [[[f64; BLOCK]; TERMS]; 2];
+
+/// Adds a block of nodes' terms to the partial sums: `blk` holds the nodes z and the weighted even
+/// and odd parts of φ and φ' (w·(φ(√q z) ± φ(−√q z)), the same for φ'). Compiled for AVX2 where
+/// the CPU has it (chosen at run time; no fused operations, so the same results).
+fn accumulate(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has the feature `accumulate_avx2` is compiled for.
+        return unsafe { accumulate_avx2(rule, blk, acc) };
+    }
+    accumulate_portable(rule, blk, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn accumulate_avx2(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
+    accumulate_portable(rule, blk, acc)
+}
+
+#[inline(always)]
+fn accumulate_portable(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
+    let [z, fe, fo, de, dd] = blk;
+    let mut p0 = [1.0; BLOCK];
+    let mut p1 = *z;
+    for i in 0..BLOCK {
+        acc[0][0][i] += fe[i];
+        acc[1][0][i] += de[i];
+        acc[0][1][i] += fo[i] * z[i];
+        acc[1][1][i] += dd[i] * z[i];
+    }
+    let mut k = 1;
+    while k + 2 < TERMS {
+        let (i1, r1, i2, r2) = (
+            rule.inv[k],
+            rule.ratio[k],
+            rule.inv[k + 1],
+            rule.ratio[k + 1],
+        );
+        for i in 0..BLOCK {
+            // ψ_{k+1} (even) takes the even part of φ(√q z), ψ_{k+2} (odd) the odd part.
+            let e = z[i] * p1[i] * i1 - r1 * p0[i];
+            let o = z[i] * e * i2 - r2 * p1[i];
+            acc[0][k + 1][i] += fe[i] * e;
+            acc[1][k + 1][i] += de[i] * e;
+            acc[0][k + 2][i] += fo[i] * o;
+            acc[1][k + 2][i] += dd[i] * o;
+            p0[i] = e;
+            p1[i] = o;
+        }
+        k += 2;
     }
 }
 
