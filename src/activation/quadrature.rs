@@ -638,7 +638,7 @@ impl QuadratureDual {
 /// kernels (the polar rule, split at the dual's kinks): the rule that entries fall back on where the
 /// series would need too many terms (|ρ| near 1), and that input gradients use. See
 /// docs/quadrature.md for its measured accuracy.
-pub const EXACT_NODES: usize = 128;
+pub const EXACT_NODES: usize = 96;
 
 /// The polar rule of [`EXACT_NODES`] nodes: Gauss–Legendre rules of ⌈n/2⌉ angles and n radii.
 fn exact_rule() -> &'static (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
