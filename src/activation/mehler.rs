@@ -422,9 +422,9 @@ mod tests {
         }
     }
 
-    /// The series (where it is accepted) and the exact 128-node rule against the 256-node polar
+    /// The series (where it is accepted) and the exact 96-node rule against the 160-node polar
     /// rule, over variances from 1e-2 to 1e3 and ρ from −0.999 to 1 − 1e-6, relative to the scale
-    /// √(m(q1)m(q2)). Measured: series ≤ 7.2e-14, exact rule ≤ 1.5e-14; the series' own bound is
+    /// √(m(q1)m(q2)). Measured: series ≤ 6.9e-14, exact rule ≤ 1.6e-14; the series' own bound is
     /// 1e-13, so 1e-12 is the limit. The series must decline at large q and |ρ| near 1.
     #[test]
     fn series_matches_exact_rules() {
