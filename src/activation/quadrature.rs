@@ -640,13 +640,17 @@ impl QuadratureDual {
 /// docs/quadrature.md for its measured accuracy.
 pub const EXACT_NODES: usize = 96;
 
+/// A Gauss–Legendre rule: nodes and weights.
+type LegendreRule = (Vec<f64>, Vec<f64>);
+
 /// The polar rule of [`EXACT_NODES`] nodes: Gauss–Legendre rules of ⌈n/2⌉ angles and n radii.
-fn exact_rule() -> &'static (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
-    static RULE: OnceLock<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> = OnceLock::new();
+fn exact_rule() -> &'static (LegendreRule, LegendreRule) {
+    static RULE: OnceLock<(LegendreRule, LegendreRule)> = OnceLock::new();
     RULE.get_or_init(|| {
-        let (ax, aw) = gauss_legendre(EXACT_NODES.div_ceil(2));
-        let (rx, rw) = gauss_legendre(EXACT_NODES);
-        (ax, aw, rx, rw)
+        (
+            gauss_legendre(EXACT_NODES.div_ceil(2)),
+            gauss_legendre(EXACT_NODES),
+        )
     })
 }
 
@@ -668,7 +672,7 @@ impl QuadratureDual {
     /// (T, Ṫ) of an entry from the two points' tables: the diagonal values (from the tables) at
     /// c = q1 = q2, the Mehler series where its bound meets the tolerance, the exact rule otherwise.
     #[inline]
-    pub(crate) fn from_tables(
+    pub(crate) fn dual_from_tables(
         &self,
         c: f64,
         q1: f64,
@@ -690,7 +694,7 @@ impl QuadratureDual {
                 self.polar_sum(ang, rad, c, q1, q2)
             }
             _ => {
-                let (ax, aw, rx, rw) = exact_rule();
+                let ((ax, aw), (rx, rw)) = exact_rule();
                 self.polar_sum_ref(
                     (ax.as_slice(), aw.as_slice()),
                     (rx.as_slice(), rw.as_slice()),

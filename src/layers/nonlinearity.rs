@@ -94,7 +94,7 @@ impl ActivationStage {
         match &self.dual {
             Dual::Quadrature(d) => match (F::as_f64(s1), F::as_f64(s2)) {
                 (Some(t1), Some(t2)) => {
-                    let (v, dot) = d.from_tables(
+                    let (v, dot) = d.dual_from_tables(
                         c.value(),
                         q1.value(),
                         q2.value(),

@@ -132,7 +132,7 @@ impl FullyConnected for Lanes<'_> {
             let (t2, q2) = (&self.s2[a.slot + 1..], self.s2[a.slot]);
             for l in 0..LANES {
                 let row = &self.s1[l * self.ns + a.slot..];
-                let (t, dot) = d.from_tables(self.c[l], row[0], q2, &row[1..], t2);
+                let (t, dot) = d.dual_from_tables(self.c[l], row[0], q2, &row[1..], t2);
                 self.c[l] = t;
                 self.ntk[l] *= dot;
             }
