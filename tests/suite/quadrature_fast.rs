@@ -151,9 +151,9 @@ fn custom_closure_takes_the_series_path() {
 }
 
 /// Large variances (σ_w = 10: q ≈ 100 in every layer, where tanh(√q z) is nearly a step and the
-/// series needs the fallback at moderate ρ), nearly parallel inputs (ρ = 1 − 1e-8) and depth 30:
-/// the kernels agree with the exact rule to 1e-9, and the input gradients (which use the exact
-/// rule) report the same kernel values.
+/// series needs the fallback at moderate ρ), nearly parallel inputs (ρ = 1 − 1e-8), depth 30 and
+/// depth 100 (one pair): the kernels agree with the exact rule to 1e-9, and the input gradients
+/// (which use the exact rule) report the same kernel values.
 #[test]
 fn large_variance_near_parallel_and_deep() {
     let mut rng = Rng::new(12);
@@ -161,13 +161,18 @@ fn large_variance_near_parallel_and_deep() {
     let a = rng.normal_vec(d, 1.0);
     let b = rng.normal_vec(d, 1.0);
     let near: Vec<f64> = a.iter().zip(&b).map(|(u, v)| u + 1e-4 * v).collect();
-    for (depth, w) in [(2, 10.0), (30, 1.5)] {
+    for (depth, w) in [(2, 10.0), (30, 1.5), (100, 1.5)] {
         let net = Network::mlp(depth, Activation::Tanh)
             .w_std(w)
             .b_std(0.1)
             .build()
             .unwrap();
-        for (x1, x2) in [(&a, &b), (&a, &near)] {
+        let pairs = if depth == 100 {
+            vec![(&a, &b)]
+        } else {
+            vec![(&a, &b), (&a, &near)]
+        };
+        for (x1, x2) in pairs {
             let e = net.entry(x1, x2).unwrap();
             let (s, t) = exact_pair(&net, x1, x2);
             assert!(
@@ -187,4 +192,46 @@ fn large_variance_near_parallel_and_deep() {
             }
         }
     }
+}
+
+/// A zero input without bias: every layer's variance of that point is exactly 0, so its series
+/// table has only the k = 0 terms and T = φ(0)·E[φ(v)] (sigmoid: φ(0) = 1/2). Gram entries against
+/// it agree with the exact rule to 1e-9 and the zero point's own kernel is φ(0)² per layer.
+#[test]
+fn zero_input_without_bias() {
+    let net = Network::mlp(2, Activation::Sigmoid)
+        .w_std(1.5)
+        .build()
+        .unwrap();
+    let mut rng = Rng::new(13);
+    let mut x = DMatrix::from_fn(4, 3, |_, _| rng.normal());
+    x.row_mut(0).fill(0.0);
+    let g = net.gram(&x).unwrap();
+    let zero = [0.0; 3];
+    for j in 1..4 {
+        let xj: Vec<f64> = x.row(j).iter().copied().collect();
+        let (s, t) = exact_pair(&net, &zero, &xj);
+        assert!((s - g.nngp[(0, j)]).abs() <= 1e-9 * s.abs(), "{j}");
+        assert!((t - g.ntk[(0, j)]).abs() <= 1e-9 * t.abs(), "{j}");
+    }
+    // Σ(0, 0): the first layer gives q = 0, so the sigmoid layer gives σ(0)² = 1/4; the second
+    // layer's input variance is q = 1.5²/4, and the readout gives 1.5²·E[σ(√q z)²], here by a
+    // 100-node Gauss–Hermite rule (sigmoid is analytic in |Im u| < π: error far below 1e-13).
+    let q = 1.5f64.powi(2) / 4.0;
+    let (nodes, weights) = ntk::activation::gauss_hermite(100);
+    let sigmoid = |u: f64| 1.0 / (1.0 + (-u).exp());
+    let second: f64 = nodes
+        .iter()
+        .zip(&weights)
+        .map(|(x, w)| w * sigmoid((2.0 * q).sqrt() * x).powi(2))
+        .sum::<f64>()
+        / std::f64::consts::PI.sqrt();
+    let e = net.entry(&zero, &zero).unwrap();
+    assert_eq!(e.nngp, g.nngp[(0, 0)]);
+    assert!(
+        (e.nngp - 2.25 * second).abs() <= 1e-13,
+        "{} {}",
+        e.nngp,
+        2.25 * second
+    );
 }
