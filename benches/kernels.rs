@@ -1,7 +1,9 @@
 //! `cargo bench --bench kernels`: the full n×n NNGP + NTK Gram matrices (both at once), d = 100,
 //! 'ntk' parameterization, as in neural-tangents' benchmark (`shared/reference/bench_nt.py`):
 //! depth-3 ReLU (σ_w = √2, σ_b = 0.1), Erf and GELU (σ_w = 1.5, σ_b = 0.1) at
-//! n ∈ {500, 1000, 2000, 4000}, and ReLU and Erf at depth ∈ {1, 3, 10, 30, 100} at n = 2000.
+//! n ∈ {500, 1000, 2000, 4000}, ReLU and Erf at depth ∈ {1, 3, 10, 30, 100} at n = 2000; and a
+//! quadrature dual (tanh, by the Mehler series of docs/quadrature.md) against the closed-form GELU
+//! on the same depth-3 network (σ_w = 1.5, σ_b = 0.1) at n = 1000.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nalgebra::DMatrix;
@@ -71,5 +73,18 @@ fn by_depth(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, by_size, by_depth);
+fn quadrature(c: &mut Criterion) {
+    let mut g = c.benchmark_group("quadrature_depth3");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    let x = inputs(1000, 100);
+    for (name, act) in [("tanh", Activation::Tanh), ("gelu", Activation::Gelu)] {
+        let net = Network::mlp(3, act).w_std(1.5).b_std(0.1).build().unwrap();
+        g.bench_with_input(BenchmarkId::new(name, 1000), &x, |b, x| {
+            b.iter(|| black_box(net.gram(x).unwrap()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, by_size, by_depth, quadrature);
 criterion_main!(benches);

@@ -28,12 +28,32 @@ pub trait Real: Float + FloatConst + Debug + Send + Sync + 'static {
     fn atan2_fast(self, x: Self) -> Self {
         self.atan2(x)
     }
+    /// The slice as plain `f64`s when `Self` is `f64` (`None` otherwise): lets generic kernel code
+    /// take a path that only exists for plain numbers (the per-point tables of the quadrature
+    /// duals' Mehler series).
+    fn as_f64(s: &[Self]) -> Option<&[f64]> {
+        let _ = s;
+        None
+    }
+    /// [`Real::as_f64`] for a mutable slice.
+    fn as_f64_mut(s: &mut [Self]) -> Option<&mut [f64]> {
+        let _ = s;
+        None
+    }
 }
 
 impl Real for f64 {
     #[inline(always)]
     fn cst(x: f64) -> Self {
         x
+    }
+    #[inline(always)]
+    fn as_f64(s: &[f64]) -> Option<&[f64]> {
+        Some(s)
+    }
+    #[inline(always)]
+    fn as_f64_mut(s: &mut [f64]) -> Option<&mut [f64]> {
+        Some(s)
     }
     #[inline(always)]
     fn value(self) -> f64 {

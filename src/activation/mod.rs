@@ -24,6 +24,7 @@
 mod declare;
 mod erf;
 mod exp;
+pub(crate) mod mehler;
 mod poly;
 mod quadrature;
 mod relu;
@@ -34,8 +35,8 @@ pub use erf::{ErfDual, GeluDual};
 pub use exp::{ExpDual, GaborDual, GaussianDual, RbfDual, SinDual};
 pub use poly::{AffineDual, MAX_POLY_DEGREE, PolynomialDual};
 pub use quadrature::{
-    DEFAULT_NODES, MAX_KINKS, MAX_NODES, PairFn, QuadratureDual, ScalarFn, gauss_hermite,
-    gauss_legendre,
+    DEFAULT_NODES, EXACT_NODES, MAX_KINKS, MAX_NODES, PairFn, QuadratureDual, ScalarFn,
+    gauss_hermite, gauss_legendre,
 };
 pub use relu::{AbReluDual, MAX_RECTIFIED_DEGREE, RectifiedMonomialDual, SignDual};
 pub use table::{Activation, SIGMOID_LIKE_SCALE};

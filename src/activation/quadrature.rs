@@ -1,10 +1,11 @@
 //! Dual activations by quadrature (2-D Gauss–Hermite, or the polar rule split at the kinks), for
 //! any activation given as a function.
 
+use super::mehler::{self, SeriesRule};
 use super::{DualActivation, Smoothness};
 use crate::real::Real;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A scalar function shared between threads.
 pub type ScalarFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
@@ -388,11 +389,11 @@ const FEATURE_SCALES: [f64; 2] = [10.0, 40.0];
 
 /// Calls `f(r, w)` for every node r and weight w of the Gauss–Legendre rule `rad` (on [−1, 1])
 /// mapped onto each panel between consecutive `ends`.
-fn for_each_radial_node<F: Real>(ends: &[F], rad: &(Vec<f64>, Vec<f64>), mut f: impl FnMut(F, F)) {
+fn for_each_radial_node<F: Real>(ends: &[F], rad: (&[f64], &[f64]), mut f: impl FnMut(F, F)) {
     let two = F::cst(2.0);
     for p in ends.windows(2) {
         let (half, mid) = ((p[1] - p[0]) / two, (p[1] + p[0]) / two);
-        for (&t, &w) in rad.0.iter().zip(&rad.1) {
+        for (&t, &w) in rad.0.iter().zip(rad.1) {
             f(mid + half * F::cst(t), F::cst(w) * half);
         }
     }
@@ -530,11 +531,22 @@ impl QuadratureDual {
         (t / F::PI(), dot / F::PI())
     }
 
-    #[allow(clippy::type_complexity)]
     fn polar_sum<F: Real>(
         &self,
         ang: &(Vec<f64>, Vec<f64>),
         rad: &(Vec<f64>, Vec<f64>),
+        c: F,
+        q1: F,
+        q2: F,
+    ) -> (F, F) {
+        self.polar_sum_ref((&ang.0, &ang.1), (&rad.0, &rad.1), c, q1, q2)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn polar_sum_ref<F: Real>(
+        &self,
+        ang: (&[f64], &[f64]),
+        rad: (&[f64], &[f64]),
         c: F,
         q1: F,
         q2: F,
@@ -599,7 +611,7 @@ impl QuadratureDual {
             for ap in 0..am - 1 {
                 let half = (aends[ap + 1] - aends[ap]) / two;
                 let mid = (aends[ap + 1] + aends[ap]) / two;
-                for (&ta, &wa) in ang.0.iter().zip(&ang.1) {
+                for (&ta, &wa) in ang.0.iter().zip(ang.1) {
                     let psi = mid + half * F::cst(ta);
                     let (sn, cs) = (psi.sin(), psi.cos());
                     let (ku, kv) = (su * cs, a * cs + b * sn);
@@ -619,6 +631,98 @@ impl QuadratureDual {
             }
         }
         (t / tau, dot / tau)
+    }
+}
+
+/// Nodes per dimension of the exact 2-D rule behind the Mehler series of the fully connected
+/// kernels (the polar rule, split at the dual's kinks): the rule that entries fall back on where the
+/// series would need too many terms (|ρ| near 1), and that input gradients use. See
+/// docs/quadrature.md for its measured accuracy.
+pub const EXACT_NODES: usize = 96;
+
+/// A Gauss–Legendre rule: nodes and weights.
+type LegendreRule = (Vec<f64>, Vec<f64>);
+
+/// The polar rule of [`EXACT_NODES`] nodes: Gauss–Legendre rules of ⌈n/2⌉ angles and n radii.
+fn exact_rule() -> &'static (LegendreRule, LegendreRule) {
+    static RULE: OnceLock<(LegendreRule, LegendreRule)> = OnceLock::new();
+    RULE.get_or_init(|| {
+        (
+            gauss_legendre(EXACT_NODES.div_ceil(2)),
+            gauss_legendre(EXACT_NODES),
+        )
+    })
+}
+
+/// The 1-D rule of the per-point Hermite coefficients, shared by every dual.
+fn series_rule() -> &'static SeriesRule {
+    static RULE: OnceLock<SeriesRule> = OnceLock::new();
+    RULE.get_or_init(SeriesRule::new)
+}
+
+/// The fast path of the fully connected kernels (see `mehler.rs` and docs/quadrature.md): a point
+/// records per-point Hermite coefficients once per layer, and an entry sums the Mehler series from
+/// the two points' tables, falling back on the exact polar rule of [`EXACT_NODES`] nodes.
+impl QuadratureDual {
+    /// Fills a point's table (length `mehler::TABLE`) for the input variance q.
+    pub(crate) fn fill_table(&self, q: f64, table: &mut [f64]) {
+        series_rule().fill(&*self.fd, &self.kinks, q, table);
+    }
+
+    /// (T, Ṫ) of an entry from the two points' tables: the diagonal values (from the tables) at
+    /// c = q1 = q2, the Mehler series where its bound meets the tolerance, the exact rule otherwise.
+    #[inline]
+    pub(crate) fn dual_from_tables(
+        &self,
+        c: f64,
+        q1: f64,
+        q2: f64,
+        t1: &[f64],
+        t2: &[f64],
+    ) -> (f64, f64) {
+        if c == q1 && c == q2 {
+            return mehler::diagonal(t1);
+        }
+        mehler::entry(c, t1, t2).unwrap_or_else(|| self.exact(c, q1, q2))
+    }
+
+    /// (T, Ṫ) by the exact polar rule (at least [`EXACT_NODES`] nodes, split at the kinks), for any
+    /// scalar; the series path's fallback and reference.
+    pub fn exact<F: Real>(&self, c: F, q1: F, q2: F) -> (F, F) {
+        match &self.rule {
+            Rule::Polar { ang, rad } if self.nodes >= EXACT_NODES => {
+                self.polar_sum(ang, rad, c, q1, q2)
+            }
+            _ => {
+                let ((ax, aw), (rx, rw)) = exact_rule();
+                self.polar_sum_ref(
+                    (ax.as_slice(), aw.as_slice()),
+                    (rx.as_slice(), rw.as_slice()),
+                    c,
+                    q1,
+                    q2,
+                )
+            }
+        }
+    }
+
+    /// (T(q; q, q), Ṫ(q; q, q)) = (E[φ(√q z)²], E[φ'(√q z)²]) by the 1-D rule of the series
+    /// coefficients (for `f64`, the same values as the tables' diagonal).
+    pub fn exact_diag<F: Real>(&self, q: F) -> (F, F) {
+        let s = q.sqrt();
+        let d2 = |t: f64| self.d2(t);
+        if s.value() == 0.0 {
+            let (f0, d0) = F::zero().lift_pair(&*self.fd, &d2);
+            return (f0 * f0, d0 * d0);
+        }
+        let (mut t, mut dot) = (F::zero(), F::zero());
+        series_rule().for_each_node(s.value(), &self.kinks, |z, w| {
+            let (fp, dp) = (s * F::cst(z)).lift_pair(&*self.fd, &d2);
+            let (fm, dm) = (-(s * F::cst(z))).lift_pair(&*self.fd, &d2);
+            t = t + F::cst(w) * (fp * fp + fm * fm);
+            dot = dot + F::cst(w) * (dp * dp + dm * dm);
+        });
+        (t, dot)
     }
 }
 
@@ -655,7 +759,7 @@ impl DualActivation for QuadratureDual {
                 for side in [F::one(), -F::one()] {
                     let k = su * side;
                     let (ends, m) = radial_panels(k, k, &self.kinks);
-                    for_each_radial_node(&ends[..m], rad, |r, w| {
+                    for_each_radial_node(&ends[..m], (&rad.0, &rad.1), |r, w| {
                         let g = w * (-r * r / two).exp();
                         let (fu, dfu) = (k * r).lift_pair(&*self.fd, &d2);
                         t = t + g * fu * fu;

@@ -18,7 +18,7 @@
 //! is [`Error::NotDifferentiable`]. The same holds for a zero input without bias (a layer sees an
 //! identically zero pre-activation), where φ itself must be smooth at 0.
 
-use crate::activation::{DualActivation, Smoothness};
+use crate::activation::Smoothness;
 use crate::error::Error;
 use crate::forward::Fwd;
 use crate::layers::{self, ActivationStage, DenseStage, FullyConnected, KernelState};
@@ -331,7 +331,7 @@ impl FullyConnected for GradientState<'_> {
                 self.ntk_kink = Some(reason());
             }
         }
-        let (t, dot) = act.dual.dual(self.c, a, b);
+        let (t, dot) = act.exact(self.c, a, b);
         self.c = t;
         self.ntk = self.ntk * dot;
     }

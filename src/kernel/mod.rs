@@ -42,7 +42,7 @@ mod tile;
 pub use tile::check_tile_range;
 
 use crate::activation::LANES;
-use crate::layers::{CHUNK, Compiled, Plan};
+use crate::layers::{CHUNK, Compiled, Plan, RowTables};
 use crate::network::Network;
 use crate::real::Real;
 use crate::{Error, Result};
@@ -143,7 +143,7 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        table: (&[f64], usize, usize),
+        table: RowTables,
         s2j: &[f64],
     ) -> Option<usize> {
         #[cfg(target_arch = "x86_64")]
@@ -170,7 +170,7 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        table: (&[f64], usize, usize),
+        table: RowTables,
         s2j: &[f64],
     ) -> Option<usize> {
         self.column_body(plan, kcol, tcol, rows, d, table, s2j)
@@ -186,7 +186,7 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        table: (&[f64], usize, usize),
+        table: RowTables,
         s2j: &[f64],
     ) -> Option<usize> {
         self.column_body(plan, kcol, tcol, rows, d, table, s2j)
@@ -201,13 +201,16 @@ impl Network {
         tcol: &mut [f64],
         rows: usize,
         d: usize,
-        (table, stride, row0): (&[f64], usize, usize),
+        table: RowTables,
         s2j: &[f64],
     ) -> Option<usize> {
         let mut pad = ([0.0; CHUNK], [0.0; CHUNK]);
         for start in (0..rows).step_by(CHUNK) {
             let len = (rows - start).min(CHUNK);
-            let at = (table, stride, row0 + start);
+            let at = RowTables {
+                start: table.start + start,
+                ..table
+            };
             if len == CHUNK {
                 let c = (&mut kcol[start..start + CHUNK])
                     .try_into()
@@ -215,14 +218,14 @@ impl Network {
                 let t = (&mut tcol[start..start + CHUNK])
                     .try_into()
                     .expect("CHUNK rows");
-                plan.chunk((c, t), CHUNK, d, at, s2j);
+                plan.chunk((c, t), (CHUNK, CHUNK), d, at, s2j);
             } else {
                 // The short last chunk is padded to whole lanes with c = 0 (against the table's
                 // padding variance 1), computed with the others, and dropped.
                 let lanes = len.next_multiple_of(LANES);
                 pad.0[..len].copy_from_slice(&kcol[start..start + len]);
                 pad.0[len..lanes].fill(0.0);
-                plan.chunk((&mut pad.0, &mut pad.1), lanes, d, at, s2j);
+                plan.chunk((&mut pad.0, &mut pad.1), (lanes, len), d, at, s2j);
                 kcol[start..start + len].copy_from_slice(&pad.0[..len]);
                 tcol[start..start + len].copy_from_slice(&pad.1[..len]);
             }
@@ -291,7 +294,7 @@ impl Network {
         for (i, r) in rows.into_iter().enumerate() {
             (var[i], ntk[i]) = r?;
         }
-        let (by_slot, stride) = slot_major(&slots, range.len(), ns);
+        let (by_slot, stride) = slot_major(&slots, range.len(), ns, &plan.input_slots());
         Ok(FcPoints {
             start: range.start,
             ns,
@@ -335,14 +338,15 @@ fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
     crate::linalg::check_finite_matrix(x, what)
 }
 
-/// `slots` (`ns` per point, n points) slot-major with a stride that is a multiple of [`CHUNK`],
-/// padded with variance 1 (see [`FcPoints`]).
-fn slot_major(slots: &[f64], n: usize, ns: usize) -> (Vec<f64>, usize) {
+/// The values at `inputs` (the activations' input variances) of `slots` (`ns` per point, n
+/// points), activation-major with a stride that is a multiple of [`CHUNK`], padded with variance 1
+/// (see [`FcPoints`]).
+fn slot_major(slots: &[f64], n: usize, ns: usize, inputs: &[usize]) -> (Vec<f64>, usize) {
     let stride = n.next_multiple_of(CHUNK).max(CHUNK);
-    let mut table = vec![1.0; stride * ns];
+    let mut table = vec![1.0; stride * inputs.len()];
     for (i, row) in slots.chunks_exact(ns).take(n).enumerate() {
-        for (k, &v) in row.iter().enumerate() {
-            table[k * stride + i] = v;
+        for (k, &slot) in inputs.iter().enumerate() {
+            table[k * stride + i] = row[slot];
         }
     }
     (table, stride)
@@ -368,9 +372,9 @@ pub(crate) struct FcPoints {
     ns: usize,
     /// Each point's input variance at every activation layer, `ns` per point.
     slots: Vec<f64>,
-    /// The same values slot-major, for the kernels' row chunks: slot k of point `start + i` at
-    /// `k * stride + i`; `stride` ≥ the number of points is a multiple of [`CHUNK`], and the padding
-    /// holds the benign variance 1.
+    /// The activations' input variances activation-major, for the kernels' row chunks: that of
+    /// activation layer k of point `start + i` at `k * stride + i`; `stride` ≥ the number of points
+    /// is a multiple of [`CHUNK`], and the padding holds the benign variance 1.
     by_slot: Vec<f64>,
     stride: usize,
     /// Σ(x, x).
@@ -670,7 +674,13 @@ impl Network {
         let d = rows.x.ncols();
         let scale = 1.0 / d as f64;
         let r0 = rows.range.start;
-        let s1 = (&rows.p.by_slot[..], rows.p.stride, r0 - rows.p.start);
+        let s1 = RowTables {
+            by_slot: &rows.p.by_slot,
+            stride: rows.p.stride,
+            slots: &rows.p.slots,
+            ns: rows.p.ns,
+            start: r0 - rows.p.start,
+        };
         // The rows of column j the block computes.
         let rows_of = |j: usize| {
             if upper {

@@ -52,7 +52,7 @@ pub use layer::{
 };
 pub(crate) use nonlinearity::ActivationStage;
 pub(crate) use pixels::Scratch;
-pub(crate) use states::{CHUNK, Chunk, Pair, Point};
+pub(crate) use states::{CHUNK, Chunk, Pair, Point, RowTables};
 pub(crate) use window::Window;
 
 /// A network compiled for its kernels: the fused per-entry path of fully connected networks, or
@@ -203,13 +203,13 @@ impl Plan {
                         )));
                     }
                     prev_affine = false;
-                    stages.push(Stage::Activation(ActivationStage::compile(
-                        k,
-                        a,
-                        n_slots,
-                        quadrature_nodes,
-                    )?));
-                    n_slots += 1;
+                    let mut stage = ActivationStage::compile(k, a, n_slots, quadrature_nodes)?;
+                    stage.ordinal = stages
+                        .iter()
+                        .filter(|s| matches!(s, Stage::Activation(_)))
+                        .count();
+                    n_slots += stage.width();
+                    stages.push(Stage::Activation(stage));
                 }
                 other => {
                     return Err(crate::Error::InvalidNetwork(format!(
@@ -227,9 +227,21 @@ impl Plan {
         &self.stages
     }
 
-    /// The number of activation layers: the length of a point's variance table.
+    /// The length of a point's variance table: one value per activation layer, and a quadrature
+    /// dual's series table after its variance.
     pub(crate) fn n_slots(&self) -> usize {
         self.n_slots
+    }
+
+    /// Where each activation layer's input variance sits in a point's table, in order.
+    pub(crate) fn input_slots(&self) -> Vec<usize> {
+        self.stages
+            .iter()
+            .filter_map(|s| match s {
+                Stage::Activation(a) => Some(a.slot),
+                Stage::Dense(_) => None,
+            })
+            .collect()
     }
 
     /// Runs one point from q = ‖x‖²/d: fills `slots` with each activation's input variance and
@@ -260,20 +272,19 @@ impl Plan {
         Ok((s.c, s.ntk))
     }
 
-    /// Runs up to [`CHUNK`] pairs at once: the first `len` (a multiple of [`LANES`]) rows whose
-    /// slot-major variance table is `table` (`stride` entries per slot, starting at row `start`)
-    /// against one column point (table `s2`). `c` holds the input covariances on entry and Σ on
-    /// exit; Θ goes to `ntk`.
+    /// Runs up to [`CHUNK`] pairs at once: `len` entries (a multiple of [`LANES`]), the first `real`
+    /// of them real rows (the others padding), whose tables are `rows`, against one column point
+    /// (table `s2`). `c` holds the input covariances on entry and Σ on exit; Θ goes to `ntk`.
     #[inline(always)]
     pub(crate) fn chunk(
         &self,
         (c, ntk): (&mut [f64; CHUNK], &mut [f64; CHUNK]),
-        len: usize,
+        (len, real): (usize, usize),
         d: usize,
-        table: (&[f64], usize, usize),
+        rows: RowTables,
         s2: &[f64],
     ) {
-        let mut s = Chunk::new((c, ntk), len, d, table, s2);
+        let mut s = Chunk::new((c, ntk), (len, real), d, rows, s2);
         // Unchecked: the caller checks the finished column once.
         let _ = walk::<_, _, false>(&self.stages, &mut s);
     }

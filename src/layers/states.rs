@@ -1,7 +1,7 @@
 //! The kernel states of fully connected networks: one point, one pair, and a chunk of pairs.
 
 use super::{ActivationStage, DenseStage, FullyConnected, KernelState};
-use crate::activation::{DualActivation, LANES};
+use crate::activation::{Dual, LANES};
 use crate::real::Real;
 
 /// One point x: its variance q = Σ(x, x) and Θ(x, x), from q = ‖x‖²/d. Each activation records its
@@ -31,8 +31,7 @@ impl<F: Real> FullyConnected for Point<'_, F> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        self.slots[a.slot] = self.q;
-        let (t, dot) = a.dual.dual_diag(self.q);
+        let (t, dot) = a.point(self.q, self.slots);
         self.q = t;
         self.ntk = self.ntk * dot;
     }
@@ -75,16 +74,8 @@ impl<F: Real> FullyConnected for Pair<'_, F> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        let (q1, q2) = (self.s1[a.slot], self.s2[a.slot]);
-        // ρ = 1 exactly (identical points): the diagonal formulas keep Σ(x, x) bit-equal to the
-        // variance. The general formula's rounding would break c = q, and in the chaotic phase
-        // (χ₁ > 1) that ulp grows until Σ(x, x) collapses to the off-diagonal limit after a few
-        // hundred layers.
-        let (t, dot) = if self.c == q1 && self.c == q2 {
-            a.dual.dual_diag(self.c)
-        } else {
-            a.dual.dual(self.c, q1, q2)
-        };
+        // Identical points take the diagonal formulas (see `ActivationStage::pair`).
+        let (t, dot) = a.pair(self.c, self.s1, self.s2);
         self.c = t;
         self.ntk = self.ntk * dot;
     }
@@ -111,14 +102,27 @@ pub(crate) struct Chunk<'a> {
     pub(crate) ntk: &'a mut [f64; CHUNK],
     /// The entries in use: a multiple of [`LANES`], at most [`CHUNK`].
     len: usize,
+    /// The real rows among them (the others pad to whole lanes).
+    real: usize,
     d: usize,
-    /// The rows' variance tables, slot-major: slot k of row `start + r` is
-    /// `table[k * stride + start + r]`; at least `start + CHUNK` entries per slot.
-    table: &'a [f64],
-    stride: usize,
-    start: usize,
+    rows: RowTables<'a>,
     /// Variance table of the column point.
     s2: &'a [f64],
+}
+
+/// The per-point tables of a chunk's rows: row r of the chunk is point `start + r` of the tables.
+#[derive(Clone, Copy)]
+pub(crate) struct RowTables<'a> {
+    /// The activations' input variances activation-major: that of activation layer k (its
+    /// `ordinal`) of point i at `by_slot[k * stride + i]`, at least `start + CHUNK` entries per
+    /// layer (the padding holds the benign variance 1).
+    pub(crate) by_slot: &'a [f64],
+    pub(crate) stride: usize,
+    /// Point-major values, `ns` per point (read where a slot holds more than a variance: the
+    /// Mehler tables of quadrature duals).
+    pub(crate) slots: &'a [f64],
+    pub(crate) ns: usize,
+    pub(crate) start: usize,
 }
 
 /// Rows per [`Chunk`]: a multiple of [`LANES`], and small enough that the chunk's Σ, Θ and one slot
@@ -126,25 +130,24 @@ pub(crate) struct Chunk<'a> {
 pub(crate) const CHUNK: usize = 256;
 
 impl<'a> Chunk<'a> {
-    /// The state of the first `len` input covariances of `c` (Θ starts at 0 and goes to `ntk`);
-    /// `len` is a multiple of [`LANES`], at most [`CHUNK`].
+    /// The state of the first `real` input covariances of `c`, padded to `len` (a multiple of
+    /// [`LANES`], at most [`CHUNK`]); Θ starts at 0 and goes to `ntk`.
     pub(crate) fn new(
         (c, ntk): (&'a mut [f64; CHUNK], &'a mut [f64; CHUNK]),
-        len: usize,
+        (len, real): (usize, usize),
         d: usize,
-        (table, stride, start): (&'a [f64], usize, usize),
+        rows: RowTables<'a>,
         s2: &'a [f64],
     ) -> Self {
-        debug_assert!(len % LANES == 0 && len <= CHUNK);
+        debug_assert!(len % LANES == 0 && len <= CHUNK && real <= len);
         ntk[..len].fill(0.0);
         Chunk {
             c,
             ntk,
             len,
+            real,
             d,
-            table,
-            stride,
-            start,
+            rows,
             s2,
         }
     }
@@ -157,8 +160,22 @@ impl FullyConnected for Chunk<'_> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        let base = a.slot * self.stride + self.start;
-        let q1 = &self.table[base..base + self.len];
+        if let Dual::Quadrature(d) = &a.dual {
+            // The Mehler series from the row and column tables, entry by entry (the same
+            // function as `Pair`, so `entry` and `gram` agree to the bit); padding rows are left
+            // alone.
+            let (t2, q2) = (&self.s2[a.slot + 1..], self.s2[a.slot]);
+            let rows = &self.rows;
+            for r in 0..self.real {
+                let row = &rows.slots[(rows.start + r) * rows.ns + a.slot..];
+                let (t, dot) = d.dual_from_tables(self.c[r], row[0], q2, &row[1..], t2);
+                self.c[r] = t;
+                self.ntk[r] *= dot;
+            }
+            return;
+        }
+        let base = a.ordinal * self.rows.stride + self.rows.start;
+        let q1 = &self.rows.by_slot[base..base + self.len];
         let q2 = self.s2[a.slot];
         for ((c, t), q) in self.c[..self.len]
             .chunks_exact_mut(LANES)
@@ -175,9 +192,9 @@ impl FullyConnected for Chunk<'_> {
 
 impl KernelState for Chunk<'_> {
     fn first_non_finite(&self) -> Option<f64> {
-        self.c[..self.len]
+        self.c[..self.real]
             .iter()
-            .chain(&self.ntk[..self.len])
+            .chain(&self.ntk[..self.real])
             .copied()
             .find(|v| !v.is_finite())
     }

@@ -19,5 +19,6 @@ mod paper;
 mod predictions;
 mod properties;
 mod quadratic;
+mod quadrature_fast;
 mod reference;
 mod tiles;
