@@ -23,6 +23,7 @@
 //! with nodes in mirror pairs ±z so that one recurrence serves both (ψₖ(−z) = (−1)ᵏψₖ(z)).
 
 use super::quadrature::gauss_legendre;
+use multiversion::multiversion;
 
 /// Number of Hermite coefficients kept per point and layer (k = 0..TERMS − 1).
 pub(crate) const TERMS: usize = 64;
@@ -244,24 +245,9 @@ type Sums = [[[f64; BLOCK]; TERMS]; 2];
 
 /// Adds a block of nodes' terms to the partial sums: `blk` holds the nodes z and the weighted even
 /// and odd parts of φ and φ' (w·(φ(√q z) ± φ(−√q z)), the same for φ'). Compiled for AVX2 where
-/// the CPU has it (chosen at run time; no fused operations, so the same results).
+/// the CPU has it, and for AVX-512 (chosen at run time; no fused operations, so the same results).
+#[multiversion(targets("x86_64+avx512f+avx2", "x86_64+avx2"))]
 fn accumulate(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has the feature `accumulate_avx2` is compiled for.
-        return unsafe { accumulate_avx2(rule, blk, acc) };
-    }
-    accumulate_portable(rule, blk, acc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn accumulate_avx2(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
-    accumulate_portable(rule, blk, acc)
-}
-
-#[inline(always)]
-fn accumulate_portable(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
     let [z, fe, fo, de, dd] = blk;
     let mut p0 = [1.0; BLOCK];
     let mut p1 = *z;

@@ -209,6 +209,7 @@ dual_families! {
 /// set.
 mod rows {
     use super::{LANES, LaneDual};
+    use multiversion::multiversion;
 
     /// The second variances of a run of entries: one per entry (a diagonal state), or one for the
     /// whole run (a row of a full state), without building a row of copies.
@@ -267,8 +268,10 @@ mod rows {
         }
     }
 
-    #[inline(always)]
-    fn portable<D: LaneDual>(
+    /// The activation on a full (row by row) or diagonal pixel-pair state, compiled for AVX-512
+    /// and for AVX2 + FMA, one chosen at run time (the same IEEE operations in every version).
+    #[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
+    pub(super) fn dispatch<D: LaneDual>(
         d: &D,
         s: &mut [f64],
         t: &mut [f64],
@@ -285,54 +288,6 @@ mod rows {
             // the fully connected kernels.
             entries(d, row_s, row_t, q2, q1[i]);
         }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn avx2<D: LaneDual>(
-        d: &D,
-        s: &mut [f64],
-        t: &mut [f64],
-        q1: &[f64],
-        q2: &[f64],
-        diagonal: bool,
-    ) {
-        portable(d, s, t, q1, q2, diagonal)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn avx512<D: LaneDual>(
-        d: &D,
-        s: &mut [f64],
-        t: &mut [f64],
-        q1: &[f64],
-        q2: &[f64],
-        diagonal: bool,
-    ) {
-        portable(d, s, t, q1, q2, diagonal)
-    }
-
-    pub(super) fn dispatch<D: LaneDual>(
-        d: &D,
-        s: &mut [f64],
-        t: &mut [f64],
-        q1: &[f64],
-        q2: &[f64],
-        diagonal: bool,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the features `avx512` is compiled for.
-            return unsafe { avx512(d, s, t, q1, q2, diagonal) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features `avx2` is compiled for.
-            return unsafe { avx2(d, s, t, q1, q2, diagonal) };
-        }
-        portable(d, s, t, q1, q2, diagonal)
     }
 }
 

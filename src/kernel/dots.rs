@@ -12,6 +12,7 @@
 //! accumulators in vector registers; each lane performs the scalar sequence above, so the grouping
 //! (and padding) never changes a bit.
 
+use multiversion::multiversion;
 use nalgebra::DMatrix;
 use std::ops::Range;
 
@@ -65,7 +66,9 @@ impl<const W: usize> Panels<W> {
 }
 
 /// `out[r + c·ld] = scale · Σₖ a_r[k]·b_c[k]` for the first `rows` points of `a` and every point of
-/// `b`, each sum in the order of the module docs.
+/// `b`, each sum in the order of the module docs. Compiled for AVX-512 and for AVX2 + FMA, one
+/// chosen at run time (the same IEEE operations in every version).
+#[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
 pub(super) fn covariances(
     a: &RowPanels,
     rows: usize,
@@ -75,56 +78,6 @@ pub(super) fn covariances(
     ld: usize,
 ) {
     debug_assert!(rows <= a.len() && a.d == b.d);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has the feature `covariances_avx512` is compiled for.
-        return unsafe { covariances_avx512(a, rows, b, scale, out, ld) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features `covariances_avx2` is compiled for.
-        return unsafe { covariances_avx2(a, rows, b, scale, out, ld) };
-    }
-    covariances_portable(a, rows, b, scale, out, ld)
-}
-
-/// [`covariances`] compiled for AVX-512 (the same IEEE operations).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn covariances_avx512(
-    a: &RowPanels,
-    rows: usize,
-    b: &ColPanels,
-    scale: f64,
-    out: &mut [f64],
-    ld: usize,
-) {
-    covariances_portable(a, rows, b, scale, out, ld)
-}
-
-/// [`covariances`] compiled for AVX2 + FMA (the same IEEE operations).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn covariances_avx2(
-    a: &RowPanels,
-    rows: usize,
-    b: &ColPanels,
-    scale: f64,
-    out: &mut [f64],
-    ld: usize,
-) {
-    covariances_portable(a, rows, b, scale, out, ld)
-}
-
-#[inline(always)]
-fn covariances_portable(
-    a: &RowPanels,
-    rows: usize,
-    b: &ColPanels,
-    scale: f64,
-    out: &mut [f64],
-    ld: usize,
-) {
     let d = a.d;
     for gb in 0..b.len.div_ceil(NR) {
         let bp = b.group(gb);

@@ -47,6 +47,7 @@ use crate::network::Network;
 use crate::real::Real;
 use crate::{Error, Result};
 use dots::{ColPanels, RowPanels};
+use multiversion::multiversion;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -123,116 +124,6 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 const BLOCK: usize = 16;
 
 impl Network {
-    /// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
-    /// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. `table` is the rows'
-    /// slot-major variance table (`stride` per slot, row 0 of the column at index `start`), `s2j`
-    /// the column point's. Returns the first row whose value is not finite.
-    ///
-    /// The rows run in chunks of [`CHUNK`] through each stage in turn ([`Plan::chunk`]), the last
-    /// chunk padded to whole lanes: a lane's arithmetic does not depend on the other lanes, so each
-    /// entry gets the same bits wherever it falls in a column, which makes tiles of a Gram matrix
-    /// bit-identical to the whole. The column is compiled for AVX-512 or AVX2 + FMA where the CPU
-    /// has them (chosen at run time), so the Dense stages and the lane duals inline into one
-    /// vectorized loop; every path performs the same IEEE operations (`mul_add` is exactly rounded
-    /// everywhere).
-    #[allow(clippy::too_many_arguments)]
-    fn column(
-        &self,
-        plan: &Plan,
-        kcol: &mut [f64],
-        tcol: &mut [f64],
-        rows: usize,
-        d: usize,
-        table: RowTables,
-        s2j: &[f64],
-    ) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the features `column_avx512` is compiled for.
-            return unsafe { self.column_avx512(plan, kcol, tcol, rows, d, table, s2j) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features `column_avx2` is compiled for.
-            return unsafe { self.column_avx2(plan, kcol, tcol, rows, d, table, s2j) };
-        }
-        self.column_body(plan, kcol, tcol, rows, d, table, s2j)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn column_avx512(
-        &self,
-        plan: &Plan,
-        kcol: &mut [f64],
-        tcol: &mut [f64],
-        rows: usize,
-        d: usize,
-        table: RowTables,
-        s2j: &[f64],
-    ) -> Option<usize> {
-        self.column_body(plan, kcol, tcol, rows, d, table, s2j)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn column_avx2(
-        &self,
-        plan: &Plan,
-        kcol: &mut [f64],
-        tcol: &mut [f64],
-        rows: usize,
-        d: usize,
-        table: RowTables,
-        s2j: &[f64],
-    ) -> Option<usize> {
-        self.column_body(plan, kcol, tcol, rows, d, table, s2j)
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn column_body(
-        &self,
-        plan: &Plan,
-        kcol: &mut [f64],
-        tcol: &mut [f64],
-        rows: usize,
-        d: usize,
-        table: RowTables,
-        s2j: &[f64],
-    ) -> Option<usize> {
-        let mut pad = ([0.0; CHUNK], [0.0; CHUNK]);
-        for start in (0..rows).step_by(CHUNK) {
-            let len = (rows - start).min(CHUNK);
-            let at = RowTables {
-                start: table.start + start,
-                ..table
-            };
-            if len == CHUNK {
-                let c = (&mut kcol[start..start + CHUNK])
-                    .try_into()
-                    .expect("CHUNK rows");
-                let t = (&mut tcol[start..start + CHUNK])
-                    .try_into()
-                    .expect("CHUNK rows");
-                plan.chunk((c, t), (CHUNK, CHUNK), d, at, s2j);
-            } else {
-                // The short last chunk is padded to whole lanes with c = 0 (against the table's
-                // padding variance 1), computed with the others, and dropped.
-                let lanes = len.next_multiple_of(LANES);
-                pad.0[..len].copy_from_slice(&kcol[start..start + len]);
-                pad.0[len..lanes].fill(0.0);
-                plan.chunk((&mut pad.0, &mut pad.1), (lanes, len), d, at, s2j);
-                kcol[start..start + len].copy_from_slice(&pad.0[..len]);
-                tcol[start..start + len].copy_from_slice(&pad.1[..len]);
-            }
-        }
-        (0..rows).find(|&r| !(kcol[r].is_finite() && tcol[r].is_finite()))
-    }
-
     pub(crate) fn overflow(&self, stage: usize, value: f64) -> Error {
         Error::Overflow {
             layer: stage,
@@ -336,6 +227,56 @@ fn check_points(what: &str, x: &DMatrix<f64>) -> Result<()> {
         });
     }
     crate::linalg::check_finite_matrix(x, what)
+}
+
+/// Σ and Θ of rows `0..rows` of a column in place: `kcol` holds the input covariances (already
+/// replaced by the variance for identical rows) and gets Σ, `tcol` gets Θ. `table` holds the rows'
+/// per-point tables (row 0 of the column at its `start`), `s2j` the column point's. Returns the
+/// first row whose value is not finite.
+///
+/// The rows run in chunks of [`CHUNK`] through each stage in turn ([`Plan::chunk`]), the last chunk
+/// padded to whole lanes: a lane's arithmetic does not depend on the other lanes, so each entry gets
+/// the same bits wherever it falls in a column, which makes tiles of a Gram matrix bit-identical to
+/// the whole. The column is compiled for AVX-512 and for AVX2 + FMA, one chosen at run time
+/// (`multiversion`), so the Dense stages and the lane duals inline into one vectorized loop; every
+/// version performs the same IEEE operations (`mul_add` is exactly rounded everywhere).
+#[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma"))]
+fn column(
+    plan: &Plan,
+    kcol: &mut [f64],
+    tcol: &mut [f64],
+    rows: usize,
+    d: usize,
+    table: RowTables,
+    s2j: &[f64],
+) -> Option<usize> {
+    let mut pad = ([0.0; CHUNK], [0.0; CHUNK]);
+    for start in (0..rows).step_by(CHUNK) {
+        let len = (rows - start).min(CHUNK);
+        let at = RowTables {
+            start: table.start + start,
+            ..table
+        };
+        if len == CHUNK {
+            let c = (&mut kcol[start..start + CHUNK])
+                .try_into()
+                .expect("CHUNK rows");
+            let t = (&mut tcol[start..start + CHUNK])
+                .try_into()
+                .expect("CHUNK rows");
+            plan.chunk((c, t), (CHUNK, CHUNK), d, at, s2j);
+        } else {
+            // The short last chunk is padded to whole lanes with c = 0 (against the table's
+            // padding variance 1), computed with the others, and dropped.
+            let lanes = len.next_multiple_of(LANES);
+            pad.0[..len].copy_from_slice(&kcol[start..start + len]);
+            pad.0[len..lanes].fill(0.0);
+            plan.chunk((&mut pad.0, &mut pad.1), (lanes, len), d, at, s2j);
+            kcol[start..start + len].copy_from_slice(&pad.0[..len]);
+            tcol[start..start + len].copy_from_slice(&pad.1[..len]);
+        }
+    }
+    (0..rows).find(|&r| !(kcol[r].is_finite() && tcol[r].is_finite()))
 }
 
 /// The values at `inputs` (the activations' input variances) of `slots` (`ns` per point, n
@@ -731,7 +672,7 @@ impl Network {
                             *c = rows.p.q[pi];
                         }
                     }
-                    let col_bad = self.column(plan, kcol, tcol, mj, d, s1, cols.p.table(j));
+                    let col_bad = column(plan, kcol, tcol, mj, d, s1, cols.p.table(j));
                     bad = bad.or(col_bad.map(|r| (r0 + r, pj + cols.p.start)));
                     progress(mj as u64);
                 }
