@@ -151,7 +151,7 @@ impl FalkonParams {
         self.check()?;
         let n = op.n();
         check_targets(y, n)?;
-        check_rank(self.centres, n)?;
+        check_rank("centres", self.centres, n)?;
         let m = self.centres;
         let lambda = absolute_ridge(&self.regularization, &op)?;
         let lambda_f = lambda / n as f64;
@@ -451,11 +451,15 @@ pub struct Falkon<'a, K: Kernel + Sync + ?Sized> {
     report: SolveReport,
 }
 
-impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
-    /// The parameters at their defaults.
+impl Falkon<'static, dyn Kernel + Sync> {
+    /// The parameters at their defaults (defined on one instance of the type so that
+    /// `Falkon::params()` needs no type annotation).
     pub fn params() -> FalkonParams {
         FalkonParams::default()
     }
+}
+
+impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
 
     /// The centres (m × d, rows of the training points).
     pub fn centres(&self) -> &DMatrix<f64> {

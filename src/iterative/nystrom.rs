@@ -53,10 +53,10 @@ pub(crate) fn uniform_indices(n: usize, m: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Rejects a rank of 0 or above n.
-pub(crate) fn check_rank(rank: usize, n: usize) -> Result<()> {
+pub(crate) fn check_rank(name: &str, rank: usize, n: usize) -> Result<()> {
     if rank == 0 || rank > n {
         return Err(invalid(
-            "rank",
+            name,
             rank,
             &format!("must be between 1 and the number of training points n = {n}"),
         ));
@@ -72,7 +72,7 @@ impl LowRank {
         centres: Centres,
     ) -> Result<LowRank> {
         let n = op.n();
-        check_rank(rank, n)?;
+        check_rank("rank", rank, n)?;
         // The n × m columns, the factor B and the orthonormal U (each n × m), and m × m matrices.
         ensure_memory(
             &format!("a rank-{rank} Nyström approximation of {n} points"),

@@ -173,7 +173,7 @@ impl IterativeParams {
             check_finite_matrix(w, "warm start")?;
         }
         if self.rank > 0 {
-            check_rank(self.rank, n)?;
+            check_rank("rank", self.rank, n)?;
         }
         let lambda = absolute_ridge(&self.regularization, &op)?;
         let precond = if self.rank > 0 {
@@ -276,11 +276,16 @@ pub struct IterativeRegression<'a, K: Kernel + Sync + ?Sized> {
     report: SolveReport,
 }
 
-impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
+impl IterativeRegression<'static, dyn Kernel + Sync> {
     /// The parameters at their defaults (CG, no preconditioner, tol 1e-8, relative ridge 1e-6).
+    /// (Defined on one instance of the type so that `IterativeRegression::params()` needs no type
+    /// annotation; the fitted model takes its kernel type from the operator.)
     pub fn params() -> IterativeParams {
         IterativeParams::default()
     }
+}
+
+impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
 
     /// The coefficients α = (K + λI)⁻¹ Y (n × k).
     pub fn coefficients(&self) -> &DMatrix<f64> {
