@@ -10,7 +10,9 @@ use crate::linalg::{Par, alloc_matrix, check_finite_param, ensure_memory, gemm};
 use crate::regression::gp::check_targets;
 use crate::{Error, Kernel, KernelKind, Regularization, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{LltRegularization, cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::cholesky::llt::factor::{
+    LltRegularization, cholesky_in_place, cholesky_in_place_scratch,
+};
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::linalg::triangular_solve as tri;
 use faer::reborrow::ReborrowMut;
@@ -163,7 +165,8 @@ impl FalkonParams {
         ensure_memory(
             &format!("FALKON with {m} centres (one m × m buffer and the K_nm blocks)"),
             (m as u128).pow(2)
-                + threads * (2 * self.block_rows as u128 * m as u128 + m as u128 * y.ncols() as u128),
+                + threads
+                    * (2 * self.block_rows as u128 * m as u128 + m as u128 * y.ncols() as u128),
         )?;
         // K_mm, in row blocks (Kernel::cross returns both kernels: never both m × m at once).
         let mut buf = alloc_matrix(m, m, "FALKON factor buffer (K_mm, then T and A)")?;
@@ -300,7 +303,11 @@ fn llt_lower_in_place(a: &mut DMatrix<f64>) -> std::result::Result<(), ()> {
         let jb = NB.min(m - j);
         // L_JJ from a copy of the diagonal block.
         let mut d = a.view((j, j), (jb, jb)).into_owned();
-        let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(jb, par, Default::default()));
+        let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+            jb,
+            par,
+            Default::default(),
+        ));
         cholesky_in_place(
             mat_mut(&mut d),
             LltRegularization::default(),
@@ -460,7 +467,6 @@ impl Falkon<'static, dyn Kernel + Sync> {
 }
 
 impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
-
     /// The centres (m × d, rows of the training points).
     pub fn centres(&self) -> &DMatrix<f64> {
         &self.centres
@@ -497,7 +503,14 @@ impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
                 x_test.shape(),
             ));
         }
-        cross_apply(self.kernel, self.kind, x_test, &self.centres, &self.alpha, 256)
+        cross_apply(
+            self.kernel,
+            self.kind,
+            x_test,
+            &self.centres,
+            &self.alpha,
+            256,
+        )
     }
 
     /// Σ_b K_bmᵀ (K_bm U) over row blocks b of the training points (and K_nmᵀ Y with `rhs`).
@@ -651,7 +664,10 @@ mod tests {
                 assert_eq!(a[(i, j)], 7.0);
             }
             for i in j..m {
-                assert!((a[(i, j)] - want[(i, j)]).abs() <= 1e-13 * scale, "({i}, {j})");
+                assert!(
+                    (a[(i, j)] - want[(i, j)]).abs() <= 1e-13 * scale,
+                    "({i}, {j})"
+                );
             }
         }
         let mut bad = -DMatrix::<f64>::identity(4, 4);
@@ -679,7 +695,10 @@ mod tests {
         let scale = want.amax();
         for j in 0..m {
             for i in j..m {
-                assert!((a[(i, j)] - want[(i, j)]).abs() <= 1e-13 * scale, "({i}, {j})");
+                assert!(
+                    (a[(i, j)] - want[(i, j)]).abs() <= 1e-13 * scale,
+                    "({i}, {j})"
+                );
             }
             for i in 0..j {
                 assert_eq!(a[(i, j)], before_upper[(i, j)]);

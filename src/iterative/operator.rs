@@ -2,9 +2,7 @@
 //! chosen columns of K, computed in row blocks that are recomputed on every product.
 
 use crate::error::invalid;
-use crate::linalg::{
-    Par, check_finite_matrix, check_rows, ensure_memory, gemm, shape_error,
-};
+use crate::linalg::{Par, check_finite_matrix, check_rows, ensure_memory, gemm, shape_error};
 use crate::{Kernel, KernelKind, Result};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
@@ -160,10 +158,7 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
                     Ok(acc)
                 },
             )
-            .try_reduce(
-                || DMatrix::zeros(n, k),
-                |a, b| Ok(a + b),
-            )
+            .try_reduce(|| DMatrix::zeros(n, k), |a, b| Ok(a + b))
     }
 
     /// K(X_*, X)·V for test points X_* (rows, m × d) and V of shape n × k: the m × k predictions

@@ -286,7 +286,6 @@ impl IterativeRegression<'static, dyn Kernel + Sync> {
 }
 
 impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
-
     /// The coefficients α = (K + λI)⁻¹ Y (n × k).
     pub fn coefficients(&self) -> &DMatrix<f64> {
         &self.coefficients
@@ -331,7 +330,11 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
     ///
     /// The posterior's kernel must be the operator's ([`Posterior::kernel`]). The variance is the
     /// diagonal of the covariance.
-    pub fn predict(&self, posterior: impl Into<Posterior>, x_test: &DMatrix<f64>) -> Result<Gaussian> {
+    pub fn predict(
+        &self,
+        posterior: impl Into<Posterior>,
+        x_test: &DMatrix<f64>,
+    ) -> Result<Gaussian> {
         let posterior = posterior.into();
         if posterior.kernel() != self.op.kind() {
             return Err(invalid(
@@ -399,7 +402,9 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
                 .map(|(c, &nb)| if nb > 0.0 { c.norm() / nb } else { 0.0 })
                 .fold(0.0, f64::max)
         };
-        let mut x = warm.cloned().unwrap_or_else(|| DMatrix::zeros(b.nrows(), b.ncols()));
+        let mut x = warm
+            .cloned()
+            .unwrap_or_else(|| DMatrix::zeros(b.nrows(), b.ncols()));
         // Columns with b = 0 have the solution 0 whatever the warm start.
         for (j, &nb) in norms.iter().enumerate() {
             if nb == 0.0 {

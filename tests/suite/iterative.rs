@@ -151,7 +151,8 @@ fn cg_against_dense(
 fn cg_mean_matches_dense_cholesky() {
     for (name, net) in [("ReLU", relu3()), ("Erf", erf3())] {
         for ridge in [1e-4, 1e-6] {
-            let (err, iters) = cg_against_dense(&net, 1000, ridge, 200, Centres::Uniform { seed: 0 });
+            let (err, iters) =
+                cg_against_dense(&net, 1000, ridge, 200, Centres::Uniform { seed: 0 });
             eprintln!("{name} ridge {ridge:e}: rel. error {err:.2e}, {iters} iterations (m = 200)");
             assert!(err <= 1e-6, "{name} ridge {ridge}: {err}");
         }
@@ -315,7 +316,10 @@ fn falkon_matches_the_dense_nystrom_solution() {
     let alpha = h.cholesky().unwrap().solve(&(knm.transpose() * &y));
     let want = net.cross(&x_test, &c).unwrap().ntk * alpha;
     let err = rel_err(&fit.mean(&x_test).unwrap(), &want);
-    eprintln!("FALKON m = {m}: {} iterations, rel. error {err:.2e}", fit.report().iterations);
+    eprintln!(
+        "FALKON m = {m}: {} iterations, rel. error {err:.2e}",
+        fit.report().iterations
+    );
     assert!(err <= 1e-8, "{err}");
 }
 
@@ -356,7 +360,10 @@ fn error_cases() {
     invalid(p.tol(-1e-8).fit(op(), &y).map(|_| ()), "tol");
     invalid(p.max_iter(0).fit(op(), &y).map(|_| ()), "max_iter");
     invalid(
-        p.method(Method::EigenPro { top: 0 }).rank(5).fit(op(), &y).map(|_| ()),
+        p.method(Method::EigenPro { top: 0 })
+            .rank(5)
+            .fit(op(), &y)
+            .map(|_| ()),
         "top",
     );
     invalid(
@@ -373,8 +380,14 @@ fn error_cases() {
             .map(|_| ()),
         "diag_reg",
     );
-    invalid(Falkon::params().centres(0).fit(op(), &y).map(|_| ()), "centres");
-    invalid(Falkon::params().centres(31).fit(op(), &y).map(|_| ()), "centres");
+    invalid(
+        Falkon::params().centres(0).fit(op(), &y).map(|_| ()),
+        "centres",
+    );
+    invalid(
+        Falkon::params().centres(31).fit(op(), &y).map(|_| ()),
+        "centres",
+    );
     invalid(op().block_rows(0).map(|_| ()), "block_rows");
     // Not converging: the error states the residual reached.
     let e = p.max_iter(2).fit(op(), &y).unwrap_err();
@@ -409,4 +422,199 @@ fn error_cases() {
         p.fit_with(op(), &y, Some(&warm), &mut |_, _| {}),
         Err(Error::ShapeMismatch { .. })
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `ntk predict --solver …`
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `ntk predict` on CSV files written to a fresh directory, with extra arguments.
+fn predict_cli(tag: &str, extra: &[&str]) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("ntk-iterative-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let x = gaussian(60, 3, 80);
+    let y = targets(&DMatrix::from_fn(60, 4, |i, j| x[(i, j % 3)]), 81);
+    let t = gaussian(5, 3, 82);
+    let csv = |m: &DMatrix<f64>| {
+        m.row_iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| format!("{v:e}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let spec = r#"{"layers": [{"dense": {"w_std": 1.4, "b_std": 0.1}}, {"relu": {}},
+        {"dense": {"w_std": 1.4, "b_std": 0.1}}, {"relu": {}}, {"dense": {"w_std": 1.4}}]}"#;
+    let files = [
+        ("net.json", spec.to_string()),
+        ("x.csv", csv(&x)),
+        ("y.csv", csv(&y)),
+        ("t.csv", csv(&t)),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let path = |name: &str| dir.join(name).into_os_string();
+    let mut args: Vec<std::ffi::OsString> = vec!["predict".into()];
+    for (flag, name) in [
+        ("--spec", "net.json"),
+        ("--train-x", "x.csv"),
+        ("--train-y", "y.csv"),
+        ("--test-x", "t.csv"),
+    ] {
+        args.push(flag.into());
+        args.push(path(name));
+    }
+    args.extend(
+        extra
+            .iter()
+            .map(|a| a.replace("{dir}", dir.to_str().unwrap()).into()),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ntk"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+fn json_mean(out: &std::process::Output) -> DMatrix<f64> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["mean"].as_array().unwrap();
+    let k = rows[0].as_array().unwrap().len();
+    DMatrix::from_fn(rows.len(), k, |i, j| rows[i][j].as_f64().unwrap())
+}
+
+fn assert_cli_fails(out: &std::process::Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle) && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn cli_solvers_agree_with_dense() {
+    let dense = json_mean(&predict_cli("dense", &["--diag-reg", "1e-4"]));
+    for (tag, extra) in [
+        (
+            "cg",
+            vec!["--solver", "cg", "--rank", "20", "--tol", "1e-12"],
+        ),
+        (
+            "eigenpro",
+            vec![
+                "--solver",
+                "eigenpro",
+                "--rank",
+                "30",
+                "--top",
+                "20",
+                "--tol",
+                "1e-10",
+                "--max-iter",
+                "100000",
+            ],
+        ),
+        (
+            "falkon",
+            vec!["--solver", "falkon", "--rank", "60", "--tol", "1e-13"],
+        ),
+    ] {
+        let mut args = vec!["--diag-reg", "1e-4"];
+        args.extend(extra);
+        let got = json_mean(&predict_cli(tag, &args));
+        // FALKON with m = n centres is the full problem (its K̂ = K).
+        assert!(
+            rel_err(&got, &dense) < 1e-6,
+            "{tag}: {}",
+            rel_err(&got, &dense)
+        );
+    }
+    let out = predict_cli(
+        "npz",
+        &[
+            "--diag-reg",
+            "1e-4",
+            "--solver",
+            "cg",
+            "--cov",
+            "--out",
+            "{dir}/o.npz",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cli_solver_errors() {
+    let reg = ["--diag-reg", "1e-4"];
+    fn with<'a>(reg: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [reg, extra].concat()
+    }
+    assert_cli_fails(
+        &predict_cli("e1", &with(&reg, &["--solver", "cg", "--tol", "0"])),
+        2,
+        "--tol",
+    );
+    assert_cli_fails(
+        &predict_cli("e2", &with(&reg, &["--solver", "cg", "--tol", "nan"])),
+        2,
+        "--tol",
+    );
+    assert_cli_fails(
+        &predict_cli("e3", &with(&reg, &["--solver", "cg", "--rank", "61"])),
+        1,
+        "rank",
+    );
+    assert_cli_fails(
+        &predict_cli("e4", &with(&reg, &["--solver", "falkon", "--rank", "0"])),
+        1,
+        "centres",
+    );
+    assert_cli_fails(
+        &predict_cli(
+            "e5",
+            &with(
+                &reg,
+                &["--solver", "eigenpro", "--rank", "10", "--top", "10"],
+            ),
+        ),
+        1,
+        "top",
+    );
+    assert_cli_fails(&predict_cli("e6", &["--solver", "cg"]), 2, "--diag-reg");
+    assert_cli_fails(
+        &predict_cli("e7", &with(&reg, &["--solver", "cg", "--time", "1"])),
+        2,
+        "t = inf",
+    );
+    assert_cli_fails(
+        &predict_cli("e8", &with(&reg, &["--solver", "falkon", "--cov"])),
+        2,
+        "--cov",
+    );
+    assert_cli_fails(
+        &predict_cli("e9", &with(&reg, &["--rank", "5"])),
+        2,
+        "--rank",
+    );
+    assert_cli_fails(
+        &predict_cli(
+            "e10",
+            &with(&reg, &["--solver", "cg", "--rank", "0", "--max-iter", "1"]),
+        ),
+        1,
+        "did not reach",
+    );
 }
