@@ -4,7 +4,7 @@
 
 use super::nystrom::{check_rank, uniform_indices};
 use super::operator::{KernelOperator, block, cross_apply, select_rows};
-use super::solve::{SolveReport, absolute_ridge, check_tol};
+use super::solve::{SolveReport, absolute_ridge, cg_direction, cg_update, check_tol};
 use crate::error::invalid;
 use crate::linalg::{Par, alloc_matrix, check_finite_param, ensure_memory, gemm};
 use crate::regression::gp::check_targets;
@@ -599,27 +599,13 @@ impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
         let mut res = rel(&r);
         while res > params.tol && report.iterations < params.max_iter {
             let q = apply_w(&p)?;
-            for j in 0..k {
-                let pq = p.column(j).dot(&q.column(j));
-                if pq > 0.0 {
-                    let a = rr[j] / pq;
-                    beta.column_mut(j).axpy(a, &p.column(j), 1.0);
-                    r.column_mut(j).axpy(-a, &q.column(j), 1.0);
-                }
-            }
+            cg_update(&mut beta, &mut r, &p, &q, &rr);
             report.iterations += 1;
             res = rel(&r);
             report.residuals.push(res);
             progress(report.iterations, res);
-            for j in 0..k {
-                let rr_new = r.column(j).norm_squared();
-                let b = if rr[j] > 0.0 { rr_new / rr[j] } else { 0.0 };
-                rr[j] = rr_new;
-                let rj = r.column(j).into_owned();
-                let mut pj = p.column_mut(j);
-                pj *= b;
-                pj += rj;
-            }
+            // No further preconditioner: z = r.
+            cg_direction(&mut p, &r, &r, &mut rr);
         }
         report.residual = res;
         report.converged = res <= params.tol;

@@ -73,10 +73,10 @@ impl LowRank {
     ) -> Result<LowRank> {
         let n = op.n();
         check_rank("rank", rank, n)?;
-        // The n × m columns, the factor B and the orthonormal U (each n × m), and m × m matrices.
+        // One n × m matrix (the columns, turned into B and then U in place) and m × m matrices.
         ensure_memory(
             &format!("a rank-{rank} Nyström approximation of {n} points"),
-            3 * n as u128 * rank as u128 + 3 * (rank as u128).pow(2),
+            n as u128 * rank as u128 + 4 * (rank as u128).pow(2),
         )?;
         let b = match centres {
             Centres::Uniform { seed } => {
@@ -91,14 +91,34 @@ impl LowRank {
                 let w = DMatrix::from_fn(rank, kept.len(), |i, j| {
                     q[(i, kept[j])] / vals[kept[j]].sqrt()
                 });
-                let mut b = DMatrix::zeros(n, kept.len());
-                gemm(&mut b, &c, false, &w, false, 1.0, Par::Global);
-                b
+                let mut c = c;
+                mul_rows_in_place(&mut c, &w);
+                c
             }
             Centres::PivotedCholesky => pivoted_cholesky(op, rank)?,
         };
         Ok(orthonormalize(b))
     }
+}
+
+/// C ← C W (n × m times m × r, r ≤ m) in place, a block of 512 rows at a time, then C keeps its
+/// first r columns (a prefix of its column-major storage): the Nyström factors never need a second
+/// n × m matrix.
+fn mul_rows_in_place(c: &mut DMatrix<f64>, w: &DMatrix<f64>) {
+    let (n, r) = (c.nrows(), w.ncols());
+    debug_assert!(r <= c.ncols());
+    let mut out = DMatrix::zeros(0, 0);
+    for start in (0..n).step_by(512) {
+        let len = 512.min(n - start);
+        let rows = c.rows(start, len).into_owned();
+        if out.nrows() != len {
+            out = DMatrix::zeros(len, r);
+        }
+        gemm(&mut out, &rows, false, w, false, 1.0, Par::Global);
+        c.view_mut((start, 0), (len, r)).copy_from(&out);
+    }
+    let full = std::mem::replace(c, DMatrix::zeros(0, 0));
+    *c = full.resize_horizontally(r, 0.0);
 }
 
 /// Greedy pivoted Cholesky: G (n × r) with K ≈ G Gᵀ.
@@ -159,8 +179,8 @@ fn orthonormalize(b: DMatrix<f64>) -> LowRank {
     // Descending order of the kept eigenvalues.
     let kept: Vec<usize> = (0..r).rev().filter(|&i| vals[i] > floor).collect();
     let w = DMatrix::from_fn(r, kept.len(), |i, j| v[(i, kept[j])] / vals[kept[j]].sqrt());
-    let mut u = DMatrix::zeros(b.nrows(), kept.len());
-    gemm(&mut u, &b, false, &w, false, 1.0, Par::Global);
+    let mut u = b;
+    mul_rows_in_place(&mut u, &w);
     LowRank {
         u,
         s2: DVector::from_iterator(kept.len(), kept.iter().map(|&i| vals[i])),

@@ -356,8 +356,7 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
             Posterior::Kernel(KernelKind::Nngp) => (&td.nngp, &tt.nngp),
             _ => (&td.ntk, &tt.ntk),
         };
-        let (z, report) = self.solve_with(&k_td.transpose(), None, &mut |_, _| {})?;
-        let _ = report;
+        let (z, _) = self.solve_with(&k_td.transpose(), None, &mut |_, _| {})?;
         let mut cov = match posterior {
             Posterior::Kernel(KernelKind::Ntk) => {
                 let nngp = KernelOperator::new(kernel, x, KernelKind::Nngp)?;
@@ -464,15 +463,7 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
         let mut rz: Vec<f64> = (0..k).map(|j| r.column(j).dot(&z.column(j))).collect();
         while report.iterations < self.params.max_iter {
             let q = self.apply_reg(&p)?;
-            for j in 0..k {
-                let pq = p.column(j).dot(&q.column(j));
-                // A converged column (r = 0, so p = 0) stays where it is.
-                if pq > 0.0 {
-                    let a = rz[j] / pq;
-                    x.column_mut(j).axpy(a, &p.column(j), 1.0);
-                    r.column_mut(j).axpy(-a, &q.column(j), 1.0);
-                }
-            }
+            cg_update(x, r, &p, &q, &rz);
             report.iterations += 1;
             let res = rel(r);
             report.residuals.push(res);
@@ -481,15 +472,7 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
                 break;
             }
             z = self.precondition(r);
-            for j in 0..k {
-                let rz_new = r.column(j).dot(&z.column(j));
-                let beta = if rz[j] > 0.0 { rz_new / rz[j] } else { 0.0 };
-                rz[j] = rz_new;
-                let zj = z.column(j).into_owned();
-                let mut pj = p.column_mut(j);
-                pj *= beta;
-                pj += zj;
-            }
+            cg_direction(&mut p, &z, r, &mut rz);
         }
         Ok(())
     }
@@ -560,5 +543,42 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
             }
         }
         Ok(eta)
+    }
+}
+
+/// One CG step per column: x += a p, r −= a q with a = rz / pᵀq (q = A p). A converged column
+/// (r = 0, so p = 0 and pᵀq = 0) stays where it is.
+pub(crate) fn cg_update(
+    x: &mut DMatrix<f64>,
+    r: &mut DMatrix<f64>,
+    p: &DMatrix<f64>,
+    q: &DMatrix<f64>,
+    rz: &[f64],
+) {
+    for (j, &rzj) in rz.iter().enumerate() {
+        let pq = p.column(j).dot(&q.column(j));
+        if pq > 0.0 {
+            let a = rzj / pq;
+            x.column_mut(j).axpy(a, &p.column(j), 1.0);
+            r.column_mut(j).axpy(-a, &q.column(j), 1.0);
+        }
+    }
+}
+
+/// The next CG directions per column: p = z + β p with β = rᵀz (new) / rᵀz (old), z = P⁻¹ r;
+/// updates rz.
+pub(crate) fn cg_direction(
+    p: &mut DMatrix<f64>,
+    z: &DMatrix<f64>,
+    r: &DMatrix<f64>,
+    rz: &mut [f64],
+) {
+    for (j, rzj) in rz.iter_mut().enumerate() {
+        let rz_new = r.column(j).dot(&z.column(j));
+        let beta = if *rzj > 0.0 { rz_new / *rzj } else { 0.0 };
+        *rzj = rz_new;
+        let mut pj = p.column_mut(j);
+        pj *= beta;
+        pj += z.column(j);
     }
 }
