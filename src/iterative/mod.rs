@@ -12,9 +12,9 @@
 //!   the two m × m triangular factors in one buffer.
 //!
 //! The formulas, the stopping rules and the measured iteration counts are in `docs/regression.md`
-//! ("Iterative solvers"). A solve that reaches `max_iter` first is [`Error::NotConverged`]
-//! (crate::Error::NotConverged), which states the residual reached, unless the parameters allow an
-//! unconverged result (then [`SolveReport::converged`] is false).
+//! ("Iterative solvers"). A solve that reaches `max_iter` first is
+//! [`Error::NotConverged`](crate::Error::NotConverged), which states the residual reached, unless
+//! the parameters allow an unconverged result (then [`SolveReport::converged`] is false).
 
 pub mod falkon;
 pub mod nystrom;

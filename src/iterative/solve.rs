@@ -318,8 +318,8 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
         self.solve_with(b, None, &mut |_, _| {})
     }
 
-    /// Mean and covariance at test points (rows of `x_test`), as [`GpInference::predict`]
-    /// (crate::GpInference::predict) computes them, with every K_reg⁻¹ replaced by a solve with m
+    /// Mean and covariance at test points (rows of `x_test`), as
+    /// [`GpInference::predict`](crate::GpInference::predict) computes them, with every K_reg⁻¹ replaced by a solve with m
     /// right-hand sides (m test points, so the m × m covariance and an n × m block are held):
     ///
     /// * NNGP (operator of the NNGP): cov = Σ_tt − Σ_td Σ_reg⁻¹ Σ_dt;
