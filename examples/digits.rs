@@ -21,35 +21,10 @@
 mod common;
 
 use common::Series;
-use flate2::read::GzDecoder;
 use nalgebra::DMatrix;
 use ntk::{GpInference, KernelKind, Network, Regularization, TestKernels, TrainKernels};
 use std::error::Error;
-use std::io::Read;
 use std::time::Instant;
-
-/// The images (rows of 64 preprocessed pixels) and labels.
-fn load() -> Result<(DMatrix<f64>, Vec<usize>), Box<dyn Error>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv.gz");
-    let mut text = String::new();
-    GzDecoder::new(std::fs::File::open(path)?).read_to_string(&mut text)?;
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.trim().parse::<f64>())
-            .collect::<Result<_, _>>()?;
-        let mut img: Vec<f64> = v[..64].iter().map(|p| p / 16.0).collect();
-        let mean = img.iter().sum::<f64>() / 64.0;
-        img.iter_mut().for_each(|p| *p -= mean);
-        let rms = (img.iter().map(|p| p * p).sum::<f64>() / 64.0).sqrt();
-        img.iter_mut().for_each(|p| *p /= rms);
-        pixels.extend(img);
-        labels.push(v[64] as usize);
-    }
-    Ok((DMatrix::from_row_slice(labels.len(), 64, &pixels), labels))
-}
 
 fn networks() -> Result<Vec<(&'static str, Network)>, ntk::Error> {
     let cnn = |readout: &str| {
@@ -85,7 +60,7 @@ fn accuracy(mean: &DMatrix<f64>, labels: &[usize]) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let (x, labels) = load()?;
+    let (x, labels) = common::digits()?;
     let sizes = [250, 500, 1000];
     let mut rows = Vec::new();
     let mut series: Vec<Series> = Vec::new();

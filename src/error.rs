@@ -152,6 +152,22 @@ pub enum Error {
         /// The loss value (or, if the forward pass itself overflowed, the first non-finite output).
         loss: f64,
     },
+    /// An iterative solver stopped at its iteration limit before reaching its tolerance.
+    #[error(
+        "{what} did not reach the relative residual {tol:e} within {iterations} iterations \
+         (it reached {residual:e}): raise max_iter, raise the preconditioner rank, loosen the \
+         tolerance, increase the regularization, or restart from the returned iterate with a warm start"
+    )]
+    NotConverged {
+        /// Which solver and system.
+        what: String,
+        /// Iterations done.
+        iterations: usize,
+        /// The relative residual reached, ‖B − K_reg X‖_F / ‖B‖_F.
+        residual: f64,
+        /// The tolerance asked for.
+        tol: f64,
+    },
 }
 
 /// `Result` with the crate's [`Error`](enum@Error).

@@ -28,6 +28,8 @@
 //!   (AGOP) of any differentiable predictor, the neural feature matrix of a trained finite network,
 //!   and Recursive Feature Machines (Radhakrishnan 2023, ch. 5).
 //! * [`regression`]: kernel regression, GP posteriors and gradient-descent dynamics at any time.
+//! * [`iterative`]: matrix-free kernel regression for large n — the training kernel as an operator,
+//!   Nyström-preconditioned conjugate gradients, EigenPro and FALKON.
 //! * [`completion`]: matrix completion with the NTK of a fully connected network (Radhakrishnan
 //!   2023, Thm 5), one pseudo-inverse kernel regression per row.
 //! * [`infinite_depth`]: the normalized NTK recursion on the sphere and its infinite-depth limits:
@@ -64,6 +66,7 @@ pub mod finite;
 pub mod forward;
 pub mod infinite_depth;
 pub mod io;
+pub mod iterative;
 pub mod jacobian;
 pub mod kernel;
 mod layers;

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use std::error::Error;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -294,4 +295,28 @@ pub fn save(
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The 1797 digits of `data/digits.csv.gz`: rows of 64 pixels / 16, each image centred and scaled
+/// to unit mean square, and the labels.
+pub fn digits() -> Result<(DMatrix<f64>, Vec<usize>), Box<dyn Error>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path)?).read_to_string(&mut text)?;
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<Result<_, _>>()?;
+        let mut img: Vec<f64> = v[..64].iter().map(|p| p / 16.0).collect();
+        let mean = img.iter().sum::<f64>() / 64.0;
+        img.iter_mut().for_each(|p| *p -= mean);
+        let rms = (img.iter().map(|p| p * p).sum::<f64>() / 64.0).sqrt();
+        img.iter_mut().for_each(|p| *p /= rms);
+        pixels.extend(img);
+        labels.push(v[64] as usize);
+    }
+    Ok((DMatrix::from_row_slice(labels.len(), 64, &pixels), labels))
 }

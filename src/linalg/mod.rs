@@ -27,7 +27,7 @@ pub(crate) enum Par {
 }
 
 impl Par {
-    fn faer(self) -> faer::Par {
+    pub(crate) fn faer(self) -> faer::Par {
         match self {
             Par::Seq => faer::Par::Seq,
             Par::Global => faer::get_global_parallelism(),

@@ -13,6 +13,7 @@ mod features;
 mod finite;
 mod finite_conv;
 mod infinite_depth;
+mod iterative;
 mod jacobian;
 mod numerics;
 mod paper;

@@ -45,6 +45,8 @@ Synopsis:
   ntk predict --spec NET.json --train-x X.csv --train-y Y.csv --test-x T.csv
               [--kernel nngp|ntk|ntkgp] [--time t]... [--learning-rate η]
               [--diag-reg λ] [--diag-reg-absolute] [--cov] [--out OUT.json|OUT.npz]
+              [--solver dense|cg|eigenpro|falkon] [--rank m] [--top k] [--tol ε]
+              [--max-iter N] [--seed S]
   ntk jacobian --spec NET.json --train-x X.csv [--at P.csv] [--time t]
                [--learning-rate η] [--diag-reg λ] [--diag-reg-absolute]
                [--out OUT.json|OUT.npz]
