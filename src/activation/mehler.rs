@@ -280,9 +280,24 @@ fn accumulate(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
     }
 }
 
+/// Σ p by halves, ((p₀ + p₄) + (p₂ + p₆)) + ((p₁ + p₅) + (p₃ + p₇)) for 8 terms: one fixed order.
+#[inline(always)]
+fn tree_sum(p: [f64; CHUNK]) -> f64 {
+    let mut v = p;
+    let mut w = CHUNK;
+    while w > 1 {
+        w /= 2;
+        for j in 0..w {
+            v[j] += v[j + w];
+        }
+    }
+    v[0]
+}
+
 /// (T, Ṫ) from two points' tables by the truncated series, or `None` when [`TERMS`] terms do not
-/// bring the truncation bound below [`SERIES_TOL`] (or |ρ| ≥ 1, or ρ is not a number).
-#[inline]
+/// bring the truncation bound below [`SERIES_TOL`] (or |ρ| ≥ 1, or ρ is not a number). Inlined
+/// into the kernels' column loop, so it is compiled for its instruction set.
+#[inline(always)]
 pub(crate) fn entry(c: f64, t1: &[f64], t2: &[f64]) -> Option<(f64, f64)> {
     let (t1, t2) = (&t1[..TABLE], &t2[..TABLE]);
     let rho = c * t1[2] * t2[2];
@@ -302,11 +317,12 @@ pub(crate) fn entry(c: f64, t1: &[f64], t2: &[f64]) -> Option<(f64, f64)> {
         .chunks_exact(STRIDE)
         .zip(t2[HEADER..].chunks_exact(STRIDE))
     {
-        let (mut ca, mut cb) = (0.0, 0.0);
-        for j in 0..CHUNK {
-            ca += c1[j] * c2[j] * pw[j];
-            cb += c1[CHUNK + j] * c2[CHUNK + j] * pw[j];
-        }
+        // Each chunk's terms added by a fixed pairwise tree (not one running sum), so the products
+        // and the additions vectorize and the chunks' dependency chains stay short.
+        let ca = tree_sum(std::array::from_fn(|j| c1[j] * c2[j] * pw[j]));
+        let cb = tree_sum(std::array::from_fn(|j| {
+            c1[CHUNK + j] * c2[CHUNK + j] * pw[j]
+        }));
         sa += lead * ca;
         sb += lead * cb;
         lead *= step;

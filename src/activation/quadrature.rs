@@ -671,7 +671,8 @@ impl QuadratureDual {
 
     /// (T, Ṫ) of an entry from the two points' tables: the diagonal values (from the tables) at
     /// c = q1 = q2, the Mehler series where its bound meets the tolerance, the exact rule otherwise.
-    #[inline]
+    /// Inlined into the kernels' column loop (the exact rule stays a call).
+    #[inline(always)]
     pub(crate) fn dual_from_tables(
         &self,
         c: f64,
