@@ -158,6 +158,41 @@ unsafe fn sqrt_div_avx512(block: &[f64]) -> f64 {
     sqrt_div(block)
 }
 
+/// `len` zeros from the allocator (calloc: fresh pages, not yet touched) behind transparent huge
+/// pages, as the kernels allocate their outputs.
+fn fresh(len: usize) -> Vec<f64> {
+    let layout = std::alloc::Layout::array::<f64>(len).expect("a valid size");
+    // SAFETY: the layout has a non-zero size; the memory is zeroed, so `len` f64 are initialized.
+    let mut v = unsafe {
+        let p = std::alloc::alloc_zeroed(layout) as *mut f64;
+        assert!(!p.is_null(), "out of memory");
+        Vec::from_raw_parts(p, len, len)
+    };
+    huge_pages(&mut v);
+    v
+}
+
+/// Asks Linux for transparent huge pages behind `v` (as the kernels do for their outputs).
+fn huge_pages(v: &mut [f64]) {
+    #[cfg(target_os = "linux")]
+    {
+        let page = 1usize << 21;
+        let start = v.as_ptr() as usize;
+        let aligned = start.div_ceil(page) * page;
+        let end = start + v.len() * 8;
+        if end > aligned + page {
+            // SAFETY: the range lies inside `v`; MADV_HUGEPAGE changes only how it is backed.
+            unsafe {
+                libc::madvise(
+                    aligned as *mut libc::c_void,
+                    (end - aligned) / page * page,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+}
+
 /// The ceilings of a Gram matrix of n points (d = 100), each the best of 5, in seconds, as
 /// `runs`: [divider: one square root and one division per element over n²/2 elements on all
 /// cores, the input Gram x·xᵀ/d (upper blocks, as the kernels compute it), writing two fresh
@@ -208,13 +243,13 @@ fn roofline(n: usize) -> Result<Vec<f64>, String> {
             });
         black_box(&out);
     });
+    // As the kernels' outputs: zeroed by the allocator, backed by transparent huge pages on Linux,
+    // written on all cores.
     let write = best(&mut || {
-        let mut a = DMatrix::<f64>::zeros(n, n);
-        let mut b = DMatrix::<f64>::zeros(n, n);
+        let mut a = fresh(n * n);
+        let mut b = fresh(n * n);
         for m in [&mut a, &mut b] {
-            m.as_mut_slice()
-                .par_chunks_mut(1 << 16)
-                .for_each(|c| c.fill(1.0));
+            m.par_chunks_mut(1 << 16).for_each(|c| c.fill(1.0));
         }
         black_box((&a, &b));
     });
