@@ -4,7 +4,7 @@
 
 use super::nystrom::{check_rank, uniform_indices};
 use super::operator::{KernelOperator, block, cross_apply, select_rows};
-use super::solve::{SolveReport, absolute_ridge, cg_direction, cg_update, check_tol};
+use super::solve::{SolveReport, Stopping, absolute_ridge, cg_direction, cg_update};
 use crate::error::invalid;
 use crate::linalg::{Par, alloc_matrix, check_finite_param, ensure_memory, gemm};
 use crate::regression::gp::check_targets;
@@ -40,9 +40,7 @@ pub struct FalkonParams {
     regularization: Regularization,
     centres: usize,
     seed: u64,
-    tol: f64,
-    max_iter: usize,
-    allow_unconverged: bool,
+    stop: Stopping,
     jitter: f64,
     block_rows: usize,
 }
@@ -53,9 +51,11 @@ impl Default for FalkonParams {
             regularization: Regularization::Relative(1e-6),
             centres: 100,
             seed: 0,
-            tol: 1e-8,
-            max_iter: 200,
-            allow_unconverged: false,
+            stop: Stopping {
+                tol: 1e-8,
+                max_iter: 200,
+                allow_unconverged: false,
+            },
             jitter: 0.0,
             block_rows: 256,
         }
@@ -80,17 +80,17 @@ impl FalkonParams {
     }
     /// Relative tolerance of the preconditioned residual (default 1e-8).
     pub fn tol(mut self, tol: f64) -> Self {
-        self.tol = tol;
+        self.stop.tol = tol;
         self
     }
     /// Iteration limit (default 200).
     pub fn max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter;
+        self.stop.max_iter = max_iter;
         self
     }
     /// Return an unconverged solution flagged instead of an error (default false).
     pub fn allow_unconverged(mut self, allow: bool) -> Self {
-        self.allow_unconverged = allow;
+        self.stop.allow_unconverged = allow;
         self
     }
     /// Relative jitter ε ≥ 0 added to K_mm (default 0: none).
@@ -116,16 +116,13 @@ impl FalkonParams {
     /// ```
     pub fn check(&self) -> Result<()> {
         self.regularization.check()?;
-        check_tol(self.tol)?;
+        self.stop.check()?;
         check_finite_param("jitter", self.jitter)?;
         if self.jitter < 0.0 {
             return Err(invalid("jitter", self.jitter, "must be ≥ 0"));
         }
         if self.centres == 0 {
             return Err(invalid("centres", 0, "must be ≥ 1"));
-        }
-        if self.max_iter == 0 {
-            return Err(invalid("max_iter", 0, "must be ≥ 1"));
         }
         if self.block_rows == 0 {
             return Err(invalid("block_rows", 0, "must be ≥ 1"));
@@ -618,7 +615,7 @@ impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
             ..SolveReport::default()
         };
         let mut res = rel(&r);
-        while res > params.tol && report.iterations < params.max_iter {
+        while res > params.stop.tol && report.iterations < params.stop.max_iter {
             let q = apply_w(&p)?;
             cg_update(&mut beta, &mut r, &p, &q, &rr);
             report.iterations += 1;
@@ -629,15 +626,9 @@ impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
             cg_direction(&mut p, &r, &r, &mut rr);
         }
         report.residual = res;
-        report.converged = res <= params.tol;
-        if !report.converged && !params.allow_unconverged {
-            return Err(Error::NotConverged {
-                what: format!("FALKON's conjugate gradients with {m} centres"),
-                iterations: report.iterations,
-                residual: res,
-                tol: params.tol,
-            });
-        }
+        params.stop.finish(&mut report, || {
+            format!("FALKON's conjugate gradients with {m} centres")
+        })?;
         f.a_inv(&mut beta);
         f.t_inv(&mut beta);
         Ok((beta, report))

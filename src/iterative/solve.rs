@@ -65,9 +65,7 @@ pub struct IterativeParams {
     method: Method,
     rank: usize,
     centres: Centres,
-    tol: f64,
-    max_iter: usize,
-    allow_unconverged: bool,
+    stop: Stopping,
 }
 
 impl Default for IterativeParams {
@@ -77,9 +75,11 @@ impl Default for IterativeParams {
             method: Method::Cg,
             rank: 0,
             centres: Centres::default(),
-            tol: 1e-8,
-            max_iter: 1000,
-            allow_unconverged: false,
+            stop: Stopping {
+                tol: 1e-8,
+                max_iter: 1000,
+                allow_unconverged: false,
+            },
         }
     }
 }
@@ -107,17 +107,17 @@ impl IterativeParams {
     }
     /// Relative residual tolerance (default 1e-8).
     pub fn tol(mut self, tol: f64) -> Self {
-        self.tol = tol;
+        self.stop.tol = tol;
         self
     }
     /// Iteration limit (default 1000).
     pub fn max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter;
+        self.stop.max_iter = max_iter;
         self
     }
     /// Return an unconverged iterate (flagged) instead of [`Error::NotConverged`] (default false).
     pub fn allow_unconverged(mut self, allow: bool) -> Self {
-        self.allow_unconverged = allow;
+        self.stop.allow_unconverged = allow;
         self
     }
 
@@ -126,10 +126,7 @@ impl IterativeParams {
     /// above n and a ridge that gives λ = 0 are rejected by `fit`, which knows the kernel.)
     pub fn check(&self) -> Result<()> {
         self.regularization.check()?;
-        check_tol(self.tol)?;
-        if self.max_iter == 0 {
-            return Err(invalid("max_iter", 0, "must be ≥ 1"));
-        }
+        self.stop.check()?;
         if let Method::EigenPro { top } = self.method {
             if top == 0 || top >= self.rank {
                 return Err(invalid(
@@ -194,6 +191,45 @@ impl IterativeParams {
         model.coefficients = x;
         model.report = report;
         Ok(model)
+    }
+}
+
+/// When an iteration stops: at relative residual `tol`, or after `max_iter` iterations, which is
+/// [`Error::NotConverged`] unless `allow_unconverged`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Stopping {
+    pub(crate) tol: f64,
+    pub(crate) max_iter: usize,
+    pub(crate) allow_unconverged: bool,
+}
+
+impl Stopping {
+    /// A finite tolerance > 0 and at least one iteration.
+    pub(crate) fn check(&self) -> Result<()> {
+        check_tol(self.tol)?;
+        if self.max_iter == 0 {
+            return Err(invalid("max_iter", 0, "must be ≥ 1"));
+        }
+        Ok(())
+    }
+
+    /// Marks `report` (whose `residual` is final) converged or not; an unconverged one is
+    /// [`Error::NotConverged`] naming `what` ran, unless allowed.
+    pub(crate) fn finish(
+        &self,
+        report: &mut SolveReport,
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        report.converged = report.residual <= self.tol;
+        if !report.converged && !self.allow_unconverged {
+            return Err(Error::NotConverged {
+                what: what(),
+                iterations: report.iterations,
+                residual: report.residual,
+                tol: self.tol,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -415,8 +451,7 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
             rank: self.precond.as_ref().map_or(0, |p| p.rank()),
             ..SolveReport::default()
         };
-        let tol = self.params.tol;
-        let max_iter = self.params.max_iter;
+        let (tol, max_iter) = (self.params.stop.tol, self.params.stop.max_iter);
         match self.params.method {
             Method::Cg => loop {
                 if rel(&r) <= tol || report.iterations >= max_iter {
@@ -432,18 +467,12 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
             }
         }
         report.residual = rel(&r);
-        report.converged = report.residual <= tol;
-        if !report.converged && !self.params.allow_unconverged {
-            return Err(Error::NotConverged {
-                what: match self.params.method {
-                    Method::Cg => "conjugate gradients on K + λI".into(),
-                    Method::EigenPro { .. } => "EigenPro iteration on K + λI".into(),
-                },
-                iterations: report.iterations,
-                residual: report.residual,
-                tol,
-            });
-        }
+        self.params
+            .stop
+            .finish(&mut report, || match self.params.method {
+                Method::Cg => "conjugate gradients on K + λI".into(),
+                Method::EigenPro { .. } => "EigenPro iteration on K + λI".into(),
+            })?;
         Ok((x, report))
     }
 
@@ -461,14 +490,14 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
         let mut z = self.precondition(r);
         let mut p = z.clone();
         let mut rz: Vec<f64> = (0..k).map(|j| r.column(j).dot(&z.column(j))).collect();
-        while report.iterations < self.params.max_iter {
+        while report.iterations < self.params.stop.max_iter {
             let q = self.apply_reg(&p)?;
             cg_update(x, r, &p, &q, &rz);
             report.iterations += 1;
             let res = rel(r);
             report.residuals.push(res);
             progress(report.iterations, res);
-            if res <= self.params.tol {
+            if res <= self.params.stop.tol {
                 break;
             }
             z = self.precondition(r);
@@ -531,14 +560,14 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
         }
         let lmax = lmax.max(v.norm());
         let eta = 1.0 / lmax;
-        while report.iterations < self.params.max_iter {
+        while report.iterations < self.params.stop.max_iter {
             *x += apply_p(r) * eta;
             *r = b - self.apply_reg(x)?;
             report.iterations += 1;
             let res = rel(r);
             report.residuals.push(res);
             progress(report.iterations, res);
-            if res <= self.params.tol {
+            if res <= self.params.stop.tol {
                 break;
             }
         }
