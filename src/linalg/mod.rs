@@ -66,34 +66,39 @@ pub(crate) fn gemm(
 /// out ← alpha · a · aᵀ, computing only the lower triangle (half the flops) and mirroring it, which
 /// also makes the result exactly symmetric.
 pub(crate) fn gemm_aat(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64, par: Par) {
-    gemm_sym(out, view(a), alpha, Accum::Replace, par);
+    gemm_sym(
+        out,
+        (view(a), view(a).transpose()),
+        alpha,
+        Accum::Replace,
+        par,
+    );
 }
 
 /// out ← out + alpha · aᵀa for an n × m `a` and a symmetric m × m `out`, as one symmetric product
 /// (half the flops of a general one) on the lower triangle, mirrored: the result is exactly
 /// symmetric.
 pub(crate) fn add_ata(out: &mut DMatrix<f64>, a: &DMatrix<f64>, alpha: f64) {
-    gemm_sym(out, view(a).transpose(), alpha, Accum::Add, Par::Global);
+    gemm_sym(
+        out,
+        (view(a).transpose(), view(a)),
+        alpha,
+        Accum::Add,
+        Par::Global,
+    );
 }
 
 /// aᵀ·b for a product known to be symmetric (aᵀ K a with b = K a and K symmetric): the lower
 /// triangle only (half the flops), mirrored, so the result is exactly symmetric.
 pub(crate) fn sym_tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
-    let n = a.ncols();
-    let mut out = DMatrix::zeros(n, n);
-    matmul(
-        MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, n),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        view(a).transpose(),
-        BlockStructure::Rectangular,
-        view(b),
-        BlockStructure::Rectangular,
+    let mut out = DMatrix::zeros(a.ncols(), a.ncols());
+    gemm_sym(
+        &mut out,
+        (view(a).transpose(), view(b)),
         1.0,
-        Par::Global.faer(),
+        Accum::Replace,
+        Par::Global,
     );
-    mirror_lower(&mut out);
     out
 }
 
@@ -107,18 +112,24 @@ fn mirror_lower(out: &mut DMatrix<f64>) {
     }
 }
 
-/// out ← alpha · a · aᵀ (+ out with [`Accum::Add`], whose lower triangle is used), lower triangle
-/// only, then mirrored.
-fn gemm_sym(out: &mut DMatrix<f64>, a: MatRef<'_, f64>, alpha: f64, accum: Accum, par: Par) {
+/// out ← alpha · l · r (+ out with [`Accum::Add`], whose lower triangle is used) for a product
+/// known to be symmetric, lower triangle only, then mirrored.
+fn gemm_sym(
+    out: &mut DMatrix<f64>,
+    (l, r): (MatRef<'_, f64>, MatRef<'_, f64>),
+    alpha: f64,
+    accum: Accum,
+    par: Par,
+) {
     use faer::linalg::matmul::triangular::{BlockStructure, matmul};
     let n = out.nrows();
     matmul(
         MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, n),
         BlockStructure::TriangularLower,
         accum,
-        a,
+        l,
         BlockStructure::Rectangular,
-        a.transpose(),
+        r,
         BlockStructure::Rectangular,
         alpha,
         par.faer(),
