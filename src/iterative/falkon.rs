@@ -3,10 +3,10 @@
 //! m × m triangular factors kept in one m × m buffer.
 
 use super::nystrom::{check_rank, uniform_indices};
-use super::operator::{KernelOperator, block, cross_apply, select_rows};
+use super::operator::{Buffers, KernelOperator, PointSet, cross_apply, fill, product, select_rows};
 use super::solve::{SolveReport, Stopping, absolute_ridge, cg_direction, cg_update};
 use crate::error::invalid;
-use crate::linalg::{Par, alloc_matrix, check_finite_param, ensure_memory, gemm};
+use crate::linalg::{Par, alloc_matrix, check_finite_param, ensure_memory, view};
 use crate::regression::gp::check_targets;
 use crate::{Error, Kernel, KernelKind, Regularization, Result};
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -165,13 +165,13 @@ impl FalkonParams {
                 + threads
                     * (2 * self.block_rows as u128 * m as u128 + m as u128 * y.ncols() as u128),
         )?;
-        // K_mm, in row blocks (Kernel::cross returns both kernels: never both m × m at once).
+        let set = PointSet::new(kernel, &centres)?;
+        // K_mm, straight into the buffer's columns, a block of them at a time.
         let mut buf = alloc_matrix(m, m, "FALKON factor buffer (K_mm, then T and A)")?;
         for start in (0..m).step_by(self.block_rows) {
             let end = (start + self.block_rows).min(m);
-            let rows = centres.rows(start, end - start).into_owned();
-            let b = block(kernel, kind, &rows, &centres)?;
-            buf.rows_mut(start, end - start).copy_from(&b);
+            let cols = &mut buf.as_mut_slice()[start * m..end * m];
+            fill(kernel, kind, (&set, 0..m), (&set, start..end), false, cols)?;
         }
         let jitter = if self.jitter > 0.0 {
             let add = self.jitter * buf.trace() / m as f64;
@@ -188,7 +188,15 @@ impl FalkonParams {
                 // The buffer is spent; the smallest eigenvalue of K_mm is recomputed for the
                 // message when that is cheap (m ≤ 2000), and reported as NaN otherwise.
                 let min_eigenvalue = if m <= 2000 {
-                    let kmm = block(kernel, kind, &centres, &centres)?;
+                    let mut kmm = DMatrix::zeros(m, m);
+                    fill(
+                        kernel,
+                        kind,
+                        (&set, 0..m),
+                        (&set, 0..m),
+                        false,
+                        kmm.as_mut_slice(),
+                    )?;
                     let (vals, _) = crate::linalg::sym_eigen(&kmm, "K_mm")?;
                     vals.min()
                 } else {
@@ -202,19 +210,17 @@ impl FalkonParams {
             }
             Err(e) => return Err(e),
         };
-        let mut model = Falkon {
+        let (alpha, report) = solve(&op, &set, lambda, &factors, y, self, progress)?;
+        drop(set);
+        Ok(Falkon {
             kernel,
             kind,
             centres,
-            alpha: DMatrix::zeros(m, y.ncols()),
+            alpha,
             lambda,
             jitter,
-            report: SolveReport::default(),
-        };
-        let (alpha, report) = model.solve(&op, &factors, y, self, progress)?;
-        model.alpha = alpha;
-        model.report = report;
-        Ok(model)
+            report,
+        })
     }
 }
 
@@ -521,118 +527,121 @@ impl<'a, K: Kernel + Sync + ?Sized> Falkon<'a, K> {
                 x_test.shape(),
             ));
         }
-        cross_apply(
-            self.kernel,
-            self.kind,
-            x_test,
-            &self.centres,
-            &self.alpha,
-            256,
+        let test = PointSet::new(self.kernel, x_test)?;
+        let centres = PointSet::new(self.kernel, &self.centres)?;
+        cross_apply(self.kernel, self.kind, &test, &centres, &self.alpha, 256)
+    }
+}
+
+/// Σ_b K_bmᵀ (K_bm U) over row blocks b of the training points (or K_nmᵀ Y with `rhs`), K_nm
+/// between the operator's points and the centres `set`, each block computed once into a reused
+/// buffer.
+fn knm_t_knm<K: Kernel + Sync + ?Sized>(
+    op: &KernelOperator<'_, K>,
+    set: &PointSet,
+    u: Option<&DMatrix<f64>>,
+    y: Option<&DMatrix<f64>>,
+    block_rows: usize,
+) -> Result<DMatrix<f64>> {
+    let n = op.n();
+    let m = set.x.nrows();
+    let k = u.map_or_else(|| y.map_or(1, |y| y.ncols()), |u| u.ncols());
+    let buffers = Buffers::default();
+    let starts: Vec<usize> = (0..n).step_by(block_rows).collect();
+    starts
+        .into_par_iter()
+        .with_max_len(1)
+        .try_fold(
+            || DMatrix::zeros(m, k),
+            |mut acc, start| -> Result<DMatrix<f64>> {
+                let end = (start + block_rows).min(n);
+                let h = end - start;
+                let mut buf = buffers.take(h * m);
+                let rows = (op.point_set(), start..end);
+                fill(op.kernel(), op.kind(), rows, (set, 0..m), false, &mut buf)?;
+                let kb = MatRef::from_column_major_slice(&buf, h, m);
+                let w = match (u, y) {
+                    (Some(u), _) => {
+                        let mut w = DMatrix::zeros(h, k);
+                        let wv = MatMut::from_column_major_slice_mut(w.as_mut_slice(), h, k);
+                        product(wv, kb, view(u));
+                        w
+                    }
+                    (None, Some(y)) => y.rows(start, h).into_owned(),
+                    (None, None) => unreachable!("one of u and y is given"),
+                };
+                let av = MatMut::from_column_major_slice_mut(acc.as_mut_slice(), m, k);
+                product(av, kb.transpose(), view(&w));
+                buffers.give(buf);
+                Ok(acc)
+            },
         )
-    }
+        .try_reduce(|| DMatrix::zeros(m, k), |a, b| Ok(a + b))
+}
 
-    /// Σ_b K_bmᵀ (K_bm U) over row blocks b of the training points (and K_nmᵀ Y with `rhs`).
-    fn knm_t_knm<KK: Kernel + Sync + ?Sized>(
-        &self,
-        op: &KernelOperator<'_, KK>,
-        u: Option<&DMatrix<f64>>,
-        y: Option<&DMatrix<f64>>,
-        block_rows: usize,
-    ) -> Result<DMatrix<f64>> {
-        let x = op.points();
-        let n = x.nrows();
-        let m = self.centres.nrows();
-        let k = u.map_or_else(|| y.map_or(1, |y| y.ncols()), |u| u.ncols());
-        let starts: Vec<usize> = (0..n).step_by(block_rows).collect();
-        starts
-            .into_par_iter()
-            .with_max_len(1)
-            .try_fold(
-                || DMatrix::zeros(m, k),
-                |mut acc, start| -> Result<DMatrix<f64>> {
-                    let end = (start + block_rows).min(n);
-                    let rows = x.rows(start, end - start).into_owned();
-                    let kb = op.block_of(&rows, &self.centres)?;
-                    let w = match (u, y) {
-                        (Some(u), _) => {
-                            let mut w = DMatrix::zeros(end - start, k);
-                            gemm(&mut w, &kb, false, u, false, 1.0, Par::Seq);
-                            w
-                        }
-                        (None, Some(y)) => y.rows(start, end - start).into_owned(),
-                        (None, None) => unreachable!("one of u and y is given"),
-                    };
-                    let mut part = DMatrix::zeros(m, k);
-                    gemm(&mut part, &kb, true, &w, false, 1.0, Par::Seq);
-                    acc += part;
-                    Ok(acc)
-                },
-            )
-            .try_reduce(|| DMatrix::zeros(m, k), |a, b| Ok(a + b))
+/// FALKON's preconditioned conjugate gradients on β, then α = T⁻¹A⁻¹β.
+fn solve<K: Kernel + Sync + ?Sized>(
+    op: &KernelOperator<'_, K>,
+    set: &PointSet,
+    lambda: f64,
+    f: &Factors,
+    y: &DMatrix<f64>,
+    params: &FalkonParams,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<(DMatrix<f64>, SolveReport)> {
+    let n = op.n() as f64;
+    let m = set.x.nrows();
+    let lambda_f = lambda / n;
+    // W β = Aᵀ⁻¹ T⁻ᵀ (K_nmᵀ K_nm/n + λ_F K_mm) T⁻¹ A⁻¹ β; with K_mm = TᵀT the ridge term is
+    // λ_F Aᵀ⁻¹ A⁻¹ β.
+    let apply_w = |beta: &DMatrix<f64>| -> Result<DMatrix<f64>> {
+        let mut v = beta.clone();
+        f.a_inv(&mut v);
+        let ridge = v.clone() * lambda_f;
+        f.t_inv(&mut v);
+        let mut w = knm_t_knm(op, set, Some(&v), None, params.block_rows)? / n;
+        f.t_inv_t(&mut w);
+        w += ridge;
+        f.a_inv_t(&mut w);
+        Ok(w)
+    };
+    let mut rhs = knm_t_knm(op, set, None, Some(y), params.block_rows)? / n;
+    f.t_inv_t(&mut rhs);
+    f.a_inv_t(&mut rhs);
+    let k = y.ncols();
+    let norms: Vec<f64> = rhs.column_iter().map(|c| c.norm()).collect();
+    let rel = |r: &DMatrix<f64>| -> f64 {
+        r.column_iter()
+            .zip(&norms)
+            .map(|(c, &nb)| if nb > 0.0 { c.norm() / nb } else { 0.0 })
+            .fold(0.0, f64::max)
+    };
+    let mut beta = DMatrix::zeros(m, k);
+    let mut r = rhs.clone();
+    let mut p = r.clone();
+    let mut rr: Vec<f64> = r.column_iter().map(|c| c.norm_squared()).collect();
+    let mut report = SolveReport {
+        rank: m,
+        ..SolveReport::default()
+    };
+    let mut res = rel(&r);
+    while res > params.stop.tol && report.iterations < params.stop.max_iter {
+        let q = apply_w(&p)?;
+        cg_update(&mut beta, &mut r, &p, &q, &rr);
+        report.iterations += 1;
+        res = rel(&r);
+        report.residuals.push(res);
+        progress(report.iterations, res);
+        // No further preconditioner: z = r.
+        cg_direction(&mut p, &r, &r, &mut rr);
     }
-
-    fn solve<KK: Kernel + Sync + ?Sized>(
-        &self,
-        op: &KernelOperator<'_, KK>,
-        f: &Factors,
-        y: &DMatrix<f64>,
-        params: &FalkonParams,
-        progress: &mut dyn FnMut(usize, f64),
-    ) -> Result<(DMatrix<f64>, SolveReport)> {
-        let n = op.n() as f64;
-        let m = self.centres.nrows();
-        let lambda_f = self.lambda / n;
-        // W β = Aᵀ⁻¹ T⁻ᵀ (K_nmᵀ K_nm/n + λ_F K_mm) T⁻¹ A⁻¹ β; with K_mm = TᵀT the ridge term is
-        // λ_F Aᵀ⁻¹ A⁻¹ β.
-        let apply_w = |beta: &DMatrix<f64>| -> Result<DMatrix<f64>> {
-            let mut v = beta.clone();
-            f.a_inv(&mut v);
-            let ridge = v.clone() * lambda_f;
-            f.t_inv(&mut v);
-            let mut w = self.knm_t_knm(op, Some(&v), None, params.block_rows)? / n;
-            f.t_inv_t(&mut w);
-            w += ridge;
-            f.a_inv_t(&mut w);
-            Ok(w)
-        };
-        let mut rhs = self.knm_t_knm(op, None, Some(y), params.block_rows)? / n;
-        f.t_inv_t(&mut rhs);
-        f.a_inv_t(&mut rhs);
-        let k = y.ncols();
-        let norms: Vec<f64> = rhs.column_iter().map(|c| c.norm()).collect();
-        let rel = |r: &DMatrix<f64>| -> f64 {
-            r.column_iter()
-                .zip(&norms)
-                .map(|(c, &nb)| if nb > 0.0 { c.norm() / nb } else { 0.0 })
-                .fold(0.0, f64::max)
-        };
-        let mut beta = DMatrix::zeros(m, k);
-        let mut r = rhs.clone();
-        let mut p = r.clone();
-        let mut rr: Vec<f64> = r.column_iter().map(|c| c.norm_squared()).collect();
-        let mut report = SolveReport {
-            rank: m,
-            ..SolveReport::default()
-        };
-        let mut res = rel(&r);
-        while res > params.stop.tol && report.iterations < params.stop.max_iter {
-            let q = apply_w(&p)?;
-            cg_update(&mut beta, &mut r, &p, &q, &rr);
-            report.iterations += 1;
-            res = rel(&r);
-            report.residuals.push(res);
-            progress(report.iterations, res);
-            // No further preconditioner: z = r.
-            cg_direction(&mut p, &r, &r, &mut rr);
-        }
-        report.residual = res;
-        params.stop.finish(&mut report, || {
-            format!("FALKON's conjugate gradients with {m} centres")
-        })?;
-        f.a_inv(&mut beta);
-        f.t_inv(&mut beta);
-        Ok((beta, report))
-    }
+    report.residual = res;
+    params.stop.finish(&mut report, || {
+        format!("FALKON's conjugate gradients with {m} centres")
+    })?;
+    f.a_inv(&mut beta);
+    f.t_inv(&mut beta);
+    Ok((beta, report))
 }
 
 #[cfg(test)]

@@ -2,14 +2,19 @@
 //! chosen columns of K, computed in row blocks that are recomputed on every product.
 
 use crate::error::invalid;
-use crate::linalg::{Par, check_finite_matrix, check_rows, ensure_memory, gemm, shape_error};
+use crate::kernel::GramTables;
+use crate::linalg::{Par, check_finite_matrix, check_rows, ensure_memory, shape_error, view};
 use crate::{Kernel, KernelKind, Result};
+use faer::reborrow::ReborrowMut;
+use faer::{Accum, MatMut, MatRef};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
-/// Rows per block by default: 256 rows of a 50 000-point kernel are 100 MB of entries (both kernels,
-/// see [`KernelOperator::block_rows`]) per concurrent block, and each block is long enough to keep
-/// the kernel's column-parallel loop and the products busy.
+/// Rows per block by default: 256 rows of a 50 000-point kernel are 100 MB of entries per
+/// concurrent block, and each block is long enough to keep the kernel's column-parallel loop and the
+/// products busy.
 pub const DEFAULT_BLOCK_ROWS: usize = 256;
 
 /// The train-train kernel K = K(X, X) of one [`KernelKind`] of any [`Kernel`] (a
@@ -23,10 +28,10 @@ pub const DEFAULT_BLOCK_ROWS: usize = 256;
 /// rayon (and the kernel parallelizes within a block); each thread sums into its own n × k
 /// accumulator. Working memory: (threads) × (block × n entries + n × k), never n × n.
 ///
-/// Entries come from [`Kernel::cross`] on the block's rows against the remaining points, so the
-/// values are those of the kernel's full matrices (identical points take the diagonal formulas);
-/// the per-point variance tables of the columns are recomputed per block, O(n·depth) against the
-/// block's O(block·n·depth).
+/// For a [`Network`](crate::Network) the points' per-layer tables are built once, at
+/// construction (O(n·depth)), each block computes only the operator's kernel, into a buffer reused
+/// from block to block, and its entries are those of [`Kernel::gram`] bit for bit. Any other kernel
+/// gets its blocks from [`Kernel::cross`] (both kernels, one of them discarded).
 ///
 /// ```
 /// use nalgebra::DMatrix;
@@ -43,14 +48,15 @@ pub const DEFAULT_BLOCK_ROWS: usize = 256;
 #[derive(Debug, Clone)]
 pub struct KernelOperator<'a, K: Kernel + Sync + ?Sized> {
     kernel: &'a K,
-    x: &'a DMatrix<f64>,
+    points: PointSet<'a>,
     kind: KernelKind,
     block: usize,
 }
 
 impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
     /// The operator of `kind` on the points `x` (rows, n ≥ 1, finite), with
-    /// [`DEFAULT_BLOCK_ROWS`] rows per block.
+    /// [`DEFAULT_BLOCK_ROWS`] rows per block. For a [`Network`](crate::Network) this builds the
+    /// points' tables and checks `x` against the network's input shape.
     pub fn new(kernel: &'a K, x: &'a DMatrix<f64>, kind: KernelKind) -> Result<Self> {
         if x.nrows() == 0 || x.ncols() == 0 {
             return Err(shape_error(
@@ -62,15 +68,14 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
         check_finite_matrix(x, "training points")?;
         Ok(KernelOperator {
             kernel,
-            x,
+            points: PointSet::new(kernel, x)?,
             kind,
             block: DEFAULT_BLOCK_ROWS,
         })
     }
 
     /// Rows per block (≥ 1). Larger blocks amortize the per-block work, smaller ones use less
-    /// memory: each block in flight holds block × n entries of both kernels, since
-    /// [`Kernel::cross`] returns the NNGP and the NTK together.
+    /// memory: each block in flight holds block × n entries.
     pub fn block_rows(mut self, block: usize) -> Result<Self> {
         if block == 0 {
             return Err(invalid("block_rows", block, "must be ≥ 1"));
@@ -81,12 +86,12 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
 
     /// Number of points n.
     pub fn n(&self) -> usize {
-        self.x.nrows()
+        self.points.x.nrows()
     }
 
     /// The points (rows).
     pub fn points(&self) -> &'a DMatrix<f64> {
-        self.x
+        self.points.x
     }
 
     /// Which kernel the operator applies.
@@ -101,7 +106,7 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
 
     /// The diagonal K(xᵢ, xᵢ), O(n·depth).
     pub fn diagonal(&self) -> Result<DVector<f64>> {
-        let d = self.kernel.diagonal(self.x)?;
+        let d = self.kernel.diagonal(self.points.x)?;
         Ok(match self.kind {
             KernelKind::Nngp => d.nngp,
             KernelKind::Ntk => d.ntk,
@@ -127,8 +132,9 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
         let threads = rayon::current_num_threads() as u128;
         ensure_memory(
             "the kernel operator's blocks and accumulators",
-            threads * (2 * b as u128 * n as u128 + n as u128 * k as u128),
+            threads * (b as u128 * n as u128 + n as u128 * k as u128),
         )?;
+        let buffers = Buffers::default();
         let starts: Vec<usize> = (0..n).step_by(b).collect();
         starts
             .into_par_iter()
@@ -136,25 +142,29 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
             .try_fold(
                 || DMatrix::zeros(n, k),
                 |mut acc, start| -> Result<DMatrix<f64>> {
-                    let end = (start + b).min(n);
-                    let rows = self.x.rows(start, end - start).into_owned();
-                    let cols = self.x.rows(start, n - start).into_owned();
-                    // Upper triangle of the block row: K(X_b, X_{start..n}), (end−start) × (n−start).
-                    let c = block(self.kernel, self.kind, &rows, &cols)?;
-                    let vb = v.rows(start, n - start).into_owned();
-                    let mut part = DMatrix::zeros(end - start, k);
-                    gemm(&mut part, &c, false, &vb, false, 1.0, Par::Seq);
-                    let mut rows_acc = acc.rows_mut(start, end - start);
-                    rows_acc += &part;
+                    let (end, w) = ((start + b).min(n), n - start);
+                    let h = end - start;
+                    // Upper triangle of the block row: K(X_b, X_{start..n}), h × w.
+                    let mut buf = buffers.take(h * w);
+                    fill(
+                        self.kernel,
+                        self.kind,
+                        (&self.points, start..end),
+                        (&self.points, start..n),
+                        true,
+                        &mut buf,
+                    )?;
+                    let c = MatRef::from_column_major_slice(&buf, h, w);
+                    let mut a = MatMut::from_column_major_slice_mut(acc.as_mut_slice(), n, k);
+                    let vv = view(v);
+                    // Its rows, K_b,· V, and the blocks right of the diagonal block transposed,
+                    // K(X_{end..}, X_b) V_b.
+                    product(a.rb_mut().subrows_mut(start, h), c, vv.subrows(start, w));
                     if end < n {
-                        // The blocks right of the diagonal block, transposed: K(X_{end..}, X_b) V_b.
-                        let right = c.columns(end - start, n - end).into_owned();
-                        let vrow = v.rows(start, end - start).into_owned();
-                        let mut part = DMatrix::zeros(n - end, k);
-                        gemm(&mut part, &right, true, &vrow, false, 1.0, Par::Seq);
-                        let mut cols_acc = acc.rows_mut(end, n - end);
-                        cols_acc += &part;
+                        let right = c.subcols(h, n - end).transpose();
+                        product(a.subrows_mut(end, n - end), right, vv.subrows(start, h));
                     }
+                    buffers.give(buf);
                     Ok(acc)
                 },
             )
@@ -167,14 +177,15 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
         check_rows(v, self.n(), "coefficients")?;
         check_finite_matrix(v, "coefficients")?;
         check_finite_matrix(x_test, "test points")?;
-        if x_test.ncols() != self.x.ncols() {
+        if x_test.ncols() != self.points.x.ncols() {
             return Err(shape_error(
                 "test points",
-                format!("{} columns, as the training points", self.x.ncols()),
+                format!("{} columns, as the training points", self.points.x.ncols()),
                 x_test.shape(),
             ));
         }
-        cross_apply(self.kernel, self.kind, x_test, self.x, v, self.block)
+        let test = PointSet::new(self.kernel, x_test)?;
+        cross_apply(self.kernel, self.kind, &test, &self.points, v, self.block)
     }
 
     /// The columns K(X, X_idx) (n × |idx|) for the point indices `idx` (each < n).
@@ -186,14 +197,123 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
                 &format!("must be < n = {}", self.n()),
             ));
         }
-        let centres = select_rows(self.x, idx);
-        // Rows are the chosen points, columns every point: parallel over the n columns.
-        Ok(self.block_of(&centres, self.x)?.transpose())
+        let x = select_rows(self.points.x, idx);
+        let centres = PointSet::new(self.kernel, &x)?;
+        let (n, c) = (self.n(), idx.len());
+        // Row blocks in parallel (a single column, as pivoted Cholesky asks for, would otherwise
+        // be one task), each into its own buffer and then into the rows of the result.
+        let b = self.block.min(n);
+        let starts: Vec<usize> = (0..n).step_by(b).collect();
+        let parts = starts
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|start| -> Result<(usize, Vec<f64>)> {
+                let end = (start + b).min(n);
+                let mut buf = vec![0.0; (end - start) * c];
+                let rows = (&self.points, start..end);
+                fill(
+                    self.kernel,
+                    self.kind,
+                    rows,
+                    (&centres, 0..c),
+                    false,
+                    &mut buf,
+                )?;
+                Ok((start, buf))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = DMatrix::zeros(n, c);
+        for (start, buf) in parts {
+            let h = buf.len() / c.max(1);
+            out.rows_mut(start, h)
+                .copy_from(&DMatrix::from_column_slice(h, c, &buf));
+        }
+        Ok(out)
     }
 
-    /// K(A, B) of this operator's kind (rows of A against rows of B), through the one block function.
-    pub(crate) fn block_of(&self, a: &DMatrix<f64>, b: &DMatrix<f64>) -> Result<DMatrix<f64>> {
-        block(self.kernel, self.kind, a, b)
+    /// The operator's points and their tables.
+    pub(crate) fn point_set(&self) -> &PointSet<'a> {
+        &self.points
+    }
+}
+
+/// Points (rows of `x`) and, when the kernel is a [`Network`](crate::Network), their per-layer
+/// tables, built once and shared (by reference counting) by every block that involves them.
+#[derive(Clone)]
+pub(crate) struct PointSet<'a> {
+    pub(crate) x: &'a DMatrix<f64>,
+    tables: Option<Arc<GramTables<'a>>>,
+}
+
+impl std::fmt::Debug for PointSet<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PointSet")
+            .field("points", &self.x.shape())
+            .field("tables", &self.tables.is_some())
+            .finish()
+    }
+}
+
+impl<'a> PointSet<'a> {
+    /// The points `x` of `kernel`, with tables if it is a network (which checks `x`).
+    pub(crate) fn new<K: Kernel + ?Sized>(kernel: &K, x: &'a DMatrix<f64>) -> Result<Self> {
+        let tables = match kernel.as_network() {
+            Some(net) => Some(Arc::new(net.checked_tables(x)?)),
+            None => None,
+        };
+        Ok(PointSet { x, tables })
+    }
+}
+
+/// The one place where entries are computed: the block K(A\[ra\], B\[rb\]) of `kind` into `out`
+/// (column-major |ra| × |rb|). A network with tables for both sets computes it in place
+/// ([`Network::block_into`](crate::Network)); with `band` (A = B, rb starting where ra starts) the
+/// entries are those of the Gram matrix. Any other kernel goes through [`Kernel::cross`].
+pub(crate) fn fill<K: Kernel + ?Sized>(
+    kernel: &K,
+    kind: KernelKind,
+    (a, ra): (&PointSet, Range<usize>),
+    (b, rb): (&PointSet, Range<usize>),
+    band: bool,
+    out: &mut [f64],
+) -> Result<()> {
+    if let (Some(net), Some(ta), Some(tb)) = (kernel.as_network(), &a.tables, &b.tables) {
+        return net.block_into((ta, ra), (tb, rb), band, kind, out);
+    }
+    let rows = a.x.rows(ra.start, ra.len()).into_owned();
+    let cols = b.x.rows(rb.start, rb.len()).into_owned();
+    out.copy_from_slice(block(kernel, kind, &rows, &cols)?.as_slice());
+    Ok(())
+}
+
+/// out += a·b, sequential (the callers run blocks in parallel).
+pub(crate) fn product(out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+    faer::linalg::matmul::matmul(out, Accum::Add, a, b, 1.0, Par::Seq.faer());
+}
+
+/// Buffers for blocks, reused across the blocks of one product (as many as are in flight at
+/// once), so that each block does not fault in fresh memory.
+#[derive(Default)]
+pub(crate) struct Buffers(Mutex<Vec<Vec<f64>>>);
+
+impl Buffers {
+    /// A buffer of `len` values (contents unspecified).
+    pub(crate) fn take(&self, len: usize) -> Vec<f64> {
+        let mut b = self
+            .0
+            .lock()
+            .map(|mut pool| pool.pop())
+            .unwrap_or_default()
+            .unwrap_or_default();
+        b.resize(len, 0.0);
+        b
+    }
+
+    /// Returns a buffer to the pool.
+    pub(crate) fn give(&self, b: Vec<f64>) {
+        if let Ok(mut pool) = self.0.lock() {
+            pool.push(b);
+        }
     }
 }
 
@@ -202,21 +322,36 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
 pub(crate) fn cross_apply<K: Kernel + Sync + ?Sized>(
     kernel: &K,
     kind: KernelKind,
-    x_test: &DMatrix<f64>,
-    x: &DMatrix<f64>,
+    test: &PointSet,
+    train: &PointSet,
     v: &DMatrix<f64>,
     block_rows: usize,
 ) -> Result<DMatrix<f64>> {
-    let (m, k) = (x_test.nrows(), v.ncols());
+    let (m, n, k) = (test.x.nrows(), train.x.nrows(), v.ncols());
     let mut out = DMatrix::zeros(m, k);
     let b = block_rows.max(1);
+    let mut buf = Vec::new();
     for start in (0..m).step_by(b) {
         let end = (start + b).min(m);
-        let rows = x_test.rows(start, end - start).into_owned();
-        let c = block(kernel, kind, &rows, x)?;
-        let mut part = DMatrix::zeros(end - start, k);
-        gemm(&mut part, &c, false, v, false, 1.0, Par::Global);
-        out.rows_mut(start, end - start).copy_from(&part);
+        buf.resize((end - start) * n, 0.0);
+        fill(
+            kernel,
+            kind,
+            (test, start..end),
+            (train, 0..n),
+            false,
+            &mut buf,
+        )?;
+        let c = MatRef::from_column_major_slice(&buf, end - start, n);
+        let o = MatMut::from_column_major_slice_mut(out.as_mut_slice(), m, k);
+        faer::linalg::matmul::matmul(
+            o.subrows_mut(start, end - start),
+            Accum::Replace,
+            c,
+            view(v),
+            1.0,
+            Par::Global.faer(),
+        );
     }
     Ok(out)
 }
@@ -226,10 +361,9 @@ pub(crate) fn select_rows(x: &DMatrix<f64>, idx: &[usize]) -> DMatrix<f64> {
     DMatrix::from_fn(idx.len(), x.ncols(), |i, j| x[(idx[i], j)])
 }
 
-/// One kernel's block K(A, B). The one place where entries are computed: [`Kernel::cross`] returns
-/// both kernels, so half of its work is discarded here; a one-kernel block function would be
-/// swapped in on this line.
-pub(crate) fn block<K: Kernel + ?Sized>(
+/// One kernel's block K(A, B) from [`Kernel::cross`], for kernels that are not networks: both
+/// kernels are computed and one is discarded.
+fn block<K: Kernel + ?Sized>(
     kernel: &K,
     kind: KernelKind,
     a: &DMatrix<f64>,

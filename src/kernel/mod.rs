@@ -39,6 +39,7 @@ mod image;
 pub mod pixels;
 mod tile;
 
+pub(crate) use tile::GramTables;
 pub use tile::check_tile_range;
 
 use crate::activation::LANES;
@@ -115,6 +116,14 @@ pub trait Kernel {
 
     /// Σ(xᵢ, xᵢ) and Θ(xᵢ, xᵢ) for every row, in O(n·depth).
     fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal>;
+
+    /// The infinite-width [`Network`] this kernel is, if it is one (the default is `None`; only
+    /// `Network` overrides it). The matrix-free solvers of [`crate::iterative`] then build the
+    /// points' per-layer tables once and compute each block of one kernel into a reused buffer;
+    /// for any other kernel they call [`Kernel::cross`] block by block.
+    fn as_network(&self) -> Option<&Network> {
+        None
+    }
 }
 
 /// A progress callback: called with the number of kernel entries just finished.
@@ -122,6 +131,11 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
 /// Columns per parallel task.
 const BLOCK: usize = 16;
+
+thread_local! {
+    /// Per-thread scratch of a block's column task for the kernel it was not asked for.
+    static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 impl Network {
     pub(crate) fn overflow(&self, stage: usize, value: f64) -> Error {
@@ -428,6 +442,10 @@ impl Kernel for Network {
         self.gram_with_progress(x, &|_| {})
     }
 
+    fn as_network(&self) -> Option<&Network> {
+        Some(self)
+    }
+
     fn diagonal(&self, x: &DMatrix<f64>) -> Result<KernelDiagonal> {
         check_points("x", x)?;
         self.check_input_dim("x", x.ncols())?;
@@ -639,21 +657,13 @@ impl Network {
             .map(|(b, (kc, tc))| {
                 let c0 = cols.range.start + b * BLOCK;
                 let c1 = (c0 + BLOCK).min(cols.range.end);
-                let (mut ks, mut ts): (Vec<f64>, Vec<f64>);
-                let kc: &mut [f64] = match kc {
-                    Some(c) => c,
-                    None => {
-                        ks = vec![0.0; m * (c1 - c0)];
-                        &mut ks
-                    }
-                };
-                let tc: &mut [f64] = match tc {
-                    Some(c) => c,
-                    None => {
-                        ts = vec![0.0; m * (c1 - c0)];
-                        &mut ts
-                    }
-                };
+                // A kernel not asked for passes through this thread's scratch (every value is
+                // written before it is read, so it is not cleared).
+                let mut scratch = SCRATCH.take();
+                scratch.resize(2 * m * BLOCK, 0.0);
+                let (ks, ts) = scratch.split_at_mut(m * BLOCK);
+                let kc: &mut [f64] = kc.unwrap_or(&mut ks[..m * (c1 - c0)]);
+                let tc: &mut [f64] = tc.unwrap_or(&mut ts[..m * (c1 - c0)]);
                 let mr = rows_of(c1 - 1);
                 if mr > 0 {
                     dots::covariances(&a, mr, &ColPanels::new(cols.x, c0..c1), scale, kc, m);
@@ -666,16 +676,21 @@ impl Network {
                     let (pj, hj) = (j - cols.p.start, cols.p.hash[j - cols.p.start]);
                     // Identical rows: exact diagonal values (see `layers::Pair`). The sum
                     // x·x'/d rounds differently from ‖x‖²/d, so the variance is used instead.
-                    for (r, c) in kcol.iter_mut().enumerate() {
-                        let pi = r0 + r - rows.p.start;
-                        if rows.p.hash[pi] == hj && rows.x.row(r0 + r) == cols.x.row(j) {
-                            *c = rows.p.q[pi];
+                    // A vectorized scan for the column's hash first: matches are rare.
+                    let hashes = &rows.p.hash[r0 - rows.p.start..][..mj];
+                    if hashes.iter().fold(false, |any, &h| any | (h == hj)) {
+                        for (r, c) in kcol.iter_mut().enumerate() {
+                            let pi = r0 + r - rows.p.start;
+                            if hashes[r] == hj && rows.x.row(r0 + r) == cols.x.row(j) {
+                                *c = rows.p.q[pi];
+                            }
                         }
                     }
                     let col_bad = column(plan, kcol, tcol, mj, d, s1, cols.p.table(j));
                     bad = bad.or(col_bad.map(|r| (r0 + r, pj + cols.p.start)));
                     progress(mj as u64);
                 }
+                SCRATCH.set(scratch);
                 bad
             })
             .reduce(|| None, |a, b| a.or(b));

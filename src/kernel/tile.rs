@@ -192,6 +192,15 @@ impl Network {
         Ok((k, tr.variances(rows), tc.variances(cols)))
     }
 
+    /// The per-point tables of all the points of `x` after checking them as
+    /// [`Kernel::gram`](crate::Kernel::gram) does (at least one column, finite, the network's
+    /// input dimension): for the matrix-free solvers, which build them once.
+    pub(crate) fn checked_tables<'a>(&self, x: &'a DMatrix<f64>) -> Result<GramTables<'a>> {
+        check_points("x", x)?;
+        self.check_input_dim("x", x.ncols())?;
+        self.gram_tables(x, 0..x.nrows())
+    }
+
     /// The per-point tables of the points `range` of `x` (rows; already checked for shape and
     /// finiteness), for [`Network::gram_block`]. A matrix-free operator computes them once for all
     /// n points and then asks for one block of rows at a time.
@@ -335,4 +344,90 @@ fn slices<'a>(
         k.as_mut().map(|k| k.as_mut_slice()),
         t.as_mut().map(|t| t.as_mut_slice()),
     )
+}
+
+impl Network {
+    /// One kernel's block K\[rows, cols\] written into `out` (column-major |rows| × |cols|, its
+    /// prior contents overwritten), for the matrix-free solvers, which keep one buffer per thread
+    /// instead of allocating and faulting in fresh memory for every block.
+    ///
+    /// With `band`, `tr` and `tc` are tables of one set and `cols` starts where `rows` starts and
+    /// reaches at least its end (a band of rows of the upper triangle and its diagonal block, as
+    /// [`KernelOperator`](crate::iterative::KernelOperator) takes them): every entry is the one of
+    /// [`Kernel::gram`](crate::Kernel::gram), bit for bit — i < j computed, the diagonal from the
+    /// tables, i > j (inside the diagonal block only) mirrored. Without it the tables may be of two
+    /// sets and every entry is computed as [`Kernel::cross`](crate::Kernel::cross) computes it.
+    pub(crate) fn block_into(
+        &self,
+        (tr, rows): (&GramTables, Range<usize>),
+        (tc, cols): (&GramTables, Range<usize>),
+        band: bool,
+        kind: KernelKind,
+        out: &mut [f64],
+    ) -> Result<()> {
+        let (m, nc) = (rows.len(), cols.len());
+        debug_assert_eq!(out.len(), m * nc);
+        debug_assert!(!band || (cols.start == rows.start && cols.end >= rows.end));
+        let copy = |k: Block, out: &mut [f64]| {
+            let k = match kind {
+                KernelKind::Nngp => k.0,
+                KernelKind::Ntk => k.1,
+            };
+            out.copy_from_slice(k.expect("the kernel asked for").as_slice());
+        };
+        match (self.compiled(), &tr.points, &tc.points) {
+            (Compiled::FullyConnected(plan), PointTables::Fc(pr), PointTables::Fc(pc)) => {
+                let rs = Side {
+                    x: tr.x,
+                    p: pr,
+                    range: rows.clone(),
+                };
+                let cs = Side {
+                    x: tc.x,
+                    p: pc,
+                    range: cols,
+                };
+                let outputs = match kind {
+                    KernelKind::Nngp => (Some(&mut *out), None),
+                    KernelKind::Ntk => (None, Some(&mut *out)),
+                };
+                self.fc_block(plan, rs, cs, band, outputs, &|_| {})?;
+                if band {
+                    let diag = match kind {
+                        KernelKind::Nngp => &pr.var,
+                        KernelKind::Ntk => &pr.ntk,
+                    };
+                    for j in 0..m {
+                        out[j * m + j] = diag[rows.start + j - pr.start];
+                        for i in j + 1..m {
+                            out[j * m + i] = out[i * m + j];
+                        }
+                    }
+                }
+            }
+            (Compiled::Image(plan), PointTables::Image(pr), PointTables::Image(pc)) if band => {
+                let k = image::block(
+                    self,
+                    plan,
+                    (pr, tr.start, rows),
+                    (pc, tc.start, cols),
+                    Some(kind),
+                    &|_| {},
+                )?;
+                copy(k, out);
+            }
+            (Compiled::Image(plan), PointTables::Image(_), PointTables::Image(_)) => {
+                let a = tr.x.rows(rows.start, m).into_owned();
+                let b = tc.x.rows(cols.start, nc).into_owned();
+                let k = image::cross(self, plan, &a, &b, &|_| {})?;
+                copy((Some(k.nngp), Some(k.ntk)), out);
+            }
+            _ => {
+                return Err(Error::InvalidNetwork(
+                    "point tables of another kind of network were given to block_into".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
 }

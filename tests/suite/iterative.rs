@@ -94,6 +94,36 @@ fn operator_matches_the_gram_matrix() {
 }
 
 #[test]
+fn operator_blocks_are_the_gram_entries_bit_for_bit() {
+    // K·I is K itself: each output entry is one product by 1 plus exact zeros, so the operator's
+    // blocks (built from tables computed once, one kernel, reused buffers) must hold the Gram
+    // matrix's bits. 45 points, blocks of 8 (the last one partial), a duplicated point (rows 3 and
+    // 40), which takes the variance as in `gram`; columns() must equal `cross` bit for bit.
+    let mut x = gaussian(45, 6, 11);
+    let dup = x.row(3).into_owned();
+    x.set_row(40, &dup);
+    let eye = DMatrix::identity(45, 45);
+    for net in [relu3(), erf3()] {
+        let k = net.gram(&x).unwrap();
+        for (kind, dense) in [(KernelKind::Nngp, &k.nngp), (KernelKind::Ntk, &k.ntk)] {
+            let op = KernelOperator::new(&net, &x, kind)
+                .unwrap()
+                .block_rows(8)
+                .unwrap();
+            assert_eq!(&op.apply(&eye).unwrap(), dense);
+            let idx = [40, 0, 3, 44];
+            let sub = DMatrix::from_fn(4, 6, |i, j| x[(idx[i], j)]);
+            let c = net.cross(&x, &sub).unwrap();
+            let want = match kind {
+                KernelKind::Nngp => c.nngp,
+                KernelKind::Ntk => c.ntk,
+            };
+            assert_eq!(op.columns(&idx).unwrap(), want);
+        }
+    }
+}
+
+#[test]
 fn operator_of_a_convolutional_network() {
     // Any architecture: the CNTK of a 4 × 4 × 1 image network.
     let net = Network::from_json(
