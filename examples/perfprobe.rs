@@ -132,8 +132,9 @@ fn run(a: &[String]) -> Result<Vec<f64>, String> {
             err.map_or(Ok(runs), |e| Err(fail(e)))
         }
         Some("roofline") => roofline(arg(a, 2)?),
+        Some("dense") => dense(arg(a, 2)?),
         _ => Err(
-            "usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N M REPS | predict_t N M REPS | roofline N"
+            "usage: perfprobe kernel ACT N DEPTH REPS | predict_inf N M REPS | predict_t N M REPS | roofline N | dense N"
                 .into(),
         ),
     }
@@ -254,6 +255,66 @@ fn roofline(n: usize) -> Result<Vec<f64>, String> {
         black_box((&a, &b));
     });
     Ok(vec![divider, gemm, write])
+}
+
+/// The dense linear-algebra ceilings of the predictions (faer on all cores, best of 5): seconds
+/// for an N × N × N product (2N³ flops), a Cholesky factorization (N³/3) and a triangular solve
+/// with N/4 right-hand sides (N³/4).
+fn dense(n: usize) -> Result<Vec<f64>, String> {
+    use faer::linalg::cholesky::llt::factor::{LltRegularization, cholesky_in_place};
+    use faer::{Accum, Mat};
+    let best = |f: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let par = faer::get_global_parallelism();
+    let x = normal(n, n, 3);
+    let a = Mat::<f64>::from_fn(n, n, |i, j| x[(i, j)]);
+    let mut c = Mat::<f64>::zeros(n, n);
+    let gemm = best(&mut || {
+        faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), a.as_ref(), 1.0, par);
+        black_box(&c);
+    });
+    // An SPD matrix: AAᵀ/n + I.
+    faer::linalg::matmul::matmul(
+        c.as_mut(),
+        Accum::Replace,
+        a.as_ref(),
+        a.transpose(),
+        1.0 / n as f64,
+        par,
+    );
+    for i in 0..n {
+        c[(i, i)] += 1.0;
+    }
+    let mut l = c.clone();
+    let chol = best(&mut || {
+        l.copy_from(&c);
+        let mut mem = faer::dyn_stack::MemBuffer::new(
+            faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
+                n,
+                par,
+                Default::default(),
+            ),
+        );
+        let stack = faer::dyn_stack::MemStack::new(&mut mem);
+        cholesky_in_place(l.as_mut(), LltRegularization::default(), par, stack, Default::default())
+            .expect("an SPD matrix");
+        black_box(&l);
+    });
+    let b = Mat::<f64>::from_fn(n, n / 4, |i, j| x[(i, j)]);
+    let mut s = b.clone();
+    let trsm = best(&mut || {
+        s.copy_from(&b);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), s.as_mut(), par);
+        black_box(&s);
+    });
+    Ok(vec![gemm, chol, trsm])
 }
 
 fn main() {
