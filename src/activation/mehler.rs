@@ -280,64 +280,102 @@ fn accumulate(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
     }
 }
 
-/// Σ p by halves, ((p₀ + p₄) + (p₂ + p₆)) + ((p₁ + p₅) + (p₃ + p₇)) for 8 terms: one fixed order.
-#[inline(always)]
-fn tree_sum(p: [f64; CHUNK]) -> f64 {
-    let mut v = p;
-    let mut w = CHUNK;
-    while w > 1 {
-        w /= 2;
-        for j in 0..w {
-            v[j] += v[j + w];
-        }
-    }
-    v[0]
-}
-
 /// (T, Ṫ) from two points' tables by the truncated series, or `None` when [`TERMS`] terms do not
-/// bring the truncation bound below [`SERIES_TOL`] (or |ρ| ≥ 1, or ρ is not a number). Inlined
-/// into the kernels' column loop, so it is compiled for its instruction set.
+/// bring the truncation bound below [`SERIES_TOL`] (or |ρ| ≥ 1, or ρ is not a number): [`entries`]
+/// with one lane, so that a single entry and the kernels' lanes get the same bits.
 #[inline(always)]
 pub(crate) fn entry(c: f64, t1: &[f64], t2: &[f64]) -> Option<(f64, f64)> {
-    let (t1, t2) = (&t1[..TABLE], &t2[..TABLE]);
-    let rho = c * t1[2] * t2[2];
-    // |ρ| ≥ 1 or NaN: no convergent series.
-    if rho.abs().partial_cmp(&1.0) != Some(std::cmp::Ordering::Less) {
-        return None;
+    let t1 = &t1[..TABLE];
+    let (a, b, ok) = entries::<1>(&[c], [false], |v| [t1[v]], t2);
+    ok[0].then_some((a[0], b[0]))
+}
+
+/// The series for `L` entries (lanes) at once against one column point: lane l pairs the row
+/// point whose table value v is `row(v)[l]` with the column point of table `t2`, at covariance
+/// `c[l]`. Returns the sums (T, Ṫ) per lane and whether each lane's series met the tolerance;
+/// lanes in `skip` (and lanes with |ρ| ≥ 1 or ρ not a number, which get ρ = 0 in the loop) are
+/// not accumulated and report failure, their sums meaningless.
+///
+/// Every lane performs exactly the operations of a single entry in the same order: the powers
+/// ρʲ by successive products, each chunk's terms (row·column)·ρʲ added by a fixed pairwise tree
+/// ((p₀ + p₄) + (p₂ + p₆)) + ((p₁ + p₅) + (p₃ + p₇)), the chunk added as ρ^{k0}·chunk, the lead
+/// power updated by one product per chunk, and the bound (|ρ^{K+1}|·row tail)·column tail. A lane
+/// stops accumulating (its sums are selected, not added to) at the first chunk whose bound meets
+/// the tolerance, and the loop ends when every lane has stopped or after [`TERMS`] terms. So the
+/// value of an entry does not depend on its lane or on the other lanes.
+#[inline(always)]
+pub(crate) fn entries<const L: usize>(
+    c: &[f64; L],
+    skip: [bool; L],
+    row: impl Fn(usize) -> [f64; L],
+    t2: &[f64],
+) -> ([f64; L], [f64; L], [bool; L]) {
+    let t2 = &t2[..TABLE];
+    let inv = row(2);
+    let mut rho = [0.0; L];
+    // Lanes that have stopped (met the bound, skipped, or without a convergent series).
+    let mut done = [false; L];
+    for l in 0..L {
+        let r = c[l] * inv[l] * t2[2];
+        // |ρ| ≥ 1 or NaN: no convergent series.
+        let live = !skip[l] && r.abs() < 1.0;
+        done[l] = !live;
+        rho[l] = if live { r } else { 0.0 };
     }
-    let mut pw = [1.0; CHUNK];
+    let mut ok = [false; L];
+    let mut pw = [[1.0; L]; CHUNK];
     for j in 1..CHUNK {
-        pw[j] = pw[j - 1] * rho;
-    }
-    let step = pw[CHUNK - 1] * rho;
-    // ρ^{k0} at the start of each chunk.
-    let mut lead = 1.0;
-    let (mut sa, mut sb) = (0.0, 0.0);
-    for (c1, c2) in t1[HEADER..]
-        .chunks_exact(STRIDE)
-        .zip(t2[HEADER..].chunks_exact(STRIDE))
-    {
-        // Each chunk's terms added by a fixed pairwise tree (not one running sum), so the products
-        // and the additions vectorize and the chunks' dependency chains stay short.
-        let ca = tree_sum(std::array::from_fn(|j| c1[j] * c2[j] * pw[j]));
-        let cb = tree_sum(std::array::from_fn(|j| {
-            c1[CHUNK + j] * c2[CHUNK + j] * pw[j]
-        }));
-        sa += lead * ca;
-        sb += lead * cb;
-        lead *= step;
-        // |ρ|^{K+1}·√(t_K(q1)t_K(q2)) against the tolerance times √(m(q1)m(q2)), with the tails
-        // stored divided by √m.
-        let r = lead.abs();
-        let (ea, eb) = (
-            r * c1[2 * CHUNK] * c2[2 * CHUNK],
-            r * c1[2 * CHUNK + 1] * c2[2 * CHUNK + 1],
-        );
-        if ea <= SERIES_TOL && eb <= SERIES_TOL {
-            return Some((sa, sb));
+        for l in 0..L {
+            pw[j][l] = pw[j - 1][l] * rho[l];
         }
     }
-    None
+    let step: [f64; L] = std::array::from_fn(|l| pw[CHUNK - 1][l] * rho[l]);
+    // ρ^{k0} at the start of each chunk.
+    let mut lead = [1.0; L];
+    let (mut sa, mut sb) = ([0.0; L], [0.0; L]);
+    for chunk in 0..TERMS / CHUNK {
+        let at = HEADER + chunk * STRIDE;
+        let c2 = &t2[at..at + STRIDE];
+        // Each chunk's terms added by a fixed pairwise tree (not one running sum), so the products
+        // and the additions vectorize and the chunks' dependency chains stay short.
+        let (mut pa, mut pb) = ([[0.0; L]; CHUNK], [[0.0; L]; CHUNK]);
+        for j in 0..CHUNK {
+            let (ra, rb) = (row(at + j), row(at + CHUNK + j));
+            for l in 0..L {
+                pa[j][l] = ra[l] * c2[j] * pw[j][l];
+                pb[j][l] = rb[l] * c2[CHUNK + j] * pw[j][l];
+            }
+        }
+        let mut w = CHUNK;
+        while w > 1 {
+            w /= 2;
+            for j in 0..w {
+                for l in 0..L {
+                    pa[j][l] += pa[j + w][l];
+                    pb[j][l] += pb[j + w][l];
+                }
+            }
+        }
+        let (ta, tb) = (row(at + 2 * CHUNK), row(at + 2 * CHUNK + 1));
+        for l in 0..L {
+            let (na, nb) = (sa[l] + lead[l] * pa[0][l], sb[l] + lead[l] * pb[0][l]);
+            sa[l] = if done[l] { sa[l] } else { na };
+            sb[l] = if done[l] { sb[l] } else { nb };
+            lead[l] *= step[l];
+            // |ρ|^{K+1}·√(t_K(q1)t_K(q2)) against the tolerance times √(m(q1)m(q2)), with the
+            // tails stored divided by √m.
+            let r = lead[l].abs();
+            // `&`, not `&&`: no branch per lane.
+            let met = (r * ta[l] * c2[2 * CHUNK] <= SERIES_TOL)
+                & (r * tb[l] * c2[2 * CHUNK + 1] <= SERIES_TOL);
+            ok[l] |= met & !done[l];
+            done[l] |= met;
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+    }
+    (sa, sb, ok)
 }
 
 /// (T(q; q, q), Ṫ(q; q, q)) = (m_a, m_b) from a point's table.

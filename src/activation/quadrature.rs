@@ -2,7 +2,7 @@
 //! any activation given as a function.
 
 use super::mehler::{self, SeriesRule};
-use super::{DualActivation, Smoothness};
+use super::{DualActivation, LANES, Smoothness};
 use crate::real::Real;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -685,6 +685,45 @@ impl QuadratureDual {
             return mehler::diagonal(t1);
         }
         mehler::entry(c, t1, t2).unwrap_or_else(|| self.exact(c, q1, q2))
+    }
+
+    /// [`Self::dual_from_tables`] for [`LANES`] rows against one column point, in place: `c` holds
+    /// the rows' covariances with the column point and gets T, `ntk` is multiplied by Ṫ. The rows'
+    /// tables are read through `row` (value v of the rows' tables for the lanes, see
+    /// `mehler::entries`), their variances are `q1`; `t2` and `q2` are the column point's. Lanes
+    /// at `real` and after are padding: they run with the others but never take the exact rule.
+    /// Each lane gets the bits `dual_from_tables` gives its entry.
+    #[inline(always)]
+    pub(crate) fn dual_from_lanes(
+        &self,
+        (c, ntk): (&mut [f64; LANES], &mut [f64; LANES]),
+        (q1, q2): (&[f64; LANES], f64),
+        row: impl Fn(usize) -> [f64; LANES],
+        t2: &[f64],
+        real: usize,
+    ) {
+        let diag: [bool; LANES] = std::array::from_fn(|l| c[l] == q1[l] && c[l] == q2);
+        let (ma, mb) = (row(0), row(1));
+        let (sa, sb, ok) = mehler::entries(c, diag, row, t2);
+        let mut fallback = false;
+        for l in 0..LANES {
+            let done = diag[l] | ok[l];
+            fallback |= !done & (l < real);
+            let t = if diag[l] { ma[l] } else { sa[l] };
+            let dot = if diag[l] { mb[l] } else { sb[l] };
+            // A lane left for the exact rule keeps its covariance (which that rule reads).
+            c[l] = if done { t } else { c[l] };
+            ntk[l] = if done { ntk[l] * dot } else { ntk[l] };
+        }
+        if fallback {
+            for l in 0..real.min(LANES) {
+                if !(diag[l] | ok[l]) {
+                    let (t, dot) = self.exact(c[l], q1[l], q2);
+                    c[l] = t;
+                    ntk[l] *= dot;
+                }
+            }
+        }
     }
 
     /// (T, Ṫ) by the exact polar rule (at least [`EXACT_NODES`] nodes, split at the kinks), for any

@@ -42,6 +42,7 @@ mod tile;
 pub use tile::check_tile_range;
 
 use crate::activation::LANES;
+use crate::activation::mehler::TABLE;
 use crate::layers::{CHUNK, Compiled, Plan, RowTables};
 use crate::network::Network;
 use crate::real::Real;
@@ -186,11 +187,13 @@ impl Network {
             (var[i], ntk[i]) = r?;
         }
         let (by_slot, stride) = slot_major(&slots, range.len(), ns, &plan.input_slots());
+        let series = series_major(&slots, ns, stride, &plan.series_slots());
         Ok(FcPoints {
             start: range.start,
             ns,
             slots,
             by_slot,
+            series,
             stride,
             var,
             ntk,
@@ -293,6 +296,21 @@ fn slot_major(slots: &[f64], n: usize, ns: usize, inputs: &[usize]) -> (Vec<f64>
     (table, stride)
 }
 
+/// The Mehler tables of the quadrature layers whose input variances sit at `inputs` of `slots`
+/// (`ns` values per point), value-major with the stride of [`slot_major`] and zeros as padding
+/// (see [`FcPoints`]).
+fn series_major(slots: &[f64], ns: usize, stride: usize, inputs: &[usize]) -> Vec<f64> {
+    let mut table = vec![0.0; stride * TABLE * inputs.len()];
+    for (i, row) in slots.chunks_exact(ns).enumerate() {
+        for (s, &slot) in inputs.iter().enumerate() {
+            for (v, &x) in row[slot + 1..slot + 1 + TABLE].iter().enumerate() {
+                table[(s * TABLE + v) * stride + i] = x;
+            }
+        }
+    }
+    table
+}
+
 /// A hash of the bit pattern of each row in `range`, to find identical rows cheaply.
 fn row_hashes(x: &DMatrix<f64>, range: Range<usize>) -> Vec<u64> {
     range
@@ -317,6 +335,11 @@ pub(crate) struct FcPoints {
     /// activation layer k of point `start + i` at `k * stride + i`; `stride` ≥ the number of points
     /// is a multiple of [`CHUNK`], and the padding holds the benign variance 1.
     by_slot: Vec<f64>,
+    /// The quadrature layers' Mehler tables value-major, for the row chunks' lanes: value v of
+    /// the table of quadrature layer s of point `start + i` at `(s * TABLE + v) * stride + i`,
+    /// zeros in the padding. A copy of the tables in `slots` (8·TABLE = 1184 bytes per point and
+    /// quadrature layer), so that each value of a lane group is one contiguous load.
+    series: Vec<f64>,
     stride: usize,
     /// Σ(x, x).
     var: DVector<f64>,
@@ -618,8 +641,7 @@ impl Network {
         let s1 = RowTables {
             by_slot: &rows.p.by_slot,
             stride: rows.p.stride,
-            slots: &rows.p.slots,
-            ns: rows.p.ns,
+            series: &rows.p.series,
             start: r0 - rows.p.start,
         };
         // The rows of column j the block computes.

@@ -1,6 +1,7 @@
 //! The kernel states of fully connected networks: one point, one pair, and a chunk of pairs.
 
 use super::{ActivationStage, DenseStage, FullyConnected, KernelState};
+use crate::activation::mehler::TABLE;
 use crate::activation::{Dual, LANES};
 use crate::real::Real;
 
@@ -118,10 +119,12 @@ pub(crate) struct RowTables<'a> {
     /// layer (the padding holds the benign variance 1).
     pub(crate) by_slot: &'a [f64],
     pub(crate) stride: usize,
-    /// Point-major values, `ns` per point (read where a slot holds more than a variance: the
-    /// Mehler tables of quadrature duals).
-    pub(crate) slots: &'a [f64],
-    pub(crate) ns: usize,
+    /// The Mehler tables of the quadrature layers (`mehler::TABLE` values each), value-major:
+    /// value v of the table of quadrature layer s (its `series`) of point i at
+    /// `series[(s * TABLE + v) * stride + i]`, so that the rows of a lane group read each value with
+    /// one contiguous load. The padding holds zeros (1/√q = 0, so ρ = 0: a padding lane meets the
+    /// bound after one chunk).
+    pub(crate) series: &'a [f64],
     pub(crate) start: usize,
 }
 
@@ -160,23 +163,35 @@ impl FullyConnected for Chunk<'_> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        if let Dual::Quadrature(d) = &a.dual {
-            // The Mehler series from the row and column tables, entry by entry (the same
-            // function as `Pair`, so `entry` and `gram` agree to the bit); padding rows are left
-            // alone.
-            let (t2, q2) = (&self.s2[a.slot + 1..], self.s2[a.slot]);
-            let rows = &self.rows;
-            for r in 0..self.real {
-                let row = &rows.slots[(rows.start + r) * rows.ns + a.slot..];
-                let (t, dot) = d.dual_from_tables(self.c[r], row[0], q2, &row[1..], t2);
-                self.c[r] = t;
-                self.ntk[r] *= dot;
-            }
-            return;
-        }
         let base = a.ordinal * self.rows.stride + self.rows.start;
         let q1 = &self.rows.by_slot[base..base + self.len];
         let q2 = self.s2[a.slot];
+        if let Dual::Quadrature(d) = &a.dual {
+            // The Mehler series, LANES rows at a time against the column point's table (lane for
+            // lane the operations of `Pair`'s single entry, so `entry` and `gram` agree to the
+            // bit).
+            let t2 = &self.s2[a.slot + 1..];
+            let stride = self.rows.stride;
+            let series = &self.rows.series[a.series * TABLE * stride..(a.series + 1) * TABLE * stride];
+            for (g, ((c, t), q)) in self.c[..self.len]
+                .chunks_exact_mut(LANES)
+                .zip(self.ntk[..self.len].chunks_exact_mut(LANES))
+                .zip(q1.chunks_exact(LANES))
+                .enumerate()
+            {
+                let c: &mut [f64; LANES] = c.try_into().expect("LANES-sized chunk");
+                let t: &mut [f64; LANES] = t.try_into().expect("LANES-sized chunk");
+                let q: &[f64; LANES] = q.try_into().expect("LANES-sized chunk");
+                let first = self.rows.start + g * LANES;
+                let row = |v: usize| -> [f64; LANES] {
+                    let at = v * stride + first;
+                    series[at..at + LANES].try_into().expect("LANES values")
+                };
+                let real = self.real.saturating_sub(g * LANES);
+                d.dual_from_lanes((c, t), (q, q2), row, t2, real);
+            }
+            return;
+        }
         for ((c, t), q) in self.c[..self.len]
             .chunks_exact_mut(LANES)
             .zip(self.ntk[..self.len].chunks_exact_mut(LANES))
