@@ -297,17 +297,23 @@ fn slot_major(slots: &[f64], n: usize, ns: usize, inputs: &[usize]) -> (Vec<f64>
 }
 
 /// The Mehler tables of the quadrature layers whose input variances sit at `inputs` of `slots`
-/// (`ns` values per point), value-major with the stride of [`slot_major`] and zeros as padding
-/// (see [`FcPoints`]).
+/// (`ns` values per point), in groups of [`LANES`] points, lane-minor, for the stride of
+/// [`slot_major`], with zeros as padding (see [`FcPoints`]).
 fn series_major(slots: &[f64], ns: usize, stride: usize, inputs: &[usize]) -> Vec<f64> {
     let mut table = vec![0.0; stride * TABLE * inputs.len()];
-    for (i, row) in slots.chunks_exact(ns).enumerate() {
-        for (s, &slot) in inputs.iter().enumerate() {
-            for (v, &x) in row[slot + 1..slot + 1 + TABLE].iter().enumerate() {
-                table[(s * TABLE + v) * stride + i] = x;
+    // One group of LANES points per block of the output, each written in order.
+    table
+        .par_chunks_mut(LANES * TABLE)
+        .enumerate()
+        .for_each(|(b, block)| {
+            let (s, g) = (b / (stride / LANES), b % (stride / LANES));
+            let slot = inputs[s] + 1;
+            for (l, row) in slots.chunks_exact(ns).skip(g * LANES).take(LANES).enumerate() {
+                for (v, &x) in row[slot..slot + TABLE].iter().enumerate() {
+                    block[v * LANES + l] = x;
+                }
             }
-        }
-    }
+        });
     table
 }
 
@@ -335,9 +341,10 @@ pub(crate) struct FcPoints {
     /// activation layer k of point `start + i` at `k * stride + i`; `stride` ≥ the number of points
     /// is a multiple of [`CHUNK`], and the padding holds the benign variance 1.
     by_slot: Vec<f64>,
-    /// The quadrature layers' Mehler tables value-major, for the row chunks' lanes: value v of
-    /// the table of quadrature layer s of point `start + i` at `(s * TABLE + v) * stride + i`,
-    /// zeros in the padding. A copy of the tables in `slots` (8·TABLE = 1184 bytes per point and
+    /// The quadrature layers' Mehler tables in groups of [`LANES`] points, for the row chunks'
+    /// lanes: value v of the table of quadrature layer s of point `start + g·LANES + l` at
+    /// `((s * stride / LANES + g) * TABLE + v) * LANES + l`, zeros in the padding (see
+    /// `layers::RowTables`). A copy of the tables in `slots` (8·TABLE = 1184 bytes per point and
     /// quadrature layer), so that each value of a lane group is one contiguous load.
     series: Vec<f64>,
     stride: usize,

@@ -119,11 +119,12 @@ pub(crate) struct RowTables<'a> {
     /// layer (the padding holds the benign variance 1).
     pub(crate) by_slot: &'a [f64],
     pub(crate) stride: usize,
-    /// The Mehler tables of the quadrature layers (`mehler::TABLE` values each), value-major:
-    /// value v of the table of quadrature layer s (its `series`) of point i at
-    /// `series[(s * TABLE + v) * stride + i]`, so that the rows of a lane group read each value with
-    /// one contiguous load. The padding holds zeros (1/√q = 0, so ρ = 0: a padding lane meets the
-    /// bound after one chunk).
+    /// The Mehler tables of the quadrature layers (`mehler::TABLE` values each) in groups of
+    /// [`LANES`] points, lane-minor: value v of the table of quadrature layer s (its `series`) of
+    /// point i = g·LANES + l at `series[((s * stride / LANES + g) * TABLE + v) * LANES + l]`. A lane
+    /// group that starts at a multiple of [`LANES`] reads each value with one contiguous load, and
+    /// its whole table is one contiguous block. The padding holds zeros (1/√q = 0, so ρ = 0: a
+    /// padding lane meets the bound after one chunk).
     pub(crate) series: &'a [f64],
     pub(crate) start: usize,
 }
@@ -173,6 +174,9 @@ impl FullyConnected for Chunk<'_> {
             let t2 = &self.s2[a.slot + 1..];
             let stride = self.rows.stride;
             let series = &self.rows.series[a.series * TABLE * stride..(a.series + 1) * TABLE * stride];
+            // Rows that start inside a group of the table (tiles at any offset) gather their lanes:
+            // other loads, the same arithmetic.
+            let aligned = self.rows.start % LANES == 0;
             for (g, ((c, t), q)) in self.c[..self.len]
                 .chunks_exact_mut(LANES)
                 .zip(self.ntk[..self.len].chunks_exact_mut(LANES))
@@ -183,12 +187,24 @@ impl FullyConnected for Chunk<'_> {
                 let t: &mut [f64; LANES] = t.try_into().expect("LANES-sized chunk");
                 let q: &[f64; LANES] = q.try_into().expect("LANES-sized chunk");
                 let first = self.rows.start + g * LANES;
-                let row = |v: usize| -> [f64; LANES] {
-                    let at = v * stride + first;
-                    series[at..at + LANES].try_into().expect("LANES values")
-                };
                 let real = self.real.saturating_sub(g * LANES);
-                d.dual_from_lanes((c, t), (q, q2), row, t2, real);
+                if aligned {
+                    let block = &series[first * TABLE..(first + LANES) * TABLE];
+                    let row = |v: usize| -> [f64; LANES] {
+                        block[v * LANES..(v + 1) * LANES]
+                            .try_into()
+                            .expect("LANES values")
+                    };
+                    d.dual_from_lanes((c, t), (q, q2), row, t2, real);
+                } else {
+                    let row = |v: usize| -> [f64; LANES] {
+                        std::array::from_fn(|l| {
+                            let i = first + l;
+                            series[((i / LANES) * TABLE + v) * LANES + i % LANES]
+                        })
+                    };
+                    d.dual_from_lanes((c, t), (q, q2), row, t2, real);
+                }
             }
             return;
         }
