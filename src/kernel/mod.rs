@@ -49,7 +49,7 @@ use crate::real::Real;
 use crate::{Error, Result};
 use dots::{ColPanels, RowPanels};
 use multiversion::multiversion;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DMatrixView, DVector};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -308,7 +308,12 @@ fn series_major(slots: &[f64], ns: usize, stride: usize, inputs: &[usize]) -> Ve
         .for_each(|(b, block)| {
             let (s, g) = (b / (stride / LANES), b % (stride / LANES));
             let slot = inputs[s] + 1;
-            for (l, row) in slots.chunks_exact(ns).skip(g * LANES).take(LANES).enumerate() {
+            for (l, row) in slots
+                .chunks_exact(ns)
+                .skip(g * LANES)
+                .take(LANES)
+                .enumerate()
+            {
                 for (v, &x) in row[slot..slot + TABLE].iter().enumerate() {
                     block[v * LANES + l] = x;
                 }
@@ -550,11 +555,17 @@ impl Network {
     }
 
     fn fc_entry(&self, x1: &[f64], x2: &[f64]) -> Result<KernelEntry> {
+        // The input covariances as the matrices compute them (`fc_points`, `dots`, and the
+        // variance for identical points), so that an entry has the bits of the matrices' entry.
         let d = x1.len();
-        let dot =
-            |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;
-        let (nngp, ntk, var1, var2) =
-            self.kernel_from_input_kernel(dot(x1, x2), dot(x1, x1), dot(x2, x2), d)?;
+        let var = |a: &[f64]| DMatrixView::from_slice(a, 1, d).norm_squared() / d as f64;
+        let (q1, q2) = (var(x1), var(x2));
+        let c0 = if x1 == x2 {
+            q1
+        } else {
+            dots::covariance(x1, x2, 1.0 / d as f64)
+        };
+        let (nngp, ntk, var1, var2) = self.kernel_from_input_kernel(c0, q1, q2, d)?;
         Ok(KernelEntry {
             nngp,
             ntk,

@@ -173,7 +173,8 @@ impl FullyConnected for Chunk<'_> {
             // bit).
             let t2 = &self.s2[a.slot + 1..];
             let stride = self.rows.stride;
-            let series = &self.rows.series[a.series * TABLE * stride..(a.series + 1) * TABLE * stride];
+            let series =
+                &self.rows.series[a.series * TABLE * stride..(a.series + 1) * TABLE * stride];
             // Rows that start inside a group of the table (tiles at any offset) gather their lanes:
             // other loads, the same arithmetic.
             let aligned = self.rows.start % LANES == 0;
