@@ -163,10 +163,13 @@ impl SeriesRule {
     }
 
     /// Fills `out` (length [`TABLE`]) with the table of the variance q ≥ 0 (see the module docs).
+    /// With `odd`, φ(−u) and φ'(−u) are taken as −φ(u) and φ'(u) instead of evaluated (the same
+    /// bits for a φ that is odd in floating point).
     pub(crate) fn fill(
         &self,
         fd: &dyn Fn(f64) -> (f64, f64),
         kinks: &[f64],
+        odd: bool,
         q: f64,
         out: &mut [f64],
     ) {
@@ -190,7 +193,8 @@ impl SeriesRule {
             let mut n = 0;
             let flush = |blk: &[[f64; BLOCK]; 5], acc: &mut Sums| accumulate(self, blk, acc);
             self.for_each_node(s, kinks, |z, w| {
-                let ((fp, dp), (fm, dm)) = (fd(s * z), fd(-s * z));
+                let (fp, dp) = fd(s * z);
+                let (fm, dm) = if odd { (-fp, dp) } else { fd(-s * z) };
                 ma += w * (fp * fp + fm * fm);
                 mb += w * (dp * dp + dm * dm);
                 blk[0][n] = z;
@@ -429,8 +433,8 @@ mod tests {
             let fd = |x: f64| d.eval_with_derivative(x);
             for q in [1e-4, 0.01, 0.5, 1.0, 2.26, 5.0, 30.0, 1e3, 1e5] {
                 let (mut t, mut u) = (vec![0.0; TABLE], vec![0.0; TABLE]);
-                rule.fill(&fd, &[], q, &mut t);
-                reference.fill(&fd, &[], q, &mut u);
+                rule.fill(&fd, &[], false, q, &mut t);
+                reference.fill(&fd, &[], false, q, &mut u);
                 assert!((t[0] - u[0]).abs() <= 1e-13 * u[0], "{act:?} q={q}");
                 assert!((t[1] - u[1]).abs() <= 1e-13 * u[1], "{act:?} q={q}");
                 for k in 0..TERMS {
@@ -441,6 +445,24 @@ mod tests {
                     assert!((a - ra).abs() <= 1e-13 * u[0].sqrt(), "{act:?} q={q} a_{k}");
                     assert!((b - rb).abs() <= 1e-13 * u[1].sqrt(), "{act:?} q={q} b_{k}");
                 }
+            }
+        }
+    }
+
+    /// Tanh and hard tanh are odd bit for bit: their tables taking φ(−u) = −φ(u) equal those
+    /// evaluating both, bit for bit (the kinks of hard tanh included).
+    #[test]
+    fn odd_tables_are_the_evaluated_tables() {
+        let rule = SeriesRule::new();
+        for (act, kinks) in [(Activation::Tanh, vec![]), (Activation::HardTanh, vec![-1.0, 1.0])] {
+            let d = quad(&act, 32);
+            let fd = |x: f64| d.eval_with_derivative(x);
+            for q in [0.0, 1e-3, 0.7, 2.26, 40.0, 1e4] {
+                let (mut t, mut u) = (vec![0.0; TABLE], vec![0.0; TABLE]);
+                rule.fill(&fd, &kinks, true, q, &mut t);
+                rule.fill(&fd, &kinks, false, q, &mut u);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&t), bits(&u), "{act:?} q={q}");
             }
         }
     }

@@ -151,6 +151,9 @@ pub struct QuadratureDual {
     /// Kinks of φ away from 0, where the polar rule splits each ray (see
     /// [`QuadratureDual::with_kinks`]).
     kinks: Vec<f64>,
+    /// φ is odd in floating point, bit for bit: φ(−x) = −φ(x) and φ'(−x) = φ'(x) (tanh, hard tanh),
+    /// so the series coefficients evaluate φ once for each mirrored pair of nodes ±z.
+    odd: bool,
 }
 
 /// The 2-D integration rule.
@@ -195,6 +198,7 @@ impl PartialEq for QuadratureDual {
                     | (Rule::Polar { .. }, Rule::Polar { .. })
             )
             && self.kinks == other.kinks
+            && self.odd == other.odd
             && Arc::ptr_eq(&self.fd, &other.fd)
     }
 }
@@ -228,6 +232,7 @@ impl QuadratureDual {
             nodes,
             rule: Rule::Hermite { x, w },
             kinks: Vec::new(),
+            odd: false,
         })
     }
 
@@ -271,6 +276,7 @@ impl QuadratureDual {
                 rad,
             },
             kinks: Vec::new(),
+            odd: false,
         })
     }
 
@@ -320,6 +326,13 @@ impl QuadratureDual {
         }
         self.kinks = ks;
         Ok(self)
+    }
+
+    /// Marks φ as odd in floating point (see the `odd` field): only for functions that are, bit
+    /// for bit, or the tables would differ from the direct evaluation.
+    pub(crate) fn odd(mut self) -> Self {
+        self.odd = true;
+        self
     }
 
     /// The kinks away from 0 that the polar rule splits at.
@@ -666,7 +679,7 @@ fn series_rule() -> &'static SeriesRule {
 impl QuadratureDual {
     /// Fills a point's table (length `mehler::TABLE`) for the input variance q.
     pub(crate) fn fill_table(&self, q: f64, table: &mut [f64]) {
-        series_rule().fill(&*self.fd, &self.kinks, q, table);
+        series_rule().fill(&*self.fd, &self.kinks, self.odd, q, table);
     }
 
     /// (T, Ṫ) of an entry from the two points' tables: the diagonal values (from the tables) at
