@@ -454,7 +454,10 @@ mod tests {
     #[test]
     fn odd_tables_are_the_evaluated_tables() {
         let rule = SeriesRule::new();
-        for (act, kinks) in [(Activation::Tanh, vec![]), (Activation::HardTanh, vec![-1.0, 1.0])] {
+        for (act, kinks) in [
+            (Activation::Tanh, vec![]),
+            (Activation::HardTanh, vec![-1.0, 1.0]),
+        ] {
             let d = quad(&act, 32);
             let fd = |x: f64| d.eval_with_derivative(x);
             for q in [0.0, 1e-3, 0.7, 2.26, 40.0, 1e4] {
