@@ -284,9 +284,10 @@ fn column(
 
 /// The values at `inputs` (the activations' input variances) of `slots` (`ns` per point, n
 /// points), activation-major with a stride that is a multiple of [`CHUNK`], padded with variance 1
-/// (see [`FcPoints`]).
+/// (see [`FcPoints`]). The stride leaves at least `LANES − 1` values of padding: a block of rows
+/// that starts inside a lane group and ends at the last point pads its last group past it.
 fn slot_major(slots: &[f64], n: usize, ns: usize, inputs: &[usize]) -> (Vec<f64>, usize) {
-    let stride = n.next_multiple_of(CHUNK).max(CHUNK);
+    let stride = (n + LANES - 1).next_multiple_of(CHUNK);
     let mut table = vec![1.0; stride * inputs.len()];
     for (i, row) in slots.chunks_exact(ns).take(n).enumerate() {
         for (k, &slot) in inputs.iter().enumerate() {
@@ -344,7 +345,7 @@ pub(crate) struct FcPoints {
     slots: Vec<f64>,
     /// The activations' input variances activation-major, for the kernels' row chunks: that of
     /// activation layer k of point `start + i` at `k * stride + i`; `stride` ≥ the number of points
-    /// is a multiple of [`CHUNK`], and the padding holds the benign variance 1.
+    /// plus `LANES − 1` is a multiple of [`CHUNK`], and the padding holds the benign variance 1.
     by_slot: Vec<f64>,
     /// The quadrature layers' Mehler tables in groups of [`LANES`] points, for the row chunks'
     /// lanes: value v of the table of quadrature layer s of point `start + g·LANES + l` at
@@ -724,6 +725,56 @@ impl Network {
             Some((i, j)) => {
                 let c0 = rows.x.row(i).dot(&cols.x.row(j)) / d as f64;
                 Err(self.first_nonfinite_layer(plan, c0, d, rows.p.table(i), cols.p.table(j)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Activation, Kernel, Network};
+    use nalgebra::DMatrix;
+
+    /// Blocks of rows that start inside a group of [`super::LANES`] points of the tables (as a
+    /// matrix-free operator asks for them: tables of all n points, then one block of rows at a
+    /// time) read the rows' Mehler tables lane by lane; they must give the Gram matrix's bits, also
+    /// at the end of a table whose length is a whole number of row chunks (n = 256, where a padded
+    /// lane group reaches past the last point).
+    #[test]
+    fn unaligned_row_blocks_have_the_gram_bits() {
+        let net = Network::mlp(3, Activation::Tanh)
+            .w_std(1.5)
+            .b_std(0.1)
+            .build()
+            .unwrap();
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let n = 256;
+        let x = DMatrix::from_fn(n, 4, |_, _| next());
+        let g = net.gram(&x).unwrap();
+        let t = net.gram_tables(&x, 0..n).unwrap();
+        for (rows, cols) in [
+            (3..44, 0..45),
+            (13..30, 29..60),
+            (251..256, 0..256),
+            (0..256, 250..256),
+        ] {
+            let (k, th) = net
+                .gram_block((&t, rows.clone()), (&t, cols.clone()), None, &|_| {})
+                .unwrap();
+            let (k, th) = (k.unwrap(), th.unwrap());
+            for (a, b) in [(&k, &g.nngp), (&th, &g.ntk)] {
+                let whole = b.view((rows.start, cols.start), (rows.len(), cols.len()));
+                let same = a
+                    .iter()
+                    .zip(whole.iter())
+                    .all(|(u, v)| u.to_bits() == v.to_bits());
+                assert!(same, "{rows:?} × {cols:?}");
             }
         }
     }

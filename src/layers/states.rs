@@ -115,7 +115,7 @@ pub(crate) struct Chunk<'a> {
 #[derive(Clone, Copy)]
 pub(crate) struct RowTables<'a> {
     /// The activations' input variances activation-major: that of activation layer k (its
-    /// `ordinal`) of point i at `by_slot[k * stride + i]`, at least `start + CHUNK` entries per
+    /// `ordinal`) of point i at `by_slot[k * stride + i]`, at least `start + len` entries per
     /// layer (the padding holds the benign variance 1).
     pub(crate) by_slot: &'a [f64],
     pub(crate) stride: usize,
