@@ -80,8 +80,10 @@ fn mixed() -> Network {
 }
 
 /// Every entry of the Gram matrix (lanes) equals `entry` (one lane) bit for bit, and so does
-/// every entry of a cross matrix whose rows start inside a lane group (against both triangles
-/// of the entries: a cross matrix computes every entry with its row as the first point).
+/// every entry of a cross matrix of shifted slices, whose rows sit in other lanes (against both
+/// triangles of the entries: a cross matrix computes every entry with its row as the first
+/// point). Row blocks that start inside a lane group of their tables are checked by the unit test
+/// `kernel::tests::unaligned_row_blocks_have_the_gram_bits`.
 #[test]
 fn gram_and_cross_equal_entry_bit_for_bit() {
     let x = points();
@@ -105,7 +107,7 @@ fn gram_and_cross_equal_entry_bit_for_bit() {
             "{what}: nngp"
         );
         assert_eq!(first_difference(&g.ntk, &upper(&ntk)), None, "{what}: ntk");
-        // Rows 3.. against columns 5..12: the lane groups of the rows start at 3, 11, ….
+        // Rows 3.. against columns 5..12: every row in another lane than in the Gram matrix.
         let a = x.rows(3, n - 3).into_owned();
         let b = x.rows(5, 7).into_owned();
         let c = net.cross(&a, &b).unwrap();
@@ -123,8 +125,8 @@ fn gram_and_cross_equal_entry_bit_for_bit() {
     }
 }
 
-/// Tiles of a tanh Gram matrix (and of the mixed network) whose rows start on and off a lane
-/// group (and single entries) equal the Gram block bit for bit.
+/// Tiles of a tanh Gram matrix (and of the mixed network) at offsets on and off a multiple of
+/// the lanes (and single entries) equal the Gram block bit for bit.
 #[test]
 fn tanh_tiles_equal_the_gram_block_bit_for_bit() {
     let x = points();
