@@ -93,8 +93,11 @@ pub(crate) struct SeriesRule {
     ratio: [f64; TERMS],
 }
 
-/// Nodes handled together by the coefficient loop (a panel's nodes, in blocks).
-const BLOCK: usize = 8;
+/// Nodes handled together by the coefficient loop: one panel's [`PANEL_NODES`] nodes. The
+/// recurrence of ψₖ is a chain of dependent products per node, so the loop is bound by its latency
+/// unless it runs several vectors of nodes at once (three AVX-512 or six AVX2 vectors here; 8
+/// nodes took 2.5 times as long).
+const BLOCK: usize = PANEL_NODES;
 
 impl SeriesRule {
     /// The crate's rule: [`PANEL_NODES`] nodes per panel, panels of width ≤ [`PANEL_WIDTH`] on
@@ -160,10 +163,13 @@ impl SeriesRule {
     }
 
     /// Fills `out` (length [`TABLE`]) with the table of the variance q ≥ 0 (see the module docs).
+    /// With `odd`, φ(−u) and φ'(−u) are taken as −φ(u) and φ'(u) instead of evaluated (the same
+    /// bits for a φ that is odd in floating point).
     pub(crate) fn fill(
         &self,
         fd: &dyn Fn(f64) -> (f64, f64),
         kinks: &[f64],
+        odd: bool,
         q: f64,
         out: &mut [f64],
     ) {
@@ -187,7 +193,8 @@ impl SeriesRule {
             let mut n = 0;
             let flush = |blk: &[[f64; BLOCK]; 5], acc: &mut Sums| accumulate(self, blk, acc);
             self.for_each_node(s, kinks, |z, w| {
-                let ((fp, dp), (fm, dm)) = (fd(s * z), fd(-s * z));
+                let (fp, dp) = fd(s * z);
+                let (fm, dm) = if odd { (-fp, dp) } else { fd(-s * z) };
                 ma += w * (fp * fp + fm * fm);
                 mb += w * (dp * dp + dm * dm);
                 blk[0][n] = z;
@@ -280,64 +287,102 @@ fn accumulate(rule: &SeriesRule, blk: &[[f64; BLOCK]; 5], acc: &mut Sums) {
     }
 }
 
-/// Σ p by halves, ((p₀ + p₄) + (p₂ + p₆)) + ((p₁ + p₅) + (p₃ + p₇)) for 8 terms: one fixed order.
-#[inline(always)]
-fn tree_sum(p: [f64; CHUNK]) -> f64 {
-    let mut v = p;
-    let mut w = CHUNK;
-    while w > 1 {
-        w /= 2;
-        for j in 0..w {
-            v[j] += v[j + w];
-        }
-    }
-    v[0]
-}
-
 /// (T, Ṫ) from two points' tables by the truncated series, or `None` when [`TERMS`] terms do not
-/// bring the truncation bound below [`SERIES_TOL`] (or |ρ| ≥ 1, or ρ is not a number). Inlined
-/// into the kernels' column loop, so it is compiled for its instruction set.
+/// bring the truncation bound below [`SERIES_TOL`] (or |ρ| ≥ 1, or ρ is not a number): [`entries`]
+/// with one lane, so that a single entry and the kernels' lanes get the same bits.
 #[inline(always)]
 pub(crate) fn entry(c: f64, t1: &[f64], t2: &[f64]) -> Option<(f64, f64)> {
-    let (t1, t2) = (&t1[..TABLE], &t2[..TABLE]);
-    let rho = c * t1[2] * t2[2];
-    // |ρ| ≥ 1 or NaN: no convergent series.
-    if rho.abs().partial_cmp(&1.0) != Some(std::cmp::Ordering::Less) {
-        return None;
+    let t1 = &t1[..TABLE];
+    let (a, b, ok) = entries::<1>(&[c], [false], |v| [t1[v]], t2);
+    ok[0].then_some((a[0], b[0]))
+}
+
+/// The series for `L` entries (lanes) at once against one column point: lane l pairs the row
+/// point whose table value v is `row(v)[l]` with the column point of table `t2`, at covariance
+/// `c[l]`. Returns the sums (T, Ṫ) per lane and whether each lane's series met the tolerance;
+/// lanes in `skip` (and lanes with |ρ| ≥ 1 or ρ not a number, which get ρ = 0 in the loop) are
+/// not accumulated and report failure, their sums meaningless.
+///
+/// Every lane performs exactly the operations of a single entry in the same order: the powers
+/// ρʲ by successive products, each chunk's terms (row·column)·ρʲ added by a fixed pairwise tree
+/// ((p₀ + p₄) + (p₂ + p₆)) + ((p₁ + p₅) + (p₃ + p₇)), the chunk added as ρ^{k0}·chunk, the lead
+/// power updated by one product per chunk, and the bound (|ρ^{K+1}|·row tail)·column tail. A lane
+/// stops accumulating (its sums are selected, not added to) at the first chunk whose bound meets
+/// the tolerance, and the loop ends when every lane has stopped or after [`TERMS`] terms. So the
+/// value of an entry does not depend on its lane or on the other lanes.
+#[inline(always)]
+pub(crate) fn entries<const L: usize>(
+    c: &[f64; L],
+    skip: [bool; L],
+    row: impl Fn(usize) -> [f64; L],
+    t2: &[f64],
+) -> ([f64; L], [f64; L], [bool; L]) {
+    let t2 = &t2[..TABLE];
+    let inv = row(2);
+    let mut rho = [0.0; L];
+    // Lanes that have stopped (met the bound, skipped, or without a convergent series).
+    let mut done = [false; L];
+    for l in 0..L {
+        let r = c[l] * inv[l] * t2[2];
+        // |ρ| ≥ 1 or NaN: no convergent series.
+        let live = !skip[l] && r.abs() < 1.0;
+        done[l] = !live;
+        rho[l] = if live { r } else { 0.0 };
     }
-    let mut pw = [1.0; CHUNK];
+    let mut ok = [false; L];
+    let mut pw = [[1.0; L]; CHUNK];
     for j in 1..CHUNK {
-        pw[j] = pw[j - 1] * rho;
-    }
-    let step = pw[CHUNK - 1] * rho;
-    // ρ^{k0} at the start of each chunk.
-    let mut lead = 1.0;
-    let (mut sa, mut sb) = (0.0, 0.0);
-    for (c1, c2) in t1[HEADER..]
-        .chunks_exact(STRIDE)
-        .zip(t2[HEADER..].chunks_exact(STRIDE))
-    {
-        // Each chunk's terms added by a fixed pairwise tree (not one running sum), so the products
-        // and the additions vectorize and the chunks' dependency chains stay short.
-        let ca = tree_sum(std::array::from_fn(|j| c1[j] * c2[j] * pw[j]));
-        let cb = tree_sum(std::array::from_fn(|j| {
-            c1[CHUNK + j] * c2[CHUNK + j] * pw[j]
-        }));
-        sa += lead * ca;
-        sb += lead * cb;
-        lead *= step;
-        // |ρ|^{K+1}·√(t_K(q1)t_K(q2)) against the tolerance times √(m(q1)m(q2)), with the tails
-        // stored divided by √m.
-        let r = lead.abs();
-        let (ea, eb) = (
-            r * c1[2 * CHUNK] * c2[2 * CHUNK],
-            r * c1[2 * CHUNK + 1] * c2[2 * CHUNK + 1],
-        );
-        if ea <= SERIES_TOL && eb <= SERIES_TOL {
-            return Some((sa, sb));
+        for l in 0..L {
+            pw[j][l] = pw[j - 1][l] * rho[l];
         }
     }
-    None
+    let step: [f64; L] = std::array::from_fn(|l| pw[CHUNK - 1][l] * rho[l]);
+    // ρ^{k0} at the start of each chunk.
+    let mut lead = [1.0; L];
+    let (mut sa, mut sb) = ([0.0; L], [0.0; L]);
+    for chunk in 0..TERMS / CHUNK {
+        let at = HEADER + chunk * STRIDE;
+        let c2 = &t2[at..at + STRIDE];
+        // Each chunk's terms added by a fixed pairwise tree (not one running sum), so the products
+        // and the additions vectorize and the chunks' dependency chains stay short.
+        let (mut pa, mut pb) = ([[0.0; L]; CHUNK], [[0.0; L]; CHUNK]);
+        for j in 0..CHUNK {
+            let (ra, rb) = (row(at + j), row(at + CHUNK + j));
+            for l in 0..L {
+                pa[j][l] = ra[l] * c2[j] * pw[j][l];
+                pb[j][l] = rb[l] * c2[CHUNK + j] * pw[j][l];
+            }
+        }
+        let mut w = CHUNK;
+        while w > 1 {
+            w /= 2;
+            for j in 0..w {
+                for l in 0..L {
+                    pa[j][l] += pa[j + w][l];
+                    pb[j][l] += pb[j + w][l];
+                }
+            }
+        }
+        let (ta, tb) = (row(at + 2 * CHUNK), row(at + 2 * CHUNK + 1));
+        for l in 0..L {
+            let (na, nb) = (sa[l] + lead[l] * pa[0][l], sb[l] + lead[l] * pb[0][l]);
+            sa[l] = if done[l] { sa[l] } else { na };
+            sb[l] = if done[l] { sb[l] } else { nb };
+            lead[l] *= step[l];
+            // |ρ|^{K+1}·√(t_K(q1)t_K(q2)) against the tolerance times √(m(q1)m(q2)), with the
+            // tails stored divided by √m.
+            let r = lead[l].abs();
+            // `&`, not `&&`: no branch per lane.
+            let met = (r * ta[l] * c2[2 * CHUNK] <= SERIES_TOL)
+                & (r * tb[l] * c2[2 * CHUNK + 1] <= SERIES_TOL);
+            ok[l] |= met & !done[l];
+            done[l] |= met;
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+    }
+    (sa, sb, ok)
 }
 
 /// (T(q; q, q), Ṫ(q; q, q)) = (m_a, m_b) from a point's table.
@@ -388,8 +433,8 @@ mod tests {
             let fd = |x: f64| d.eval_with_derivative(x);
             for q in [1e-4, 0.01, 0.5, 1.0, 2.26, 5.0, 30.0, 1e3, 1e5] {
                 let (mut t, mut u) = (vec![0.0; TABLE], vec![0.0; TABLE]);
-                rule.fill(&fd, &[], q, &mut t);
-                reference.fill(&fd, &[], q, &mut u);
+                rule.fill(&fd, &[], false, q, &mut t);
+                reference.fill(&fd, &[], false, q, &mut u);
                 assert!((t[0] - u[0]).abs() <= 1e-13 * u[0], "{act:?} q={q}");
                 assert!((t[1] - u[1]).abs() <= 1e-13 * u[1], "{act:?} q={q}");
                 for k in 0..TERMS {
@@ -400,6 +445,27 @@ mod tests {
                     assert!((a - ra).abs() <= 1e-13 * u[0].sqrt(), "{act:?} q={q} a_{k}");
                     assert!((b - rb).abs() <= 1e-13 * u[1].sqrt(), "{act:?} q={q} b_{k}");
                 }
+            }
+        }
+    }
+
+    /// Tanh and hard tanh are odd bit for bit: their tables taking φ(−u) = −φ(u) equal those
+    /// evaluating both, bit for bit (the kinks of hard tanh included).
+    #[test]
+    fn odd_tables_are_the_evaluated_tables() {
+        let rule = SeriesRule::new();
+        for (act, kinks) in [
+            (Activation::Tanh, vec![]),
+            (Activation::HardTanh, vec![-1.0, 1.0]),
+        ] {
+            let d = quad(&act, 32);
+            let fd = |x: f64| d.eval_with_derivative(x);
+            for q in [0.0, 1e-3, 0.7, 2.26, 40.0, 1e4] {
+                let (mut t, mut u) = (vec![0.0; TABLE], vec![0.0; TABLE]);
+                rule.fill(&fd, &kinks, true, q, &mut t);
+                rule.fill(&fd, &kinks, false, q, &mut u);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&t), bits(&u), "{act:?} q={q}");
             }
         }
     }

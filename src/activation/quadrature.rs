@@ -2,7 +2,7 @@
 //! any activation given as a function.
 
 use super::mehler::{self, SeriesRule};
-use super::{DualActivation, Smoothness};
+use super::{DualActivation, LANES, Smoothness};
 use crate::real::Real;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -151,6 +151,9 @@ pub struct QuadratureDual {
     /// Kinks of φ away from 0, where the polar rule splits each ray (see
     /// [`QuadratureDual::with_kinks`]).
     kinks: Vec<f64>,
+    /// φ is odd in floating point, bit for bit: φ(−x) = −φ(x) and φ'(−x) = φ'(x) (tanh, hard tanh),
+    /// so the series coefficients evaluate φ once for each mirrored pair of nodes ±z.
+    odd: bool,
 }
 
 /// The 2-D integration rule.
@@ -195,6 +198,7 @@ impl PartialEq for QuadratureDual {
                     | (Rule::Polar { .. }, Rule::Polar { .. })
             )
             && self.kinks == other.kinks
+            && self.odd == other.odd
             && Arc::ptr_eq(&self.fd, &other.fd)
     }
 }
@@ -228,6 +232,7 @@ impl QuadratureDual {
             nodes,
             rule: Rule::Hermite { x, w },
             kinks: Vec::new(),
+            odd: false,
         })
     }
 
@@ -271,6 +276,7 @@ impl QuadratureDual {
                 rad,
             },
             kinks: Vec::new(),
+            odd: false,
         })
     }
 
@@ -320,6 +326,13 @@ impl QuadratureDual {
         }
         self.kinks = ks;
         Ok(self)
+    }
+
+    /// Marks φ as odd in floating point (see the `odd` field): only for functions that are, bit
+    /// for bit, or the tables would differ from the direct evaluation.
+    pub(crate) fn odd(mut self) -> Self {
+        self.odd = true;
+        self
     }
 
     /// The kinks away from 0 that the polar rule splits at.
@@ -666,7 +679,7 @@ fn series_rule() -> &'static SeriesRule {
 impl QuadratureDual {
     /// Fills a point's table (length `mehler::TABLE`) for the input variance q.
     pub(crate) fn fill_table(&self, q: f64, table: &mut [f64]) {
-        series_rule().fill(&*self.fd, &self.kinks, q, table);
+        series_rule().fill(&*self.fd, &self.kinks, self.odd, q, table);
     }
 
     /// (T, Ṫ) of an entry from the two points' tables: the diagonal values (from the tables) at
@@ -685,6 +698,45 @@ impl QuadratureDual {
             return mehler::diagonal(t1);
         }
         mehler::entry(c, t1, t2).unwrap_or_else(|| self.exact(c, q1, q2))
+    }
+
+    /// [`Self::dual_from_tables`] for [`LANES`] rows against one column point, in place: `c` holds
+    /// the rows' covariances with the column point and gets T, `ntk` is multiplied by Ṫ. The rows'
+    /// tables are read through `row` (value v of the rows' tables for the lanes, see
+    /// `mehler::entries`), their variances are `q1`; `t2` and `q2` are the column point's. Lanes
+    /// at `real` and after are padding: they run with the others but never take the exact rule.
+    /// Each lane gets the bits `dual_from_tables` gives its entry.
+    #[inline(always)]
+    pub(crate) fn dual_from_lanes(
+        &self,
+        (c, ntk): (&mut [f64; LANES], &mut [f64; LANES]),
+        (q1, q2): (&[f64; LANES], f64),
+        row: impl Fn(usize) -> [f64; LANES],
+        t2: &[f64],
+        real: usize,
+    ) {
+        let diag: [bool; LANES] = std::array::from_fn(|l| c[l] == q1[l] && c[l] == q2);
+        let (ma, mb) = (row(0), row(1));
+        let (sa, sb, ok) = mehler::entries(c, diag, row, t2);
+        let mut fallback = false;
+        for l in 0..LANES {
+            let done = diag[l] | ok[l];
+            fallback |= !done & (l < real);
+            let t = if diag[l] { ma[l] } else { sa[l] };
+            let dot = if diag[l] { mb[l] } else { sb[l] };
+            // A lane left for the exact rule keeps its covariance (which that rule reads).
+            c[l] = if done { t } else { c[l] };
+            ntk[l] = if done { ntk[l] * dot } else { ntk[l] };
+        }
+        if fallback {
+            for l in 0..real.min(LANES) {
+                if !(diag[l] | ok[l]) {
+                    let (t, dot) = self.exact(c[l], q1[l], q2);
+                    c[l] = t;
+                    ntk[l] *= dot;
+                }
+            }
+        }
     }
 
     /// (T, Ṫ) by the exact polar rule (at least [`EXACT_NODES`] nodes, split at the kinks), for any

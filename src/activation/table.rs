@@ -256,7 +256,7 @@ activations! {
     }
     /// tanh x (quadrature).
     Tanh "tanh" => {
-        dual(nodes) { quadrature("tanh", nodes, &[], smooth::tanh_derivs) }
+        dual(nodes) { odd(quadrature("tanh", nodes, &[], smooth::tanh_derivs)) }
         eval(x) { value_and_slope(smooth::tanh_derivs(x)) }
         smoothness { Smoothness::Smooth }
     }
@@ -295,7 +295,9 @@ activations! {
     /// max(−1, min(x, 1)): x clipped to [−1, 1], with kinks at ±1 (quadrature split at the kinks).
     /// Radhakrishnan's thesis uses it in Fig. C-2.
     HardTanh "hard_tanh" => {
-        dual(nodes) { quadrature("hard_tanh", nodes, &[-1.0, 1.0], smooth::hard_tanh_derivs) }
+        dual(nodes) {
+            odd(quadrature("hard_tanh", nodes, &[-1.0, 1.0], smooth::hard_tanh_derivs))
+        }
         eval(x) { value_and_slope(smooth::hard_tanh_derivs(x)) }
         smoothness { Smoothness::Kinked }
         at_zero { Smoothness::Smooth }
@@ -336,6 +338,15 @@ fn polynomial(coef: &[f64], x: f64) -> (f64, f64) {
         .rev()
         .fold(0.0, |acc, (m, &k)| acc * x + m as f64 * k);
     (v, d)
+}
+
+/// Marks a quadrature dual's φ as odd bit for bit (`QuadratureDual::odd`): tanh and hard tanh,
+/// whose implementations are odd by construction (libm's tanh works on |x| and restores the sign).
+fn odd(dual: Result<Dual>) -> Result<Dual> {
+    dual.map(|d| match d {
+        Dual::Quadrature(q) => Dual::Quadrature(q.odd()),
+        other => other,
+    })
 }
 
 fn value_and_slope(t: (f64, f64, f64)) -> (f64, f64) {

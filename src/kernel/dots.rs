@@ -96,6 +96,12 @@ pub(super) fn covariances(
     }
 }
 
+/// `scale · Σₖ a[k]·b[k]` for one pair, in the order of the module docs: the covariance
+/// [`covariances`] gives the pair in any block (for `Kernel::entry`).
+pub(super) fn covariance(a: &[f64], b: &[f64], scale: f64) -> f64 {
+    scale * a.iter().zip(b).fold(0.0, |acc, (u, v)| u.mul_add(*v, acc))
+}
+
 /// The MR × NR sums of one micro-tile, by column: `acc[w][r] = Σₖ a[k·MR + r]·b[k·NR + w]`.
 #[inline(always)]
 fn micro(d: usize, a: &[f64], b: &[f64]) -> [[f64; MR]; NR] {

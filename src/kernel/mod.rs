@@ -43,13 +43,14 @@ pub(crate) use tile::GramTables;
 pub use tile::check_tile_range;
 
 use crate::activation::LANES;
+use crate::activation::mehler::TABLE;
 use crate::layers::{CHUNK, Compiled, Plan, RowTables};
 use crate::network::Network;
 use crate::real::Real;
 use crate::{Error, Result};
 use dots::{ColPanels, RowPanels};
 use multiversion::multiversion;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DMatrixView, DVector};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -200,11 +201,13 @@ impl Network {
             (var[i], ntk[i]) = r?;
         }
         let (by_slot, stride) = slot_major(&slots, range.len(), ns, &plan.input_slots());
+        let series = series_major(&slots, ns, stride, &plan.series_slots());
         Ok(FcPoints {
             start: range.start,
             ns,
             slots,
             by_slot,
+            series,
             stride,
             var,
             ntk,
@@ -295,9 +298,10 @@ fn column(
 
 /// The values at `inputs` (the activations' input variances) of `slots` (`ns` per point, n
 /// points), activation-major with a stride that is a multiple of [`CHUNK`], padded with variance 1
-/// (see [`FcPoints`]).
+/// (see [`FcPoints`]). The stride leaves at least `LANES − 1` values of padding: a block of rows
+/// that starts inside a lane group and ends at the last point pads its last group past it.
 fn slot_major(slots: &[f64], n: usize, ns: usize, inputs: &[usize]) -> (Vec<f64>, usize) {
-    let stride = n.next_multiple_of(CHUNK).max(CHUNK);
+    let stride = (n + LANES - 1).next_multiple_of(CHUNK);
     let mut table = vec![1.0; stride * inputs.len()];
     for (i, row) in slots.chunks_exact(ns).take(n).enumerate() {
         for (k, &slot) in inputs.iter().enumerate() {
@@ -305,6 +309,32 @@ fn slot_major(slots: &[f64], n: usize, ns: usize, inputs: &[usize]) -> (Vec<f64>
         }
     }
     (table, stride)
+}
+
+/// The Mehler tables of the quadrature layers whose input variances sit at `inputs` of `slots`
+/// (`ns` values per point), in groups of [`LANES`] points, lane-minor, for the stride of
+/// [`slot_major`], with zeros as padding (see [`FcPoints`]).
+fn series_major(slots: &[f64], ns: usize, stride: usize, inputs: &[usize]) -> Vec<f64> {
+    let mut table = vec![0.0; stride * TABLE * inputs.len()];
+    // One group of LANES points per block of the output, each written in order.
+    table
+        .par_chunks_mut(LANES * TABLE)
+        .enumerate()
+        .for_each(|(b, block)| {
+            let (s, g) = (b / (stride / LANES), b % (stride / LANES));
+            let slot = inputs[s] + 1;
+            for (l, row) in slots
+                .chunks_exact(ns)
+                .skip(g * LANES)
+                .take(LANES)
+                .enumerate()
+            {
+                for (v, &x) in row[slot..slot + TABLE].iter().enumerate() {
+                    block[v * LANES + l] = x;
+                }
+            }
+        });
+    table
 }
 
 /// A hash of the bit pattern of each row in `range`, to find identical rows cheaply.
@@ -329,8 +359,14 @@ pub(crate) struct FcPoints {
     slots: Vec<f64>,
     /// The activations' input variances activation-major, for the kernels' row chunks: that of
     /// activation layer k of point `start + i` at `k * stride + i`; `stride` ≥ the number of points
-    /// is a multiple of [`CHUNK`], and the padding holds the benign variance 1.
+    /// plus `LANES − 1` is a multiple of [`CHUNK`], and the padding holds the benign variance 1.
     by_slot: Vec<f64>,
+    /// The quadrature layers' Mehler tables in groups of [`LANES`] points, for the row chunks'
+    /// lanes: value v of the table of quadrature layer s of point `start + g·LANES + l` at
+    /// `((s * stride / LANES + g) * TABLE + v) * LANES + l`, zeros in the padding (see
+    /// `layers::RowTables`). A copy of the tables in `slots` (8·TABLE = 1184 bytes per point and
+    /// quadrature layer), so that each value of a lane group is one contiguous load.
+    series: Vec<f64>,
     stride: usize,
     /// Σ(x, x).
     var: DVector<f64>,
@@ -538,11 +574,17 @@ impl Network {
     }
 
     fn fc_entry(&self, x1: &[f64], x2: &[f64]) -> Result<KernelEntry> {
+        // The input covariances as the matrices compute them (`fc_points`, `dots`, and the
+        // variance for identical points), so that an entry has the bits of the matrices' entry.
         let d = x1.len();
-        let dot =
-            |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>() / d as f64;
-        let (nngp, ntk, var1, var2) =
-            self.kernel_from_input_kernel(dot(x1, x2), dot(x1, x1), dot(x2, x2), d)?;
+        let var = |a: &[f64]| DMatrixView::from_slice(a, 1, d).norm_squared() / d as f64;
+        let (q1, q2) = (var(x1), var(x2));
+        let c0 = if x1 == x2 {
+            q1
+        } else {
+            dots::covariance(x1, x2, 1.0 / d as f64)
+        };
+        let (nngp, ntk, var1, var2) = self.kernel_from_input_kernel(c0, q1, q2, d)?;
         Ok(KernelEntry {
             nngp,
             ntk,
@@ -636,8 +678,7 @@ impl Network {
         let s1 = RowTables {
             by_slot: &rows.p.by_slot,
             stride: rows.p.stride,
-            slots: &rows.p.slots,
-            ns: rows.p.ns,
+            series: &rows.p.series,
             start: r0 - rows.p.start,
         };
         // The rows of column j the block computes.
@@ -699,6 +740,56 @@ impl Network {
             Some((i, j)) => {
                 let c0 = rows.x.row(i).dot(&cols.x.row(j)) / d as f64;
                 Err(self.first_nonfinite_layer(plan, c0, d, rows.p.table(i), cols.p.table(j)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Activation, Kernel, Network};
+    use nalgebra::DMatrix;
+
+    /// Blocks of rows that start inside a group of [`super::LANES`] points of the tables (as a
+    /// matrix-free operator asks for them: tables of all n points, then one block of rows at a
+    /// time) read the rows' Mehler tables lane by lane; they must give the Gram matrix's bits, also
+    /// at the end of a table whose length is a whole number of row chunks (n = 256, where a padded
+    /// lane group reaches past the last point).
+    #[test]
+    fn unaligned_row_blocks_have_the_gram_bits() {
+        let net = Network::mlp(3, Activation::Tanh)
+            .w_std(1.5)
+            .b_std(0.1)
+            .build()
+            .unwrap();
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let n = 256;
+        let x = DMatrix::from_fn(n, 4, |_, _| next());
+        let g = net.gram(&x).unwrap();
+        let t = net.gram_tables(&x, 0..n).unwrap();
+        for (rows, cols) in [
+            (3..44, 0..45),
+            (13..30, 29..60),
+            (251..256, 0..256),
+            (0..256, 250..256),
+        ] {
+            let (k, th) = net
+                .gram_block((&t, rows.clone()), (&t, cols.clone()), None, &|_| {})
+                .unwrap();
+            let (k, th) = (k.unwrap(), th.unwrap());
+            for (a, b) in [(&k, &g.nngp), (&th, &g.ntk)] {
+                let whole = b.view((rows.start, cols.start), (rows.len(), cols.len()));
+                let same = a
+                    .iter()
+                    .zip(whole.iter())
+                    .all(|(u, v)| u.to_bits() == v.to_bits());
+                assert!(same, "{rows:?} × {cols:?}");
             }
         }
     }

@@ -102,6 +102,7 @@ impl Compiled {
 }
 
 use crate::Result;
+use crate::activation::Dual;
 use crate::real::Real;
 
 /// What the stages of a plan transform.
@@ -208,6 +209,12 @@ impl Plan {
                         .iter()
                         .filter(|s| matches!(s, Stage::Activation(_)))
                         .count();
+                    stage.series = stages
+                        .iter()
+                        .filter(|s| {
+                            matches!(s, Stage::Activation(a) if matches!(a.dual, Dual::Quadrature(_)))
+                        })
+                        .count();
                     n_slots += stage.width();
                     stages.push(Stage::Activation(stage));
                 }
@@ -240,6 +247,18 @@ impl Plan {
             .filter_map(|s| match s {
                 Stage::Activation(a) => Some(a.slot),
                 Stage::Dense(_) => None,
+            })
+            .collect()
+    }
+
+    /// Where each quadrature activation layer's input variance sits in a point's table (its Mehler
+    /// table follows it), in order.
+    pub(crate) fn series_slots(&self) -> Vec<usize> {
+        self.stages
+            .iter()
+            .filter_map(|s| match s {
+                Stage::Activation(a) if matches!(a.dual, Dual::Quadrature(_)) => Some(a.slot),
+                _ => None,
             })
             .collect()
     }

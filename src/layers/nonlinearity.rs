@@ -17,6 +17,9 @@ pub(crate) struct ActivationStage {
     /// Index of this layer among the network's activation layers: its row in the slot-major
     /// variance tables of the kernels' row chunks.
     pub(crate) ordinal: usize,
+    /// Index of this layer among the network's quadrature activation layers (0 for others): its
+    /// block in the lane-major series tables of the kernels' row chunks.
+    pub(crate) series: usize,
     /// Index of the layer in the network, for messages.
     pub(crate) layer: usize,
     /// Smoothness of φ anywhere, and at 0 (see [`Smoothness`]).
@@ -50,6 +53,7 @@ impl ActivationStage {
             dual,
             slot,
             ordinal: 0,
+            series: 0,
             layer: k,
             smoothness: activation.smoothness(),
             smoothness_at_zero: activation.smoothness_at_zero(),

@@ -1,6 +1,7 @@
 //! The kernel states of fully connected networks: one point, one pair, and a chunk of pairs.
 
 use super::{ActivationStage, DenseStage, FullyConnected, KernelState};
+use crate::activation::mehler::TABLE;
 use crate::activation::{Dual, LANES};
 use crate::real::Real;
 
@@ -114,14 +115,17 @@ pub(crate) struct Chunk<'a> {
 #[derive(Clone, Copy)]
 pub(crate) struct RowTables<'a> {
     /// The activations' input variances activation-major: that of activation layer k (its
-    /// `ordinal`) of point i at `by_slot[k * stride + i]`, at least `start + CHUNK` entries per
+    /// `ordinal`) of point i at `by_slot[k * stride + i]`, at least `start + len` entries per
     /// layer (the padding holds the benign variance 1).
     pub(crate) by_slot: &'a [f64],
     pub(crate) stride: usize,
-    /// Point-major values, `ns` per point (read where a slot holds more than a variance: the
-    /// Mehler tables of quadrature duals).
-    pub(crate) slots: &'a [f64],
-    pub(crate) ns: usize,
+    /// The Mehler tables of the quadrature layers (`mehler::TABLE` values each) in groups of
+    /// [`LANES`] points, lane-minor: value v of the table of quadrature layer s (its `series`) of
+    /// point i = g·LANES + l at `series[((s * stride / LANES + g) * TABLE + v) * LANES + l]`. A lane
+    /// group that starts at a multiple of [`LANES`] reads each value with one contiguous load, and
+    /// its whole table is one contiguous block. The padding holds zeros (1/√q = 0, so ρ = 0: a
+    /// padding lane meets the bound after one chunk).
+    pub(crate) series: &'a [f64],
     pub(crate) start: usize,
 }
 
@@ -160,23 +164,51 @@ impl FullyConnected for Chunk<'_> {
     }
     #[inline(always)]
     fn activation(&mut self, a: &ActivationStage) {
-        if let Dual::Quadrature(d) = &a.dual {
-            // The Mehler series from the row and column tables, entry by entry (the same
-            // function as `Pair`, so `entry` and `gram` agree to the bit); padding rows are left
-            // alone.
-            let (t2, q2) = (&self.s2[a.slot + 1..], self.s2[a.slot]);
-            let rows = &self.rows;
-            for r in 0..self.real {
-                let row = &rows.slots[(rows.start + r) * rows.ns + a.slot..];
-                let (t, dot) = d.dual_from_tables(self.c[r], row[0], q2, &row[1..], t2);
-                self.c[r] = t;
-                self.ntk[r] *= dot;
-            }
-            return;
-        }
         let base = a.ordinal * self.rows.stride + self.rows.start;
         let q1 = &self.rows.by_slot[base..base + self.len];
         let q2 = self.s2[a.slot];
+        if let Dual::Quadrature(d) = &a.dual {
+            // The Mehler series, LANES rows at a time against the column point's table (lane for
+            // lane the operations of `Pair`'s single entry, so `entry` and `gram` agree to the
+            // bit).
+            let t2 = &self.s2[a.slot + 1..];
+            let stride = self.rows.stride;
+            let series =
+                &self.rows.series[a.series * TABLE * stride..(a.series + 1) * TABLE * stride];
+            // Rows that start inside a group of the table (tiles at any offset) gather their lanes:
+            // other loads, the same arithmetic.
+            let aligned = self.rows.start % LANES == 0;
+            for (g, ((c, t), q)) in self.c[..self.len]
+                .chunks_exact_mut(LANES)
+                .zip(self.ntk[..self.len].chunks_exact_mut(LANES))
+                .zip(q1.chunks_exact(LANES))
+                .enumerate()
+            {
+                let c: &mut [f64; LANES] = c.try_into().expect("LANES-sized chunk");
+                let t: &mut [f64; LANES] = t.try_into().expect("LANES-sized chunk");
+                let q: &[f64; LANES] = q.try_into().expect("LANES-sized chunk");
+                let first = self.rows.start + g * LANES;
+                let real = self.real.saturating_sub(g * LANES);
+                if aligned {
+                    let block = &series[first * TABLE..(first + LANES) * TABLE];
+                    let row = |v: usize| -> [f64; LANES] {
+                        block[v * LANES..(v + 1) * LANES]
+                            .try_into()
+                            .expect("LANES values")
+                    };
+                    d.dual_from_lanes((c, t), (q, q2), row, t2, real);
+                } else {
+                    let row = |v: usize| -> [f64; LANES] {
+                        std::array::from_fn(|l| {
+                            let i = first + l;
+                            series[((i / LANES) * TABLE + v) * LANES + i % LANES]
+                        })
+                    };
+                    d.dual_from_lanes((c, t), (q, q2), row, t2, real);
+                }
+            }
+            return;
+        }
         for ((c, t), q) in self.c[..self.len]
             .chunks_exact_mut(LANES)
             .zip(self.ntk[..self.len].chunks_exact_mut(LANES))

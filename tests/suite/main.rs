@@ -21,5 +21,6 @@ mod predictions;
 mod properties;
 mod quadratic;
 mod quadrature_fast;
+mod quadrature_lanes;
 mod reference;
 mod tiles;
