@@ -303,15 +303,25 @@ fn dense(n: usize) -> Result<Vec<f64>, String> {
             ),
         );
         let stack = faer::dyn_stack::MemStack::new(&mut mem);
-        cholesky_in_place(l.as_mut(), LltRegularization::default(), par, stack, Default::default())
-            .expect("an SPD matrix");
+        cholesky_in_place(
+            l.as_mut(),
+            LltRegularization::default(),
+            par,
+            stack,
+            Default::default(),
+        )
+        .expect("an SPD matrix");
         black_box(&l);
     });
     let b = Mat::<f64>::from_fn(n, n / 4, |i, j| x[(i, j)]);
     let mut s = b.clone();
     let trsm = best(&mut || {
         s.copy_from(&b);
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), s.as_mut(), par);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            l.as_ref(),
+            s.as_mut(),
+            par,
+        );
         black_box(&s);
     });
     Ok(vec![gemm, chol, trsm])

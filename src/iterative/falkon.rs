@@ -162,8 +162,7 @@ impl FalkonParams {
         ensure_memory(
             &format!("FALKON with {m} centres (one m × m buffer and the K_nm blocks)"),
             (m as u128).pow(2)
-                + threads
-                    * (self.block_rows as u128 * m as u128 + m as u128 * y.ncols() as u128),
+                + threads * (self.block_rows as u128 * m as u128 + m as u128 * y.ncols() as u128),
         )?;
         let set = PointSet::new(kernel, &centres)?;
         // K_mm, straight into the buffer's columns, a block of them at a time.
