@@ -194,6 +194,17 @@ fn huge_pages(v: &mut [f64]) {
     }
 }
 
+/// The shortest of five timed runs of `f`, in seconds: a ceiling is the machine at its best.
+fn best_of_5(f: &mut dyn FnMut()) -> f64 {
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// The ceilings of a Gram matrix of n points (d = 100), each the best of 5, in seconds, as
 /// `runs`: [divider: one square root and one division per element over n²/2 elements on all
 /// cores, the input Gram x·xᵀ/d (upper blocks, as the kernels compute it), writing two fresh
@@ -201,19 +212,10 @@ fn huge_pages(v: &mut [f64]) {
 fn roofline(n: usize) -> Result<Vec<f64>, String> {
     use nalgebra::DMatrixViewMut;
     use rayon::prelude::*;
-    let best = |f: &mut dyn FnMut()| {
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min)
-    };
     // sqrt and division throughput: vectorized loops over L1-resident blocks.
     let elems = n * n / 2;
     let block: Vec<f64> = (0..4096).map(|i| 1.0 + i as f64 * 1e-3).collect();
-    let divider = best(&mut || {
+    let divider = best_of_5(&mut || {
         let blocks = elems / block.len();
         let s: f64 = (0..blocks)
             .into_par_iter()
@@ -230,7 +232,7 @@ fn roofline(n: usize) -> Result<Vec<f64>, String> {
     });
     let x = normal(n, 100, 1);
     let mut out = DMatrix::<f64>::zeros(n, n);
-    let gemm = best(&mut || {
+    let gemm = best_of_5(&mut || {
         let xt = x.transpose();
         out.as_mut_slice()
             .par_chunks_mut(n * 16)
@@ -246,7 +248,7 @@ fn roofline(n: usize) -> Result<Vec<f64>, String> {
     });
     // As the kernels' outputs: zeroed by the allocator, backed by transparent huge pages on Linux,
     // written on all cores.
-    let write = best(&mut || {
+    let write = best_of_5(&mut || {
         let mut a = fresh(n * n);
         let mut b = fresh(n * n);
         for m in [&mut a, &mut b] {
@@ -263,20 +265,11 @@ fn roofline(n: usize) -> Result<Vec<f64>, String> {
 fn dense(n: usize) -> Result<Vec<f64>, String> {
     use faer::linalg::cholesky::llt::factor::{LltRegularization, cholesky_in_place};
     use faer::{Accum, Mat};
-    let best = |f: &mut dyn FnMut()| {
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min)
-    };
     let par = faer::get_global_parallelism();
     let x = normal(n, n, 3);
     let a = Mat::<f64>::from_fn(n, n, |i, j| x[(i, j)]);
     let mut c = Mat::<f64>::zeros(n, n);
-    let gemm = best(&mut || {
+    let gemm = best_of_5(&mut || {
         faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), a.as_ref(), 1.0, par);
         black_box(&c);
     });
@@ -293,7 +286,7 @@ fn dense(n: usize) -> Result<Vec<f64>, String> {
         c[(i, i)] += 1.0;
     }
     let mut l = c.clone();
-    let chol = best(&mut || {
+    let chol = best_of_5(&mut || {
         l.copy_from(&c);
         let mut mem = faer::dyn_stack::MemBuffer::new(
             faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
@@ -315,7 +308,7 @@ fn dense(n: usize) -> Result<Vec<f64>, String> {
     });
     let b = Mat::<f64>::from_fn(n, n / 4, |i, j| x[(i, j)]);
     let mut s = b.clone();
-    let trsm = best(&mut || {
+    let trsm = best_of_5(&mut || {
         s.copy_from(&b);
         faer::linalg::triangular_solve::solve_lower_triangular_in_place(
             l.as_ref(),

@@ -239,16 +239,7 @@ impl Network {
     ) -> Result<Block> {
         match (self.compiled(), &tr.points, &tc.points) {
             (Compiled::FullyConnected(plan), PointTables::Fc(pr), PointTables::Fc(pc)) => {
-                let rs = Side {
-                    x: tr.x,
-                    p: pr,
-                    range: rows.clone(),
-                };
-                let cs = Side {
-                    x: tc.x,
-                    p: pc,
-                    range: cols.clone(),
-                };
+                let (rs, cs) = sides((tr.x, pr, rows), (tc.x, pc, cols));
                 self.fc_tile(plan, rs, cs, want, progress)
             }
             (Compiled::Image(plan), PointTables::Image(pr), PointTables::Image(pc)) => {
@@ -335,6 +326,26 @@ impl Network {
     }
 }
 
+/// The two sides of a fully connected block: points `rows` of `xr` with their tables `pr`, and
+/// `cols` of `xc` with `pc`.
+fn sides<'a>(
+    (xr, pr, rows): (&'a DMatrix<f64>, &'a FcPoints, Range<usize>),
+    (xc, pc, cols): (&'a DMatrix<f64>, &'a FcPoints, Range<usize>),
+) -> (Side<'a>, Side<'a>) {
+    (
+        Side {
+            x: xr,
+            p: pr,
+            range: rows,
+        },
+        Side {
+            x: xc,
+            p: pc,
+            range: cols,
+        },
+    )
+}
+
 /// The storage of the kernels a block computes.
 fn slices<'a>(
     k: &'a mut Option<DMatrix<f64>>,
@@ -377,16 +388,7 @@ impl Network {
         };
         match (self.compiled(), &tr.points, &tc.points) {
             (Compiled::FullyConnected(plan), PointTables::Fc(pr), PointTables::Fc(pc)) => {
-                let rs = Side {
-                    x: tr.x,
-                    p: pr,
-                    range: rows.clone(),
-                };
-                let cs = Side {
-                    x: tc.x,
-                    p: pc,
-                    range: cols,
-                };
+                let (rs, cs) = sides((tr.x, pr, rows.clone()), (tc.x, pc, cols));
                 let outputs = match kind {
                     KernelKind::Nngp => (Some(&mut *out), None),
                     KernelKind::Ntk => (None, Some(&mut *out)),

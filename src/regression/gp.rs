@@ -270,9 +270,15 @@ impl GpParams {
     fn fit_checked(&self, train: &TrainKernels, y_train: &DMatrix<f64>) -> Result<GpInference> {
         let n = train.validate()?;
         check_targets(y_train, n)?;
+        // The two factorizations are independent: run side by side, each keeps the cores busy
+        // through the other's serial steps (a Cholesky's panel factorizations).
+        let (nngp, ntk) = rayon::join(
+            || self.solver.fit_named(&train.nngp, "NNGP train-train"),
+            || self.solver.fit_named(&train.ntk, "NTK train-train"),
+        );
         Ok(GpInference {
-            nngp: self.solver.fit_named(&train.nngp, "NNGP train-train")?,
-            ntk: self.solver.fit_named(&train.ntk, "NTK train-train")?,
+            nngp: nngp?,
+            ntk: ntk?,
             nngp_dd: train.nngp.clone(),
             y: y_train.clone(),
             x_train: None,
