@@ -120,7 +120,10 @@ impl NetworkBuilder {
     }
 
     /// Sets the quadrature nodes per dimension for the named quadrature activations
-    /// (default [`DEFAULT_NODES`]).
+    /// (default [`DEFAULT_NODES`]). Fully connected kernels take their values from the Mehler
+    /// series whatever this is; it sets the 2-D rule of image networks, and a count below the
+    /// default also sets the rule of input gradients and of the series' fallback near |ρ| → 1
+    /// (see [`QuadratureDual::exact`](crate::activation::QuadratureDual::exact)).
     pub fn quadrature_nodes(mut self, nodes: usize) -> Self {
         self.quadrature_nodes = Some(nodes);
         self
@@ -178,7 +181,7 @@ impl MlpBuilder {
     }
 
     /// Quadrature nodes per dimension of the named quadrature activations (default
-    /// [`DEFAULT_NODES`]).
+    /// [`DEFAULT_NODES`]; what they set is said at [`NetworkBuilder::quadrature_nodes`]).
     pub fn quadrature_nodes(mut self, nodes: usize) -> Self {
         self.quadrature_nodes = Some(nodes);
         self

@@ -740,8 +740,16 @@ impl QuadratureDual {
     }
 
     /// (T, Ṫ) by the exact polar rule (at least [`EXACT_NODES`] nodes, split at the kinks), for any
-    /// scalar; the series path's fallback and reference.
+    /// scalar; the series path's fallback and reference, and the input gradients' rule.
+    ///
+    /// A dual built with fewer than [`DEFAULT_NODES`] nodes uses its own rule here instead: asking
+    /// for fewer nodes than the default trades accuracy for speed (e.g. 16 nodes for an eigenvalue
+    /// needed to 1e-6, in `examples/paper_fig3.rs`), and the 96-node rule costs (96/16)² = 36 times
+    /// as much per gradient entry.
     pub fn exact<F: Real>(&self, c: F, q1: F, q2: F) -> (F, F) {
+        if self.nodes < DEFAULT_NODES {
+            return self.dual(c, q1, q2);
+        }
         match &self.rule {
             Rule::Polar { ang, rad } if self.nodes >= EXACT_NODES => {
                 self.polar_sum(ang, rad, c, q1, q2)
@@ -829,6 +837,24 @@ impl DualActivation for QuadratureDual {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fewer_nodes_than_the_default_are_honoured_by_the_exact_path() {
+        let dual = |n| match crate::Activation::Sigmoid.dual_with_nodes(n).unwrap() {
+            crate::activation::Dual::Quadrature(d) => d,
+            other => panic!("sigmoid's dual is a quadrature, not {other:?}"),
+        };
+        let (c, q1, q2) = (0.3, 0.8, 1.2);
+        let few = dual(16);
+        // Below the default: the dual's own 16-node rule, bit for bit.
+        assert_eq!(few.exact(c, q1, q2), few.dual(c, q1, q2));
+        // From the default up: the 96-node exact rule, not the dual's own 32-node one; the two
+        // differ (sigmoid's 32-node rule is ≈ 3e-8 off, see DEFAULT_NODES).
+        let default = dual(DEFAULT_NODES);
+        let (exact, own) = (default.exact(c, q1, q2), default.dual(c, q1, q2));
+        assert_ne!(exact, own);
+        assert!((exact.0 - own.0).abs() < 1e-6 && (exact.0 - few.exact(c, q1, q2).0).abs() > 0.0);
+    }
 
     #[test]
     fn gauss_legendre_integrates_polynomials() {
