@@ -16,7 +16,7 @@
 mod common;
 
 use nalgebra::DMatrix;
-use ntk::iterative::{Falkon, IterativeRegression, KernelOperator, Method};
+use ntk::iterative::{Falkon, IterativeRegression, KernelOperator, Method, SolveReport};
 use ntk::{GpInference, KernelKind, Network, Regularization};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -35,6 +35,18 @@ fn flag<T: std::str::FromStr>(name: &str, default: T) -> Result<T, Box<dyn Error
             .ok_or_else(|| format!("{name} needs a valid value").into()),
         None => Ok(default),
     }
+}
+
+/// Predictions, iterations, final residual and wall seconds per iteration of a solve that started
+/// at `start`.
+fn outcome(pred: DMatrix<f64>, r: &SolveReport, start: Instant) -> (DMatrix<f64>, usize, f64, f64) {
+    let total = start.elapsed().as_secs_f64();
+    (
+        pred,
+        r.iterations,
+        r.residual,
+        total / r.iterations.max(1) as f64,
+    )
 }
 
 /// Peak resident memory of this process in MiB (Linux /proc), or NaN elsewhere.
@@ -113,14 +125,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .centres(m)
                 .tol(tol)
                 .fit_with(op, &y, &mut progress)?;
-            let r = fit.report().clone();
-            let total = start.elapsed().as_secs_f64();
-            (
-                fit.mean(&x_test)?,
-                r.iterations,
-                r.residual,
-                total / r.iterations.max(1) as f64,
-            )
+            outcome(fit.mean(&x_test)?, fit.report(), start)
         }
         "cg" | "eigenpro" => {
             let mut p = IterativeRegression::params()
@@ -132,14 +137,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 p = p.method(Method::EigenPro { top: m / 2 });
             }
             let fit = p.fit_with(op, &y, None, &mut progress)?;
-            let r = fit.report().clone();
-            let total = start.elapsed().as_secs_f64();
-            (
-                fit.mean(&x_test)?,
-                r.iterations,
-                r.residual,
-                total / r.iterations.max(1) as f64,
-            )
+            outcome(fit.mean(&x_test)?, fit.report(), start)
         }
         "dense" => {
             let gp = GpInference::params()

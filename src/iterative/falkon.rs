@@ -627,10 +627,8 @@ fn solve<K: Kernel + Sync + ?Sized>(
     while res > params.stop.tol && report.iterations < params.stop.max_iter {
         let q = apply_w(&p)?;
         cg_update(&mut beta, &mut r, &p, &q, &rr);
-        report.iterations += 1;
         res = rel(&r);
-        report.residuals.push(res);
-        progress(report.iterations, res);
+        params.stop.record(&mut report, res, progress);
         // No further preconditioner: z = r.
         cg_direction(&mut p, &r, &r, &mut rr);
     }

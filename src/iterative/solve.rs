@@ -213,6 +213,20 @@ impl Stopping {
         Ok(())
     }
 
+    /// Records one finished iteration with relative residual `res` (count, history, progress
+    /// callback) and says whether it meets the tolerance.
+    pub(crate) fn record(
+        &self,
+        report: &mut SolveReport,
+        res: f64,
+        progress: &mut dyn FnMut(usize, f64),
+    ) -> bool {
+        report.iterations += 1;
+        report.residuals.push(res);
+        progress(report.iterations, res);
+        res <= self.tol
+    }
+
     /// Marks `report` (whose `residual` is final) converged or not; an unconverged one is
     /// [`Error::NotConverged`] naming `what` ran, unless allowed.
     pub(crate) fn finish(
@@ -493,11 +507,7 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
         while report.iterations < self.params.stop.max_iter {
             let q = self.apply_reg(&p)?;
             cg_update(x, r, &p, &q, &rz);
-            report.iterations += 1;
-            let res = rel(r);
-            report.residuals.push(res);
-            progress(report.iterations, res);
-            if res <= self.params.stop.tol {
+            if self.params.stop.record(report, rel(r), progress) {
                 break;
             }
             z = self.precondition(r);
@@ -563,11 +573,7 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
         while report.iterations < self.params.stop.max_iter {
             *x += apply_p(r) * eta;
             *r = b - self.apply_reg(x)?;
-            report.iterations += 1;
-            let res = rel(r);
-            report.residuals.push(res);
-            progress(report.iterations, res);
-            if res <= self.params.stop.tol {
+            if self.params.stop.record(report, rel(r), progress) {
                 break;
             }
         }

@@ -701,10 +701,14 @@ impl Network {
                 // A kernel not asked for passes through this thread's scratch (every value is
                 // written before it is read, so it is not cleared).
                 let mut scratch = SCRATCH.take();
-                scratch.resize(2 * m * BLOCK, 0.0);
-                let (ks, ts) = scratch.split_at_mut(m * BLOCK);
-                let kc: &mut [f64] = kc.unwrap_or(&mut ks[..m * (c1 - c0)]);
-                let tc: &mut [f64] = tc.unwrap_or(&mut ts[..m * (c1 - c0)]);
+                let len = m * (c1 - c0);
+                if (kc.is_none() || tc.is_none()) && scratch.len() < 2 * len {
+                    scratch.resize(2 * len, 0.0);
+                }
+                let half = scratch.len() / 2;
+                let (ks, ts) = scratch.split_at_mut(half);
+                let kc: &mut [f64] = kc.unwrap_or_else(|| &mut ks[..len]);
+                let tc: &mut [f64] = tc.unwrap_or_else(|| &mut ts[..len]);
                 let mr = rows_of(c1 - 1);
                 if mr > 0 {
                     dots::covariances(&a, mr, &ColPanels::new(cols.x, c0..c1), scale, kc, m);
