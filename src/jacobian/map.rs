@@ -223,7 +223,7 @@ impl MapParams {
             }
             Training::Time { t, learning_rate } => {
                 let diag_reg = self.regularization.lambda(&k);
-                let (vals, vecs) = sym_eigen(&add_diag(&k, diag_reg), "train kernel")?;
+                let (vals, vecs) = sym_eigen(&add_diag(&k, diag_reg)?, "train kernel")?;
                 let tau = learning_rate * t / (n * k_out) as f64;
                 let proj = vecs.tr_mul(&residual);
                 (

@@ -151,13 +151,16 @@ pub(crate) fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     out
 }
 
-/// K + λI (a copy: the caller keeps K, e.g. the unregularized Σ_dd of the NTK covariance).
-pub(crate) fn add_diag(k: &DMatrix<f64>, lambda: f64) -> DMatrix<f64> {
-    let mut k = k.clone();
-    for i in 0..k.nrows() {
-        k[(i, i)] += lambda;
+/// K + λI (a copy: the caller keeps K, e.g. the unregularized Σ_dd of the NTK covariance), in
+/// memory from [`alloc_matrix`] (huge pages: a plain copy of a 2000 × 2000 kernel spent most of its
+/// 20 ms in page faults), or [`Error::TooLarge`](crate::Error::TooLarge).
+pub(crate) fn add_diag(k: &DMatrix<f64>, lambda: f64) -> crate::Result<DMatrix<f64>> {
+    let mut out = alloc_matrix(k.nrows(), k.ncols(), "regularized kernel")?;
+    out.copy_from(k);
+    for i in 0..k.nrows().min(k.ncols()) {
+        out[(i, i)] += lambda;
     }
-    k
+    Ok(out)
 }
 
 /// (C + Cᵀ)/2 in place, so that returned covariances are exactly symmetric.

@@ -244,7 +244,7 @@ impl EnsembleDynamics {
             let n = k.nrows() as u128;
             // K + λI, faer's workspace and eigenvectors, and their nalgebra copy.
             ensure_memory(&format!("eigendecomposing the {n}×{n} {what}"), 3 * n * n)?;
-            let (vals, vecs) = sym_eigen(&add_diag(k, self.diag_reg(kind)), &what)?;
+            let (vals, vecs) = sym_eigen(&add_diag(k, self.diag_reg(kind))?, &what)?;
             let vty = tr_mul(&vecs, &self.y);
             Ok(Eigen { vals, vecs, vty })
         })

@@ -276,10 +276,11 @@ impl GpParams {
             || self.solver.fit_named(&train.nngp, "NNGP train-train"),
             || self.solver.fit_named(&train.ntk, "NTK train-train"),
         );
+        let nngp = nngp?;
         Ok(GpInference {
-            nngp: nngp?,
+            nngp_dd: nngp.is_pseudo_inverse().then(|| train.nngp.clone()),
+            nngp,
             ntk: ntk?,
-            nngp_dd: train.nngp.clone(),
             y: y_train.clone(),
             x_train: None,
         })
@@ -317,7 +318,9 @@ impl GpParams {
 pub struct GpInference {
     nngp: KernelSolver,
     ntk: KernelSolver,
-    nngp_dd: DMatrix<f64>,
+    /// Σ_dd, kept only when its solver is the pseudo-inverse: a Cholesky factor gives Σ_dd's
+    /// products itself (see `predict`).
+    nngp_dd: Option<DMatrix<f64>>,
     y: DMatrix<f64>,
     x_train: Option<DMatrix<f64>>,
 }
@@ -345,7 +348,7 @@ impl GpInference {
     /// The coefficients K_reg⁻¹ Y (n × k) of the chosen kernel: the posterior mean is
     /// f(x) = k(x)ᵀ K_reg⁻¹ Y.
     pub fn coefficients(&self, kind: KernelKind) -> DMatrix<f64> {
-        self.solver(kind).solve_unchecked(&self.y)
+        self.solver(kind).solve_unchecked(self.y.clone())
     }
 
     /// The training points, if the model was fitted by [`GpParams::fit_points`].
@@ -363,7 +366,7 @@ impl GpInference {
             "test-train kernel",
         )?;
         check_finite_matrix(k_test_train, "test-train kernel")?;
-        Ok(k_test_train * s.solve_unchecked(&self.y))
+        Ok(k_test_train * s.solve_unchecked(self.y.clone()))
     }
 
     /// Mean and covariance on a test set, for a [`Posterior`] or a [`KernelKind`].
@@ -380,24 +383,23 @@ impl GpInference {
             Posterior::Kernel(KernelKind::Nngp) => {
                 // With Σ_reg = LLᵀ and V = L⁻¹Σ_dt: mean = Vᵀ(L⁻¹Y), cov = Σ_tt − VᵀV — one
                 // triangular solve and one symmetric product, half the work of the general form.
-                let sigma_dt = test.nngp_test_train.transpose();
                 if let (Some(v), Some(w)) = (
-                    self.nngp.half_solve(&sigma_dt),
-                    self.nngp.half_solve(&self.y),
+                    self.nngp.half_solve(test.nngp_test_train.transpose()),
+                    self.nngp.half_solve(self.y.clone()),
                 ) {
                     let mean = tr_mul(&v, &w);
                     let mut covariance = test.nngp_test_test.clone();
                     add_ata(&mut covariance, &v, -1.0);
                     return Ok(Gaussian { mean, covariance });
                 }
-                let s = self.nngp.solve_unchecked(&sigma_dt);
+                let s = self.nngp.solve_unchecked(test.nngp_test_train.transpose());
                 let mean = tr_mul(&s, &self.y);
                 let mut covariance = &test.nngp_test_test - mul(&test.nngp_test_train, &s);
                 symmetrize(&mut covariance);
                 Ok(Gaussian { mean, covariance })
             }
             Posterior::Kernel(KernelKind::Ntk) | Posterior::NtkGp => {
-                let b = self.ntk.solve_unchecked(&test.ntk_test_train.transpose());
+                let b = self.ntk.solve_unchecked(test.ntk_test_train.transpose());
                 let mean = tr_mul(&b, &self.y);
                 let covariance = if posterior == Posterior::NtkGp {
                     let tt = test.ntk_test_test.as_ref().ok_or_else(|| {
@@ -418,13 +420,10 @@ impl GpInference {
                     add_ata(&mut c, &u, 1.0);
                     add_ata(&mut c, &b, -self.nngp.diag_reg());
                     c
+                } else if let Some(nngp_dd) = &self.nngp_dd {
+                    ntk_cov(&test.nngp_test_test, &b, nngp_dd, &test.nngp_test_train)
                 } else {
-                    ntk_cov(
-                        &test.nngp_test_test,
-                        &b,
-                        &self.nngp_dd,
-                        &test.nngp_test_train,
-                    )
+                    unreachable!("Σ_dd is kept whenever its solver has no Cholesky factor")
                 };
                 Ok(Gaussian { mean, covariance })
             }
@@ -466,7 +465,7 @@ impl GpInference {
     /// ```
     pub fn log_marginal_likelihood(&self, kind: KernelKind) -> f64 {
         let s = self.solver(kind);
-        let alpha = s.solve_unchecked(&self.y);
+        let alpha = s.solve_unchecked(self.y.clone());
         let k = self.y.ncols() as f64;
         let n = s.n() as f64;
         -0.5 * self.y.dot(&alpha)

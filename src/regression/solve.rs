@@ -8,8 +8,10 @@ use crate::linalg::{
     sym_eigen, tr_mul, view,
 };
 use crate::{Error, Result};
-use faer::linalg::solvers::{Llt, Solve};
-use faer::{MatMut, Side};
+use faer::MatMut;
+use faer::linalg::triangular_solve::{
+    solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+};
 use nalgebra::{DMatrix, DVector};
 
 /// The diagonal regularizer added to a train-train kernel: K_reg = K + λI.
@@ -208,10 +210,9 @@ impl SolverParams {
             2 * (n as u128).pow(2),
         )?;
         let lambda = self.regularization.lambda(k);
-        let k_reg = add_diag(k, lambda);
-        if let Some(llt) = cholesky(&k_reg) {
+        if let Some(l) = cholesky(add_diag(k, lambda)?) {
             return Ok(KernelSolver {
-                factor: Factor::Cholesky(llt),
+                factor: Factor::Cholesky(l),
                 diag_reg: lambda,
                 n,
             });
@@ -219,7 +220,7 @@ impl SolverParams {
         match self.fallback {
             Fallback::Error => {}
             Fallback::PseudoInverse { rcond } => {
-                let (vals, v) = sym_eigen(&k_reg, what)?;
+                let (vals, v) = sym_eigen(&add_diag(k, lambda)?, what)?;
                 let max = vals.iter().fold(0.0f64, |m, l| m.max(l.abs()));
                 let inv = vals.map(|l| if l.abs() > rcond * max { 1.0 / l } else { 0.0 });
                 return Ok(KernelSolver {
@@ -233,9 +234,9 @@ impl SolverParams {
                 let mut eps = initial;
                 for _ in 0..max_tries {
                     let total = lambda + eps * scale;
-                    if let Some(llt) = cholesky(&add_diag(k, total)) {
+                    if let Some(l) = cholesky(add_diag(k, total)?) {
                         return Ok(KernelSolver {
-                            factor: Factor::Cholesky(llt),
+                            factor: Factor::Cholesky(l),
                             diag_reg: total,
                             n,
                         });
@@ -244,7 +245,7 @@ impl SolverParams {
                 }
             }
         }
-        let (vals, _) = sym_eigen(&k_reg, what)?;
+        let (vals, _) = sym_eigen(&add_diag(k, lambda)?, what)?;
         Err(Error::NotPositiveDefinite {
             what: what.to_string(),
             min_eigenvalue: vals.iter().copied().fold(f64::INFINITY, f64::min),
@@ -255,8 +256,12 @@ impl SolverParams {
 
 #[derive(Debug, Clone)]
 enum Factor {
-    Cholesky(Llt<f64>),
-    Pinv { v: DMatrix<f64>, inv: DVector<f64> },
+    /// K_reg = LLᵀ with L lower triangular (its strict upper triangle zero).
+    Cholesky(DMatrix<f64>),
+    Pinv {
+        v: DMatrix<f64>,
+        inv: DVector<f64>,
+    },
 }
 
 /// K_reg = K + λI of a train-train kernel, factorized once; solves K_reg X = B for any B.
@@ -307,19 +312,23 @@ impl KernelSolver {
     pub fn solve(&self, b: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         check_rows(b, self.n, "right-hand side")?;
         check_finite_matrix(b, "right-hand side")?;
-        Ok(self.solve_unchecked(b))
+        Ok(self.solve_unchecked(b.clone()))
     }
 
-    pub(crate) fn solve_unchecked(&self, b: &DMatrix<f64>) -> DMatrix<f64> {
+    /// K_reg⁻¹ B, in B's storage where the factor is Cholesky.
+    pub(crate) fn solve_unchecked(&self, b: DMatrix<f64>) -> DMatrix<f64> {
         match &self.factor {
-            Factor::Cholesky(llt) => {
-                let mut x = b.clone();
+            Factor::Cholesky(l) => {
+                let mut x = b;
                 let (r, c) = x.shape();
-                llt.solve_in_place(MatMut::from_column_major_slice_mut(x.as_mut_slice(), r, c));
+                let mut xm = MatMut::from_column_major_slice_mut(x.as_mut_slice(), r, c);
+                let par = faer::get_global_parallelism();
+                solve_lower_triangular_in_place(view(l), xm.as_mut(), par);
+                solve_upper_triangular_in_place(view(l).transpose(), xm, par);
                 x
             }
             Factor::Pinv { v, inv } => {
-                let mut w = tr_mul(v, b);
+                let mut w = tr_mul(v, &b);
                 for (mut row, d) in w.row_iter_mut().zip(inv.iter()) {
                     row *= *d;
                 }
@@ -329,14 +338,15 @@ impl KernelSolver {
     }
 
     /// L⁻¹B for the Cholesky factor K_reg = LLᵀ (one triangular solve, half the work of a full
-    /// solve), or `None` with the pseudo-inverse fallback. With V = L⁻¹K_dt, K_td K_reg⁻¹ K_dt = VᵀV.
-    pub(crate) fn half_solve(&self, b: &DMatrix<f64>) -> Option<DMatrix<f64>> {
+    /// solve) in B's storage, or `None` with the pseudo-inverse fallback. With V = L⁻¹K_dt,
+    /// K_td K_reg⁻¹ K_dt = VᵀV.
+    pub(crate) fn half_solve(&self, b: DMatrix<f64>) -> Option<DMatrix<f64>> {
         match &self.factor {
-            Factor::Cholesky(llt) => {
-                let mut x = b.clone();
+            Factor::Cholesky(l) => {
+                let mut x = b;
                 let (r, c) = x.shape();
-                faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                    llt.L(),
+                solve_lower_triangular_in_place(
+                    view(l),
                     MatMut::from_column_major_slice_mut(x.as_mut_slice(), r, c),
                     faer::get_global_parallelism(),
                 );
@@ -351,14 +361,14 @@ impl KernelSolver {
     pub(crate) fn factor_t_mul(&self, b: &DMatrix<f64>) -> Option<DMatrix<f64>> {
         use faer::linalg::matmul::triangular::{BlockStructure, matmul};
         match &self.factor {
-            Factor::Cholesky(llt) => {
+            Factor::Cholesky(l) => {
                 let (r, c) = b.shape();
                 let mut out = DMatrix::zeros(r, c);
                 matmul(
                     MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, c),
                     BlockStructure::Rectangular,
                     faer::Accum::Replace,
-                    llt.L().transpose(),
+                    view(l).transpose(),
                     BlockStructure::TriangularUpper,
                     crate::linalg::view(b),
                     BlockStructure::Rectangular,
@@ -375,10 +385,7 @@ impl KernelSolver {
     /// pseudo-determinant).
     pub fn log_det(&self) -> f64 {
         match &self.factor {
-            Factor::Cholesky(llt) => {
-                let l = llt.L();
-                2.0 * (0..self.n).map(|i| l[(i, i)].ln()).sum::<f64>()
-            }
+            Factor::Cholesky(l) => 2.0 * (0..self.n).map(|i| l[(i, i)].ln()).sum::<f64>(),
             Factor::Pinv { inv, .. } => inv
                 .iter()
                 .filter(|d| **d != 0.0)
@@ -388,18 +395,34 @@ impl KernelSolver {
     }
 }
 
-/// The Cholesky factor of K, or `None` if K is not positive definite to working precision: a pivot
-/// Lᵢᵢ² at or below the factorization's backward error n·ε·max Kᵢᵢ carries no information (exactly
-/// duplicated points give such a pivot from rounding alone), and solving with it would turn rounding
-/// into arbitrarily large coefficients.
-fn cholesky(k: &DMatrix<f64>) -> Option<Llt<f64>> {
-    let llt = view(k).llt(Side::Lower).ok()?;
+/// The Cholesky factor L of K (lower triangular, factorized in place in K's storage: no second
+/// n × n copy), or `None` if K is not positive definite to working precision: a pivot Lᵢᵢ² at or
+/// below the factorization's backward error n·ε·max Kᵢᵢ carries no information (exactly duplicated
+/// points give such a pivot from rounding alone), and solving with it would turn rounding into
+/// arbitrarily large coefficients.
+fn cholesky(mut k: DMatrix<f64>) -> Option<DMatrix<f64>> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
     let n = k.nrows();
     let max_diag = (0..n).map(|i| k[(i, i)]).fold(0.0f64, f64::max);
+    let par = faer::get_global_parallelism();
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
+    let a = MatMut::from_column_major_slice_mut(k.as_mut_slice(), n, n);
+    cholesky_in_place(
+        a,
+        Default::default(),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .ok()?;
     let floor = n as f64 * f64::EPSILON * max_diag;
-    let l = llt.L();
-    if (0..n).any(|i| l[(i, i)] * l[(i, i)] <= floor) {
+    if (0..n).any(|i| k[(i, i)] * k[(i, i)] <= floor) {
         return None;
     }
-    Some(llt)
+    // The factorization leaves K's strict upper triangle: clear it, so that L is a plain matrix.
+    for j in 1..n {
+        k.view_mut((0, j), (j, 1)).fill(0.0);
+    }
+    Some(k)
 }

@@ -810,3 +810,42 @@ fn linearized_network_and_ensemble_match_the_golden_values() {
         "max lr",
     );
 }
+
+/// The NTK posterior with the pseudo-inverse fallback (duplicated training points, no ridge: both
+/// train kernels singular) against the formula written out with nalgebra's own pseudo-inverse:
+/// B = Θ⁺Θ_dt, mean = Bᵀy, cov = Σ_tt + BᵀΣ_dd B − BᵀΣ_dt − Σ_td B. This is the path that keeps
+/// Σ_dd (a Cholesky factor of Σ_reg gives its products otherwise). Tolerance 1e-9: two different
+/// pseudo-inverses (faer's eigendecomposition with rcond 1e-12, nalgebra's SVD with 1e-12) of
+/// kernels of order 1 on 6 points agree to ~1e-12, far below the 1e-9 used.
+#[test]
+fn pseudo_inverse_ntk_posterior_matches_the_written_out_formula() {
+    let net = Network::mlp(2, Activation::Relu)
+        .w_std(2f64.sqrt())
+        .b_std(0.1)
+        .build()
+        .unwrap();
+    let x = DMatrix::from_row_slice(
+        6,
+        2,
+        &[1.0, 0.0, 0.0, 1.0, 1.0, 0.0, -1.0, 0.5, 0.3, -0.7, 0.0, 1.0],
+    );
+    let y = DMatrix::from_row_slice(6, 1, &[0.5, -1.0, 0.5, 0.2, 0.9, -1.0]);
+    let xt = DMatrix::from_row_slice(3, 2, &[0.5, 0.5, -0.2, 0.9, 2.0, -1.0]);
+    let train = TrainKernels::compute(&net, &x).unwrap();
+    let test = TestKernels::compute(&net, &xt, &x).unwrap();
+    let gp = GpInference::params()
+        .regularization(Regularization::Absolute(0.0))
+        .fallback(Fallback::PseudoInverse { rcond: 1e-12 })
+        .fit(&train, &y)
+        .unwrap();
+    assert!(gp.solver(KernelKind::Nngp).is_pseudo_inverse());
+    assert!(gp.solver(KernelKind::Ntk).is_pseudo_inverse());
+    let got = gp.predict(KernelKind::Ntk, &test).unwrap();
+    let theta_pinv = train.ntk.clone().pseudo_inverse(1e-12).unwrap();
+    let b = &theta_pinv * test.ntk_test_train.transpose();
+    let mean = b.transpose() * &y;
+    let cross = b.transpose() * test.nngp_test_train.transpose();
+    let cov = &test.nngp_test_test + b.transpose() * &train.nngp * &b - &cross - cross.transpose();
+    assert_abs_diff_eq!(got.mean, mean, epsilon = 1e-9);
+    assert_abs_diff_eq!(got.covariance, cov, epsilon = 1e-9);
+}
