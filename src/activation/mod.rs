@@ -331,20 +331,41 @@ pub(crate) trait LaneDual: DualActivation {
 /// The end of a vectorized [`LaneDual::lanes2`]: `t` and `dot` hold the general formula on every
 /// lane; lanes with c = q1 = q2 exactly (identical points) take the diagonal formulas instead (see
 /// `layers::Pair`), then c ← T and th ← th·Ṫ. Identical points are rare off the diagonal, so one
-/// vector test skips the scalar fix-up, and the stores stay vectorized.
+/// vector test sends them to an out-of-line fix-up, and the common path stays in vector registers:
+/// with the fix-up inline, the compiler took every lane of T and Ṫ apart and put them back
+/// together on every group, which made the Erf column half as slow again as GELU's.
 #[inline(always)]
 pub(crate) fn finish_lanes<D: DualActivation + ?Sized>(
     d: &D,
     (c, th): (&mut [f64; LANES], &mut [f64; LANES]),
     (q1, q2): (&[f64; LANES], &[f64; LANES]),
-    (mut t, mut dot): ([f64; LANES], [f64; LANES]),
+    (t, dot): ([f64; LANES], [f64; LANES]),
 ) {
     let diag: [bool; LANES] = std::array::from_fn(|l| c[l] == q1[l] && c[l] == q2[l]);
     if diag.iter().fold(false, |a, &b| a | b) {
-        for l in 0..LANES {
-            if diag[l] {
-                (t[l], dot[l]) = d.dual_diag(c[l]);
-            }
+        finish_identical(d, (c, th), diag, (t, dot));
+        return;
+    }
+    *c = t;
+    for (th, dot) in th.iter_mut().zip(dot) {
+        *th *= dot;
+    }
+}
+
+/// [`finish_lanes`] for a group with identical points. Its arithmetic is that of the inline path
+/// (IEEE operations, and `mul_add` is exactly rounded on every target), so the bits do not depend
+/// on which instruction set it was compiled for.
+#[cold]
+#[inline(never)]
+fn finish_identical<D: DualActivation + ?Sized>(
+    d: &D,
+    (c, th): (&mut [f64; LANES], &mut [f64; LANES]),
+    diag: [bool; LANES],
+    (mut t, mut dot): ([f64; LANES], [f64; LANES]),
+) {
+    for l in 0..LANES {
+        if diag[l] {
+            (t[l], dot[l]) = d.dual_diag(c[l]);
         }
     }
     *c = t;
