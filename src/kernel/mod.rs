@@ -293,7 +293,11 @@ fn column(
             tcol[start..start + len].copy_from_slice(&pad.1[..len]);
         }
     }
-    (0..rows).find(|&r| !(kcol[r].is_finite() && tcol[r].is_finite()))
+    let first = |v: &[f64]| crate::linalg::first_nonfinite(&v[..rows]);
+    match (first(kcol), first(tcol)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The values at `inputs` (the activations' input variances) of `slots` (`ns` per point, n
