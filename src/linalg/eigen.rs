@@ -30,8 +30,21 @@ pub(crate) fn scale_rows(
     g: impl Fn(f64) -> f64,
 ) -> DMatrix<f64> {
     let mut out = m.clone();
-    for (mut row, &l) in out.row_iter_mut().zip(vals.iter()) {
-        row *= g(l);
-    }
+    scale_rows_in_place(&mut out, vals, g);
     out
+}
+
+/// [`scale_rows`] in place. Column by column: the matrices are column-major, and a row walk
+/// touches a new cache line per element.
+pub(crate) fn scale_rows_in_place(
+    m: &mut DMatrix<f64>,
+    vals: &DVector<f64>,
+    g: impl Fn(f64) -> f64,
+) {
+    let f: Vec<f64> = vals.iter().map(|&l| g(l)).collect();
+    for mut col in m.column_iter_mut() {
+        for (x, s) in col.iter_mut().zip(&f) {
+            *x *= s;
+        }
+    }
 }

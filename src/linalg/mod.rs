@@ -12,7 +12,7 @@ pub(crate) use checks::{
     check_finite_matrix, check_finite_param, check_finite_slice, check_rows, check_shape,
     check_square, first_nonfinite, shape_error,
 };
-pub(crate) use eigen::{scale_rows, sym_eigen};
+pub(crate) use eigen::{scale_rows, scale_rows_in_place, sym_eigen};
 pub(crate) use memory::{alloc_matrix, ensure_memory};
 
 use faer::{Accum, MatMut, MatRef};

@@ -5,8 +5,8 @@ use super::Regularization;
 use super::gp::{Gaussian, TestKernels, TrainKernels, check_targets, kernel_name, ntk_cov};
 use crate::error::invalid;
 use crate::linalg::{
-    add_diag, check_finite_matrix, check_finite_param, check_shape, check_square, ensure_memory,
-    mul, scale_rows, sym_eigen, symmetrize, tr_mul,
+    Par, add_diag, check_finite_matrix, check_finite_param, check_shape, check_square,
+    ensure_memory, gemm, mul, scale_rows, scale_rows_in_place, sym_eigen, symmetrize, tr_mul,
 };
 use crate::{Error, Kernel, KernelKind, Result};
 use nalgebra::{DMatrix, DVector};
@@ -316,28 +316,36 @@ impl EnsembleDynamics {
         // W = Vᵀ K_dt (n × m).
         let w = mul(k_td, &e.vecs).transpose();
         let scaled = |tau: f64, m: &DMatrix<f64>| scale_rows(m, &e.vals, |l| inv_expm1(l, tau));
-        taus.iter()
-            .map(|&tau| {
-                let mean = tr_mul(&w, &scaled(tau, &e.vty));
-                let covariance = match kind {
-                    KernelKind::Nngp => {
-                        let mut c = &test.nngp_test_test - tr_mul(&w, &scaled(2.0 * tau, &w));
-                        symmetrize(&mut c);
-                        c
-                    }
-                    KernelKind::Ntk => {
-                        let b = mul(&e.vecs, &scaled(tau, &w));
-                        ntk_cov(
-                            &test.nngp_test_test,
-                            &b,
-                            &self.nngp_dd,
-                            &test.nngp_test_train,
-                        )
-                    }
-                };
-                Ok(Gaussian { mean, covariance })
-            })
-            .collect()
+        // The NTK's n × m products per time go to buffers allocated once (g(K)W, B = V·g(K)W and
+        // Σ_dd B): fresh 8 MB matrices per time were page faults on every product.
+        let (n, m) = w.shape();
+        let mut bufs = (kind == KernelKind::Ntk).then(|| {
+            (
+                DMatrix::zeros(n, m),
+                DMatrix::zeros(n, m),
+                DMatrix::zeros(n, m),
+            )
+        });
+        let mut out = Vec::with_capacity(taus.len());
+        for &tau in &taus {
+            let mean = tr_mul(&w, &scaled(tau, &e.vty));
+            let covariance = match &mut bufs {
+                None => {
+                    let mut c = &test.nngp_test_test - tr_mul(&w, &scaled(2.0 * tau, &w));
+                    symmetrize(&mut c);
+                    c
+                }
+                Some((gw, b, kb)) => {
+                    gw.copy_from(&w);
+                    scale_rows_in_place(gw, &e.vals, |l| inv_expm1(l, tau));
+                    gemm(b, &e.vecs, false, gw, false, 1.0, Par::Global);
+                    gemm(kb, &self.nngp_dd, false, b, false, 1.0, Par::Global);
+                    ntk_cov(&test.nngp_test_test, b, kb, &test.nngp_test_train)
+                }
+            };
+            out.push(Gaussian { mean, covariance });
+        }
+        Ok(out)
     }
 
     /// Mean and covariance of the outputs on the training points at each time in `times`.

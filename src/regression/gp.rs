@@ -190,16 +190,17 @@ pub(crate) fn check_targets(y: &DMatrix<f64>, n: usize) -> Result<()> {
     check_finite_matrix(y, "y_train")
 }
 
-/// The NTK test covariance K_tt + Bᵀ K_dd B − (Bᵀ K_dt + (Bᵀ K_dt)ᵀ) for B = A Θ_dt (n × m).
+/// The NTK test covariance K_tt + Bᵀ K_dd B − (Bᵀ K_dt + (Bᵀ K_dt)ᵀ) for B = A Θ_dt (n × m), given
+/// `kb` = K_dd B (computed by the caller, into a buffer it may reuse).
 pub(crate) fn ntk_cov(
     nngp_tt: &DMatrix<f64>,
     b: &DMatrix<f64>,
-    nngp_dd: &DMatrix<f64>,
+    kb: &DMatrix<f64>,
     nngp_td: &DMatrix<f64>,
 ) -> DMatrix<f64> {
     // Bᵀ Σ_dt = (Σ_td B)ᵀ
     let t2 = mul(nngp_td, b).transpose();
-    let mut cov = nngp_tt + sym_tr_mul(b, &mul(nngp_dd, b)) - &t2 - t2.transpose();
+    let mut cov = nngp_tt + sym_tr_mul(b, kb) - &t2 - t2.transpose();
     symmetrize(&mut cov);
     cov
 }
@@ -421,7 +422,8 @@ impl GpInference {
                     add_ata(&mut c, &b, -self.nngp.diag_reg());
                     c
                 } else if let Some(nngp_dd) = &self.nngp_dd {
-                    ntk_cov(&test.nngp_test_test, &b, nngp_dd, &test.nngp_test_train)
+                    let kb = mul(nngp_dd, &b);
+                    ntk_cov(&test.nngp_test_test, &b, &kb, &test.nngp_test_train)
                 } else {
                     unreachable!("Σ_dd is kept whenever its solver has no Cholesky factor")
                 };
