@@ -4,19 +4,17 @@
 
 use super::nystrom::{check_rank, uniform_indices};
 use super::operator::{Buffers, KernelOperator, PointSet, cross_apply, fill, product, select_rows};
-use super::solve::{SolveReport, Stopping, absolute_ridge, cg_direction, cg_update};
+use super::solve::{ResidualScale, SolveReport, Stopping, absolute_ridge, cg_direction, cg_update};
 use crate::error::invalid;
-use crate::linalg::{Par, alloc_matrix, check_finite_param, ensure_memory, view};
+use crate::linalg::{
+    Par, alloc_matrix, check_finite_param, cholesky_in_place, ensure_memory, view, view_mut,
+};
 use crate::regression::gp::check_targets;
 use crate::{Error, Kernel, KernelKind, Regularization, Result};
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{
-    LltRegularization, cholesky_in_place, cholesky_in_place_scratch,
-};
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::linalg::triangular_solve as tri;
 use faer::reborrow::ReborrowMut;
-use faer::{Accum, MatMut, MatRef};
+use faer::{Accum, MatRef};
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
@@ -278,14 +276,14 @@ impl Factors {
         for (mut row, d) in v.row_iter_mut().zip(self.diag_l.iter()) {
             row /= *d;
         }
-        tri::solve_unit_upper_triangular_in_place(self.view(), mat_mut(v), Par::Global.faer());
+        tri::solve_unit_upper_triangular_in_place(self.view(), view_mut(v), Par::Global.faer());
     }
 
     /// T⁻ᵀ V = L⁻¹ V = diag(L)⁻¹ L̃⁻¹ V.
     fn t_inv_t(&self, v: &mut DMatrix<f64>) {
         tri::solve_unit_lower_triangular_in_place(
             self.view().transpose(),
-            mat_mut(v),
+            view_mut(v),
             Par::Global.faer(),
         );
         for (mut row, d) in v.row_iter_mut().zip(self.diag_l.iter()) {
@@ -297,20 +295,15 @@ impl Factors {
     fn a_inv(&self, v: &mut DMatrix<f64>) {
         tri::solve_upper_triangular_in_place(
             self.view().transpose(),
-            mat_mut(v),
+            view_mut(v),
             Par::Global.faer(),
         );
     }
 
     /// A⁻ᵀ V = L_A⁻¹ V.
     fn a_inv_t(&self, v: &mut DMatrix<f64>) {
-        tri::solve_lower_triangular_in_place(self.view(), mat_mut(v), Par::Global.faer());
+        tri::solve_lower_triangular_in_place(self.view(), view_mut(v), Par::Global.faer());
     }
-}
-
-fn mat_mut(v: &mut DMatrix<f64>) -> MatMut<'_, f64> {
-    let (r, c) = v.shape();
-    MatMut::from_column_major_slice_mut(v.as_mut_slice(), r, c)
 }
 
 /// Cholesky factor L of the lower triangle, in place, reading and writing the lower triangle only
@@ -326,19 +319,9 @@ fn llt_lower_in_place(a: &mut DMatrix<f64>) -> std::result::Result<(), ()> {
         let jb = NB.min(m - j);
         // L_JJ from a copy of the diagonal block.
         let mut d = a.view((j, j), (jb, jb)).into_owned();
-        let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
-            jb,
-            par,
-            Default::default(),
-        ));
-        cholesky_in_place(
-            mat_mut(&mut d),
-            LltRegularization::default(),
-            par,
-            MemStack::new(&mut mem),
-            Default::default(),
-        )
-        .map_err(|_| ())?;
+        if !cholesky_in_place(&mut d) {
+            return Err(());
+        }
         for c in 0..jb {
             for r in c..jb {
                 a[(j + r, j + c)] = d[(r, c)];
@@ -347,7 +330,7 @@ fn llt_lower_in_place(a: &mut DMatrix<f64>) -> std::result::Result<(), ()> {
         if j + jb < m {
             let rest = m - j - jb;
             let l_jj = MatRef::from_column_major_slice(d.as_slice(), jb, jb);
-            let (left, right) = mat_mut(a).split_at_col_mut(j + jb);
+            let (left, right) = view_mut(a).split_at_col_mut(j + jb);
             // Panel: L_{>J,J} = A_{>J,J} L_JJ⁻ᵀ, i.e. L_JJ (L_{>J,J})ᵀ = (A_{>J,J})ᵀ.
             let mut panel = left.submatrix_mut(j + jb, j, rest, jb);
             tri::solve_lower_triangular_in_place(l_jj, panel.rb_mut().transpose_mut(), par);
@@ -384,7 +367,7 @@ fn lauum_lower_in_place(a: &mut DMatrix<f64>, nb: usize) {
         // Copies of L_II (ib × ib) and L_{I,<I} (ib × i): the destinations overwrite them.
         let l_ii = a.view((i, i), (ib, ib)).into_owned();
         let panel = a.view((i, 0), (ib, i)).into_owned();
-        let (top, bottom) = mat_mut(a).split_at_row_mut(i + ib);
+        let (top, bottom) = view_mut(a).split_at_row_mut(i + ib);
         let bottom = bottom.as_ref();
         let row_i = top.submatrix_mut(i, 0, ib, i + ib);
         let (mut dst_panel, mut dst_diag) = row_i.split_at_col_mut(i);
@@ -562,15 +545,13 @@ fn knm_t_knm<K: Kernel + Sync + ?Sized>(
                 let w = match (u, y) {
                     (Some(u), _) => {
                         let mut w = DMatrix::zeros(h, k);
-                        let wv = MatMut::from_column_major_slice_mut(w.as_mut_slice(), h, k);
-                        product(wv, kb, view(u));
+                        product(view_mut(&mut w), kb, view(u));
                         w
                     }
                     (None, Some(y)) => y.rows(start, h).into_owned(),
                     (None, None) => unreachable!("one of u and y is given"),
                 };
-                let av = MatMut::from_column_major_slice_mut(acc.as_mut_slice(), m, k);
-                product(av, kb.transpose(), view(&w));
+                product(view_mut(&mut acc), kb.transpose(), view(&w));
                 buffers.give(buf);
                 Ok(acc)
             },
@@ -608,13 +589,7 @@ fn solve<K: Kernel + Sync + ?Sized>(
     f.t_inv_t(&mut rhs);
     f.a_inv_t(&mut rhs);
     let k = y.ncols();
-    let norms: Vec<f64> = rhs.column_iter().map(|c| c.norm()).collect();
-    let rel = |r: &DMatrix<f64>| -> f64 {
-        r.column_iter()
-            .zip(&norms)
-            .map(|(c, &nb)| if nb > 0.0 { c.norm() / nb } else { 0.0 })
-            .fold(0.0, f64::max)
-    };
+    let scale = ResidualScale::of(&rhs);
     let mut beta = DMatrix::zeros(m, k);
     let mut r = rhs.clone();
     let mut p = r.clone();
@@ -623,11 +598,11 @@ fn solve<K: Kernel + Sync + ?Sized>(
         rank: m,
         ..SolveReport::default()
     };
-    let mut res = rel(&r);
+    let mut res = scale.relative(&r);
     while res > params.stop.tol && report.iterations < params.stop.max_iter {
         let q = apply_w(&p)?;
         cg_update(&mut beta, &mut r, &p, &q, &rr);
-        res = rel(&r);
+        res = scale.relative(&r);
         params.stop.record(&mut report, res, progress);
         // No further preconditioner: z = r.
         cg_direction(&mut p, &r, &r, &mut rr);

@@ -3,7 +3,9 @@
 
 use crate::error::invalid;
 use crate::kernel::GramTables;
-use crate::linalg::{Par, check_finite_matrix, check_rows, ensure_memory, shape_error, view};
+use crate::linalg::{
+    Par, check_finite_matrix, check_rows, ensure_memory, shape_error, view, view_mut,
+};
 use crate::{Kernel, KernelKind, Result};
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, MatMut, MatRef};
@@ -155,7 +157,7 @@ impl<'a, K: Kernel + Sync + ?Sized> KernelOperator<'a, K> {
                         &mut buf,
                     )?;
                     let c = MatRef::from_column_major_slice(&buf, h, w);
-                    let mut a = MatMut::from_column_major_slice_mut(acc.as_mut_slice(), n, k);
+                    let mut a = view_mut(&mut acc);
                     let vv = view(v);
                     // Its rows, K_b,· V, and the blocks right of the diagonal block transposed,
                     // K(X_{end..}, X_b) V_b.
@@ -343,9 +345,8 @@ pub(crate) fn cross_apply<K: Kernel + Sync + ?Sized>(
             &mut buf,
         )?;
         let c = MatRef::from_column_major_slice(&buf, end - start, n);
-        let o = MatMut::from_column_major_slice_mut(out.as_mut_slice(), m, k);
         faer::linalg::matmul::matmul(
-            o.subrows_mut(start, end - start),
+            view_mut(&mut out).subrows_mut(start, end - start),
             Accum::Replace,
             c,
             view(v),

@@ -194,6 +194,27 @@ impl IterativeParams {
     }
 }
 
+/// The column norms ‖b_j‖ of a block of right-hand sides, against which residuals are measured.
+pub(crate) struct ResidualScale {
+    pub(crate) norms: Vec<f64>,
+}
+
+impl ResidualScale {
+    pub(crate) fn of(b: &DMatrix<f64>) -> Self {
+        ResidualScale {
+            norms: b.column_iter().map(|c| c.norm()).collect(),
+        }
+    }
+
+    /// max_j ‖r_j‖/‖b_j‖, a column with b_j = 0 counting 0 (its solution is 0).
+    pub(crate) fn relative(&self, r: &DMatrix<f64>) -> f64 {
+        r.column_iter()
+            .zip(&self.norms)
+            .map(|(c, &nb)| if nb > 0.0 { c.norm() / nb } else { 0.0 })
+            .fold(0.0, f64::max)
+    }
+}
+
 /// When an iteration stops: at relative residual `tol`, or after `max_iter` iterations, which is
 /// [`Error::NotConverged`] unless `allow_unconverged`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -444,18 +465,13 @@ impl<'a, K: Kernel + Sync + ?Sized> IterativeRegression<'a, K> {
         warm: Option<&DMatrix<f64>>,
         progress: &mut dyn FnMut(usize, f64),
     ) -> Result<(DMatrix<f64>, SolveReport)> {
-        let norms: Vec<f64> = b.column_iter().map(|c| c.norm()).collect();
-        let rel = |r: &DMatrix<f64>| -> f64 {
-            r.column_iter()
-                .zip(&norms)
-                .map(|(c, &nb)| if nb > 0.0 { c.norm() / nb } else { 0.0 })
-                .fold(0.0, f64::max)
-        };
+        let scale = ResidualScale::of(b);
+        let rel = |r: &DMatrix<f64>| scale.relative(r);
         let mut x = warm
             .cloned()
             .unwrap_or_else(|| DMatrix::zeros(b.nrows(), b.ncols()));
         // Columns with b = 0 have the solution 0 whatever the warm start.
-        for (j, &nb) in norms.iter().enumerate() {
+        for (j, &nb) in scale.norms.iter().enumerate() {
             if nb == 0.0 {
                 x.column_mut(j).fill(0.0);
             }

@@ -757,6 +757,8 @@ impl Network {
 mod tests {
     use crate::{Activation, Kernel, Network};
     use nalgebra::DMatrix;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     /// Blocks of rows that start inside a group of [`super::LANES`] points of the tables (as a
     /// matrix-free operator asks for them: tables of all n points, then one block of rows at a
@@ -770,15 +772,9 @@ mod tests {
             .b_std(0.1)
             .build()
             .unwrap();
-        let mut s = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
         let n = 256;
-        let x = DMatrix::from_fn(n, 4, |_, _| next());
+        let x = DMatrix::from_fn(n, 4, |_, _| rng.random::<f64>() - 0.5);
         let g = net.gram(&x).unwrap();
         let t = net.gram_tables(&x, 0..n).unwrap();
         for (rows, cols) in [

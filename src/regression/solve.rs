@@ -4,11 +4,10 @@
 
 use crate::error::invalid;
 use crate::linalg::{
-    add_diag, check_finite_matrix, check_finite_param, check_rows, check_square, ensure_memory,
-    sym_eigen, tr_mul, view,
+    add_diag, check_finite_matrix, check_finite_param, check_rows, check_square, cholesky_in_place,
+    ensure_memory, sym_eigen, tr_mul, view, view_mut,
 };
 use crate::{Error, Result};
-use faer::MatMut;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
@@ -320,8 +319,7 @@ impl KernelSolver {
         match &self.factor {
             Factor::Cholesky(l) => {
                 let mut x = b;
-                let (r, c) = x.shape();
-                let mut xm = MatMut::from_column_major_slice_mut(x.as_mut_slice(), r, c);
+                let mut xm = view_mut(&mut x);
                 let par = faer::get_global_parallelism();
                 solve_lower_triangular_in_place(view(l), xm.as_mut(), par);
                 solve_upper_triangular_in_place(view(l).transpose(), xm, par);
@@ -344,10 +342,9 @@ impl KernelSolver {
         match &self.factor {
             Factor::Cholesky(l) => {
                 let mut x = b;
-                let (r, c) = x.shape();
                 solve_lower_triangular_in_place(
                     view(l),
-                    MatMut::from_column_major_slice_mut(x.as_mut_slice(), r, c),
+                    view_mut(&mut x),
                     faer::get_global_parallelism(),
                 );
                 Some(x)
@@ -362,10 +359,9 @@ impl KernelSolver {
         use faer::linalg::matmul::triangular::{BlockStructure, matmul};
         match &self.factor {
             Factor::Cholesky(l) => {
-                let (r, c) = b.shape();
-                let mut out = DMatrix::zeros(r, c);
+                let mut out = DMatrix::zeros(b.nrows(), b.ncols());
                 matmul(
-                    MatMut::from_column_major_slice_mut(out.as_mut_slice(), r, c),
+                    view_mut(&mut out),
                     BlockStructure::Rectangular,
                     faer::Accum::Replace,
                     view(l).transpose(),
@@ -401,26 +397,17 @@ impl KernelSolver {
 /// points give such a pivot from rounding alone), and solving with it would turn rounding into
 /// arbitrarily large coefficients.
 fn cholesky(mut k: DMatrix<f64>) -> Option<DMatrix<f64>> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
     let n = k.nrows();
     let max_diag = (0..n).map(|i| k[(i, i)]).fold(0.0f64, f64::max);
-    let par = faer::get_global_parallelism();
-    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
-    let a = MatMut::from_column_major_slice_mut(k.as_mut_slice(), n, n);
-    cholesky_in_place(
-        a,
-        Default::default(),
-        par,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .ok()?;
+    if !cholesky_in_place(&mut k) {
+        return None;
+    }
     let floor = n as f64 * f64::EPSILON * max_diag;
     if (0..n).any(|i| k[(i, i)] * k[(i, i)] <= floor) {
         return None;
     }
-    // The factorization leaves K's strict upper triangle: clear it, so that L is a plain matrix.
+    // The factorization leaves workspace in the strict upper triangle: clear it, so that L is a
+    // plain matrix.
     for j in 1..n {
         k.view_mut((0, j), (j, 1)).fill(0.0);
     }
